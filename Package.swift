@@ -1,0 +1,27 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "gpusim",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "gpusim", targets: ["gpusim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Source text -> tokens -> AST -> resolved program; diagnostics with spans.
+        .target(name: "KernLang"),
+        // GPU presets, memory hierarchy, interpreter, events and trace writers.
+        .target(name: "Simulator", dependencies: ["KernLang"]),
+        // Human-facing output: terminal report with bars.
+        .target(name: "Render", dependencies: ["Simulator"]),
+        .executableTarget(name: "gpusim", dependencies: [
+            "KernLang", "Simulator", "Render",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "KernLangTests", dependencies: ["KernLang"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["KernLang", "Simulator", "Render"]),
+    ]
+)

@@ -1,0 +1,120 @@
+/// The syntax tree: plain values, one case per construct, every node with its span.
+
+public struct Ident: Sendable {
+    public let name: String
+    public let span: Span
+    public init(_ name: String, _ span: Span) { self.name = name; self.span = span }
+}
+
+public indirect enum ExprKind: Sendable {
+    case int(Int64)
+    case float(Double)
+    case bool(Bool)
+    case name(String)
+    /// `gpu.sram_bytes`, `i.len`, `K.T`
+    case member(Expr, Ident)
+    case call(Ident, [Expr])
+    case unary(UnaryOp, Expr)
+    case binary(BinaryOp, Expr, Expr)
+}
+
+public enum UnaryOp: String, Sendable { case neg = "-", not = "!" }
+
+public enum BinaryOp: String, Sendable, CaseIterable {
+    case add = "+", sub = "-", mul = "*", div = "/", floorDiv = "//", mod = "%", matmul = "@"
+    case eq = "==", ne = "!=", lt = "<", le = "<=", gt = ">", ge = ">=", and = "&&", or = "||"
+
+    /// Binding power: higher binds tighter.
+    public var precedence: Int {
+        switch self {
+        case .or: 1
+        case .and: 2
+        case .eq, .ne, .lt, .le, .gt, .ge: 3
+        case .add, .sub: 4
+        case .mul, .div, .floorDiv, .mod: 5
+        case .matmul: 6
+        }
+    }
+}
+
+public struct Expr: Sendable {
+    public let kind: ExprKind
+    public let span: Span
+    public init(_ kind: ExprKind, _ span: Span) { self.kind = kind; self.span = span }
+}
+
+public enum TensorRole: String, Sendable, CaseIterable { case input, output, scratch }
+
+/// One dimension of a slice: `:` (all), an index or tile-range value, or `a ..< b`.
+public enum SliceExpr: Sendable {
+    case all(Span)
+    case index(Expr)
+    case range(Expr, Expr)
+}
+
+public struct TensorRef: Sendable {
+    public let name: Ident
+    /// nil: the whole tensor.
+    public let slices: [SliceExpr]?
+    public let span: Span
+}
+
+public enum UpdateOp: String, Sendable, CaseIterable {
+    case add = "+=", sub = "-=", mul = "*=", div = "/=", max = "max=", min = "min="
+}
+
+public enum LoopDomain: Sendable {
+    /// `tiles(N, Br)`: the variable is a tile range start ..< min(start + Br, N).
+    case tiles(extent: Expr, size: Expr)
+    /// `a ..< b [step s]`: the variable is an integer.
+    case range(from: Expr, to: Expr, step: Expr?)
+}
+
+public struct NamedArg: Sendable {
+    public let name: Ident
+    public let value: Expr
+}
+
+public indirect enum StmtKind: Sendable {
+    case param(Ident, Expr)
+    case tensor(TensorRole, Ident, shape: [Expr], dtype: Ident)
+    case forLoop(parallel: Bool, variable: Ident, domain: LoopDomain, body: [Stmt])
+    case ifStmt(Expr, then: [Stmt], else: [Stmt]?)
+    case load(Ident, TensorRef)
+    /// `X = gather E[ids]`: rows of an HBM table picked by an index tile.
+    case gather(Ident, table: Ident, index: Expr)
+    case assign(Ident, Expr)
+    case update(Ident, UpdateOp, Expr)
+    case store(Expr, TensorRef)
+    case free([Ident])
+    case require(Expr, message: String)
+    case repeatLoop(count: Expr, body: [Stmt])
+    case launch(Ident, [NamedArg])
+    /// Free every tile right after its last use instead of at the end of its block.
+    case autofree
+}
+
+public struct Stmt: Sendable {
+    public let kind: StmtKind
+    public let span: Span
+    public init(_ kind: StmtKind, _ span: Span) { self.kind = kind; self.span = span }
+}
+
+public struct Kernel: Sendable {
+    public let name: Ident
+    public let doc: [String]
+    public let body: [Stmt]
+    public let span: Span
+}
+
+public struct Import: Sendable {
+    public let path: String
+    public let span: Span
+}
+
+/// One parsed `.kern` file.
+public struct SourceUnit: Sendable {
+    public let file: SourceFile
+    public let imports: [Import]
+    public let kernels: [Kernel]
+}

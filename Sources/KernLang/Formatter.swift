@@ -1,0 +1,167 @@
+/// Prints canonical `.kern` source (`gpusim fmt`): four-space indents, one statement a line,
+/// parentheses only where precedence needs them. Comments other than doc comments are not kept.
+public enum Formatter {
+    public static func format(_ unit: SourceUnit) -> String {
+        var out: [String] = []
+        for imp in unit.imports { out.append("import \"\(imp.path)\"") }
+        if !unit.imports.isEmpty { out.append("") }
+        for (n, k) in unit.kernels.enumerated() {
+            if n > 0 { out.append("") }
+            for line in k.doc { out.append(line.isEmpty ? "##" : "## \(line)") }
+            out.append("kernel \(k.name.name) {")
+            block(k.body, indent: 1, into: &out)
+            out.append("}")
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func block(_ stmts: [Stmt], indent: Int, into out: inout [String]) {
+        let pad = String(repeating: "    ", count: indent)
+        for s in stmts {
+            switch s.kind {
+            case .forLoop(let parallel, let v, let domain, let body):
+                let d: String
+                switch domain {
+                case .tiles(let a, let b): d = "tiles(\(expr(a)), \(expr(b)))"
+                case .range(let a, let b, let c): d = "\(expr(a)) ..< \(expr(b))" + (c.map { " step \(expr($0))" } ?? "")
+                }
+                out.append(pad + (parallel ? "parallel " : "") + "for \(v.name) in \(d) {")
+                block(body, indent: indent + 1, into: &out)
+                out.append(pad + "}")
+            case .ifStmt:
+                ifChain(s, pad: pad, indent: indent, prefix: "", into: &out)
+            case .repeatLoop(let count, let body):
+                out.append(pad + "repeat \(expr(count)) {")
+                block(body, indent: indent + 1, into: &out)
+                out.append(pad + "}")
+            default:
+                out.append(pad + simple(s))
+            }
+        }
+    }
+
+    static func ifChain(_ s: Stmt, pad: String, indent: Int, prefix: String, into out: inout [String]) {
+        guard case .ifStmt(let c, let t, let f) = s.kind else { return }
+        if prefix.isEmpty { out.append(pad + "if \(expr(c)) {") } else { out[out.count - 1] += " else if \(expr(c)) {" }
+        block(t, indent: indent + 1, into: &out)
+        out.append(pad + "}")
+        guard let f else { return }
+        if f.count == 1, case .ifStmt = f[0].kind { ifChain(f[0], pad: pad, indent: indent, prefix: "else", into: &out); return }
+        out[out.count - 1] += " else {"
+        block(f, indent: indent + 1, into: &out)
+        out.append(pad + "}")
+    }
+
+    static func simple(_ s: Stmt) -> String {
+        switch s.kind {
+        case .param(let n, let v): return "param \(n.name) = \(expr(v))"
+        case .tensor(let role, let n, let shape, let dt): return "\(role.rawValue) \(n.name)[\(shape.map(expr).joined(separator: ", "))] \(dt.name)"
+        case .load(let t, let r): return "\(t.name) = load \(ref(r))"
+        case .gather(let t, let table, let idx): return "\(t.name) = gather \(table.name)[\(expr(idx))]"
+        case .assign(let t, let v): return "\(t.name) = \(expr(v))"
+        case .update(let t, let op, let v): return "\(t.name) \(op.rawValue) \(expr(v))"
+        case .store(let v, let r): return "store \(expr(v)) -> \(ref(r))"
+        case .free(let ns): return "free \(ns.map(\.name).joined(separator: ", "))"
+        case .require(let c, let m): return "require \(expr(c)), \"\(m)\""
+        case .launch(let k, let args): return "run \(k.name)(\(args.map { "\($0.name.name) = \(expr($0.value))" }.joined(separator: ", ")))"
+        case .autofree: return "autofree"
+        case .forLoop, .ifStmt, .repeatLoop: return ""
+        }
+    }
+
+    static func ref(_ r: TensorRef) -> String {
+        guard let slices = r.slices else { return r.name.name }
+        let parts = slices.map { s -> String in
+            switch s {
+            case .all: return ":"
+            case .index(let e): return expr(e)
+            case .range(let a, let b): return "\(expr(a)) ..< \(expr(b))"
+            }
+        }
+        return "\(r.name.name)[\(parts.joined(separator: ", "))]"
+    }
+
+    public static func expr(_ e: Expr) -> String { expr(e, parent: 0, rightSide: false) }
+
+    static func expr(_ e: Expr, parent: Int, rightSide: Bool) -> String {
+        switch e.kind {
+        case .int(let v): return String(v)
+        case .float(let v):
+            if v.isInfinite { return v > 0 ? "inf" : "-inf" }
+            let s = "\(v)"
+            return s.contains(".") || s.contains("e") ? s : s + ".0"
+        case .bool(let v): return v ? "true" : "false"
+        case .name(let n): return n
+        case .member(let b, let m): return expr(b, parent: 10, rightSide: false) + "." + m.name
+        case .call(let f, let args): return "\(f.name)(\(args.map(expr).joined(separator: ", ")))"
+        case .unary(let op, let a): return op.rawValue + expr(a, parent: 9, rightSide: false)
+        case .binary(let op, let a, let b):
+            let p = op.precedence
+            let s = "\(expr(a, parent: p, rightSide: false)) \(op.rawValue) \(expr(b, parent: p, rightSide: true))"
+            // Left-associative: a right operand of equal precedence needs parentheses.
+            return p < parent || (p == parent && rightSide) ? "(\(s))" : s
+        }
+    }
+
+    /// The AST without spans, for round-trip comparisons.
+    public static func structure(_ unit: SourceUnit) -> String {
+        var out = unit.imports.map { "import(\($0.path))" }
+        for k in unit.kernels {
+            out.append("kernel(\(k.name.name) doc=\(k.doc))")
+            structBlock(k.body, into: &out, depth: 1)
+        }
+        return out.joined(separator: "\n")
+    }
+
+    static func structBlock(_ stmts: [Stmt], into out: inout [String], depth: Int) {
+        for s in stmts {
+            let pad = String(repeating: " ", count: depth)
+            switch s.kind {
+            case .forLoop(let p, let v, let d, let body):
+                switch d {
+                case .tiles(let a, let b): out.append(pad + "for(\(p) \(v.name) tiles \(sx(a)) \(sx(b)))")
+                case .range(let a, let b, let c): out.append(pad + "for(\(p) \(v.name) range \(sx(a)) \(sx(b)) \(c.map(sx) ?? "-"))")
+                }
+                structBlock(body, into: &out, depth: depth + 1)
+            case .ifStmt(let c, let t, let f):
+                out.append(pad + "if(\(sx(c)))")
+                structBlock(t, into: &out, depth: depth + 1)
+                if let f { out.append(pad + "else"); structBlock(f, into: &out, depth: depth + 1) }
+            case .repeatLoop(let c, let body):
+                out.append(pad + "repeat(\(sx(c)))")
+                structBlock(body, into: &out, depth: depth + 1)
+            case .param(let n, let v): out.append(pad + "param(\(n.name) \(sx(v)))")
+            case .assign(let n, let v): out.append(pad + "assign(\(n.name) \(sx(v)))")
+            case .update(let n, let op, let v): out.append(pad + "update(\(n.name) \(op.rawValue) \(sx(v)))")
+            case .store(let v, let r): out.append(pad + "store(\(sx(v)) \(sref(r)))")
+            case .load(let n, let r): out.append(pad + "load(\(n.name) \(sref(r)))")
+            case .tensor(let role, let n, let shape, let dt): out.append(pad + "tensor(\(role) \(n.name) \(shape.map(sx)) \(dt.name))")
+            case .gather(let n, let t, let i): out.append(pad + "gather(\(n.name) \(t.name) \(sx(i)))")
+            case .free(let ns): out.append(pad + "free(\(ns.map(\.name)))")
+            case .require(let c, let m): out.append(pad + "require(\(sx(c)) \(m))")
+            case .launch(let k, let args): out.append(pad + "run(\(k.name) \(args.map { "\($0.name.name)=\(sx($0.value))" }))")
+            case .autofree: out.append(pad + "autofree")
+            }
+        }
+    }
+
+    static func sref(_ r: TensorRef) -> String {
+        guard let s = r.slices else { return r.name.name }
+        return r.name.name + "[" + s.map { x -> String in
+            switch x { case .all: return ":"; case .index(let e): return sx(e); case .range(let a, let b): return "\(sx(a))..<\(sx(b))" }
+        }.joined(separator: ",") + "]"
+    }
+
+    static func sx(_ e: Expr) -> String {
+        switch e.kind {
+        case .int(let v): return "\(v)"
+        case .float(let v): return "\(v)f"
+        case .bool(let v): return "\(v)"
+        case .name(let n): return n
+        case .member(let b, let m): return "(. \(sx(b)) \(m.name))"
+        case .call(let f, let a): return "(\(f.name) \(a.map(sx).joined(separator: " ")))"
+        case .unary(let op, let a): return "(\(op.rawValue) \(sx(a)))"
+        case .binary(let op, let a, let b): return "(\(op.rawValue) \(sx(a)) \(sx(b)))"
+        }
+    }
+}

@@ -1,0 +1,101 @@
+/// The checked program: names resolved to frame slots, kinds known, frees placed.
+/// The interpreter walks this, never the raw AST.
+
+public enum RangeMember: String, Sendable { case start, end, len }
+public enum TileMember: String, Sendable { case rows, cols }
+
+public indirect enum RExprKind: Sendable {
+    case int(Int64)
+    case float(Double)
+    case bool(Bool)
+    case dtype(DType)
+    case local(Int)
+    case gpu(GPUFact)
+    case rangeMember(RExpr, RangeMember)
+    case tileMember(RExpr, TileMember)
+    /// `X.T`: a transposed view, legal only as a matmul operand.
+    case transposed(RExpr)
+    case call(Builtin, [RExpr])
+    case unary(UnaryOp, RExpr)
+    case binary(BinaryOp, RExpr, RExpr)
+}
+
+public struct RExpr: Sendable {
+    public let kind: RExprKind
+    public let span: Span
+    /// True when the expression yields an SRAM tile (computed ops), false for scalars/ranges.
+    public let isTile: Bool
+}
+
+public enum RSlice: Sendable {
+    case all
+    /// An integer index (drops the dimension) or a tile-range value.
+    case index(RExpr)
+    case range(RExpr, RExpr)
+}
+
+public struct RTensorRef: Sendable {
+    public let tensor: Int
+    public let name: String
+    public let slices: [RSlice]?
+    public let span: Span
+}
+
+public enum RLoopDomain: Sendable {
+    case tiles(extent: RExpr, size: RExpr)
+    case range(from: RExpr, to: RExpr, step: RExpr?)
+}
+
+public indirect enum RStmtKind: Sendable {
+    case param(slot: Int, name: String, RExpr)
+    case tensor(index: Int, role: TensorRole, name: String, shape: [RExpr], dtype: RExpr)
+    case loop(parallel: Bool, slot: Int, name: String, domain: RLoopDomain, body: RBlock)
+    case ifStmt(RExpr, then: RBlock, else: RBlock?)
+    case load(slot: Int, name: String, RTensorRef)
+    case gather(slot: Int, name: String, table: Int, tableName: String, index: RExpr)
+    case assign(slot: Int, name: String, RExpr)
+    case update(slot: Int, name: String, UpdateOp, RExpr)
+    case store(RExpr, RTensorRef)
+    case free([Int])
+    case require(RExpr, message: String)
+    case repeatLoop(count: RExpr, body: RBlock)
+    case launch(kernel: Int, name: String, params: [(slot: Int, name: String, value: RExpr)], tensors: [(callee: Int, caller: Int)])
+}
+
+public struct RStmt: Sendable {
+    public let kind: RStmtKind
+    public let span: Span
+    /// Tile slots to free right after this statement (automatic freeing after last use).
+    public var freeAfter: [Int]
+}
+
+public struct RBlock: Sendable {
+    public var stmts: [RStmt]
+    /// Tile slots first bound in this block: freed when the block (or a loop iteration) ends.
+    public var locals: [Int]
+}
+
+public struct KernelParam: Sendable {
+    public let name: String
+    public let slot: Int
+    public let span: Span
+}
+
+public struct CheckedKernel: Sendable {
+    public let name: String
+    public let doc: [String]
+    public let span: Span
+    public let body: RBlock
+    public let slotNames: [String]
+    public let tensorNames: [String]
+    public let params: [KernelParam]
+    public let tensors: [(name: String, role: TensorRole, index: Int)]
+}
+
+public struct CheckedProgram: Sendable {
+    public let kernels: [CheckedKernel]
+    /// The kernel `gpusim run` starts from.
+    public let entry: Int
+    public let files: [SourceFile]
+    public var entryKernel: CheckedKernel { kernels[entry] }
+}

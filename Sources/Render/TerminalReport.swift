@@ -1,0 +1,88 @@
+import Foundation
+import Simulator
+
+/// The seed-style human report: peak HBM, the SRAM bar, traffic, the time bar and the verdict.
+public struct TerminalReport {
+    public var color: Bool
+    public var width = 40
+    public init(color: Bool) { self.color = color }
+
+    func paint(_ code: String, _ s: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+
+    /// A bar of `fraction` of the width; above 1 it is full and gets a `+X%` tag.
+    public func bar(_ fraction: Double) -> String {
+        let f = fraction.isFinite ? max(0, fraction) : 0
+        let filled = Int((min(f, 1) * Double(width)).rounded())
+        let body = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let colored = paint(f > 1 ? "31" : f > 0.9 ? "33" : "32", body)
+        return "[\(colored)]" + (f > 1 ? paint("1;31", " +\(Int(((f - 1) * 100).rounded()))%") : "")
+    }
+
+    public func render(_ s: RunSummary, gpu: GPUModel) -> String {
+        let seed = gpu.elementBytes != nil
+        let eb = Int64(gpu.elementBytes ?? 1)
+        func amount(_ bytes: Int64) -> String {
+            seed ? "\(group(bytes / eb)) elements (\(fmtBytes(bytes)))" : fmtBytes(bytes)
+        }
+        func time(_ t: Double) -> String { s.time.unit == "cycles" ? "\(group(t)) cycles" : fmtSeconds(t) }
+        var lines: [String] = []
+        let params = s.params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        lines.append(paint("1", "\(s.kernel)") + " on \(gpu.name)   \(params)")
+        lines.append("  Peak HBM     \(amount(s.hbm.peak_bytes))" + (s.hbm.capacity_bytes.map { " of \(fmtBytes($0))" } ?? ""))
+        let frac = Double(s.sram.peak_bytes) / Double(s.sram.capacity_bytes)
+        lines.append("  Peak SRAM    \(bar(frac)) \(Int((frac * 100).rounded()))%  \(amount(s.sram.peak_bytes)) of \(amount(s.sram.capacity_bytes))")
+        if s.sram.overflow {
+            lines.append("               " + paint("1;31", "overflow") + ": \(s.sram.overflow_count) allocation(s) over capacity, worst by \(amount(s.sram.max_overflow_bytes)), first at \(s.sram.first_overflow ?? "?")")
+        }
+        lines.append("  HBM traffic  reads \(amount(s.hbm.read_bytes)), writes \(amount(s.hbm.write_bytes)), total \(amount(s.hbm.total_bytes))")
+        lines.append("  FLOPs        \(group(Double(s.flops.total))) (matmul \(group(Double(s.flops.matmul))), elementwise \(group(Double(s.flops.elementwise))), special \(group(Double(s.flops.special))))")
+        let tot = s.time.compute + s.time.memory
+        let cf = tot > 0 ? s.time.compute / tot : 0
+        let cw = Int((cf * Double(width)).rounded())
+        lines.append("  Time         compute \(time(s.time.compute)), HBM \(time(s.time.memory)), total \(time(s.time.total))"
+                     + (gpu.overlap ? " (overlapped)" : " (serial)"))
+        lines.append("               [" + paint("36", String(repeating: "█", count: cw)) + paint("35", String(repeating: "█", count: width - cw)) + "] " + paint("36", "compute") + " vs " + paint("35", "memory"))
+        let verdict = s.bound == "memory" ? "memory-bound" : "compute-bound"
+        lines.append("  Verdict      " + paint("1", verdict) + String(format: "  (arithmetic intensity %.1f FLOP/byte)", s.intensity))
+        return lines.joined(separator: "\n")
+    }
+
+    /// One line per event with the SRAM bar, as the seed's verbose mode prints.
+    public func eventLine(_ e: Event, capacity: Int64, gpu: GPUModel) -> String {
+        let eb = Int64(gpu.elementBytes ?? 1)
+        let unit = gpu.elementBytes != nil ? "el" : "B"
+        let frac = Double(e.sramBytes) / Double(capacity)
+        let what: String
+        switch e.kind {
+        case .load: what = "load    \(e.name) <- \(e.op) (\(e.rows) x \(e.cols))"
+        case .store: what = "store   \(e.name) -> \(e.op) (\(e.rows) x \(e.cols))"
+        case .compute: what = "\(e.op.padding(toLength: 8, withPad: " ", startingAt: 0))\(e.name) (\(e.rows) x \(e.cols)) \(group(Double(e.flops))) FLOPs"
+        case .free: what = "free    \(e.name)"
+        case .alloc: what = "alloc   \(e.name) in HBM \(fmtBytes(e.bytes))"
+        case .overflow: what = "OVERFLOW by \(group(e.bytes / eb)) \(unit)"
+        case .launch: what = "launch  \(e.name)"
+        }
+        return String(format: "%6lld ", e.seq) + "\(e.line):\(e.column)".padding(toLength: 7, withPad: " ", startingAt: 0)
+            + " \(bar(frac)) \(group(e.sramBytes / eb)) \(unit)  \(what)"
+    }
+}
+
+/// 1234567 -> "1,234,567"; fractional values keep one decimal.
+public func group(_ v: Double) -> String {
+    let v = v.magnitude < 1e15 ? (v * 10).rounded() / 10 : v.rounded()
+    let whole = v.rounded(.towardZero)
+    let frac = v - whole
+    var digits = String(format: "%.0f", abs(whole))
+    var out = ""
+    while digits.count > 3 { out = "," + digits.suffix(3) + out; digits = String(digits.dropLast(3)) }
+    out = (v < 0 ? "-" : "") + digits + out
+    if abs(frac) > 1e-9 { out += String(format: "%.1f", abs(frac)).dropFirst() }
+    return out
+}
+public func group(_ v: Int64) -> String { group(Double(v)) }
+
+public func fmtSeconds(_ t: Double) -> String {
+    if t >= 1 { return String(format: "%.3f s", t) }
+    if t >= 1e-3 { return String(format: "%.3f ms", t * 1e3) }
+    return String(format: "%.2f us", t * 1e6)
+}

@@ -1,0 +1,378 @@
+import Foundation
+import KernLang
+
+/// Expression evaluation: scalars for parameters and bounds, tiles for computations.
+extension Interpreter {
+    // MARK: scalars
+
+    func scalar(_ e: RExpr, _ f: Frame) throws(SimulationError) -> Value {
+        switch e.kind {
+        case .int(let v): return .int(v)
+        case .float(let v): return .float(v)
+        case .bool(let v): return .bool(v)
+        case .dtype(let d): return .dtype(d)
+        case .gpu(let fact):
+            let v = gpu.fact(fact)
+            return v == v.rounded() && abs(v) < 9e18 ? .int(Int64(v)) : .float(v)
+        case .local(let slot):
+            let v = f.values[slot]
+            if case .none = v { throw fail("'\(f.kernel.slotNames[slot])' has no value here", e.span) }
+            return v
+        case .rangeMember(let r, let m):
+            guard case .range(let a, let b) = try scalar(r, f) else { throw fail("expected a tile range", r.span) }
+            switch m { case .start: return .int(a); case .end: return .int(b); case .len: return .int(b - a) }
+        case .tileMember(let t, let m):
+            let (id, temp) = try tile(t, f)
+            let tl = tiles[Int(id)]
+            if temp { releaseTile(id, nil) }
+            return .int(m == .rows ? tl.rows : tl.cols)
+        case .transposed:
+            throw fail("'.T' is only valid as a matmul operand", e.span)
+        case .unary(let op, let a):
+            let v = try scalar(a, f)
+            switch (op, v) {
+            case (.neg, .int(let x)):
+                if x == .min { throw fail("integer overflow", e.span) }
+                return .int(-x)
+            case (.neg, .float(let x)): return .float(-x)
+            case (.not, .bool(let x)): return .bool(!x)
+            default: throw fail("'\(op.rawValue)' does not apply to \(describe(v))", e.span)
+            }
+        case .binary(let op, let a, let b):
+            return try binaryScalar(op, try scalar(a, f), try scalar(b, f), e)
+        case .call(let fn, let args):
+            return try callScalar(fn, args, f, e)
+        }
+    }
+
+    func describe(_ v: Value) -> String {
+        switch v {
+        case .none: "nothing"
+        case .int(let x): "the integer \(x)"
+        case .float(let x): "the number \(x)"
+        case .bool(let x): "\(x)"
+        case .range(let a, let b): "the tile range \(a) ..< \(b)"
+        case .dtype(let d): "the dtype \(d.rawValue)"
+        case .tile: "a tile"
+        }
+    }
+
+    func binaryScalar(_ op: BinaryOp, _ x: Value, _ y: Value, _ e: RExpr) throws(SimulationError) -> Value {
+        switch op {
+        case .and, .or:
+            guard case .bool(let p) = x, case .bool(let q) = y else { throw fail("'\(op.rawValue)' combines conditions (true/false)", e.span) }
+            return .bool(op == .and ? p && q : p || q)
+        case .eq, .ne, .lt, .le, .gt, .ge:
+            if case .dtype(let p) = x, case .dtype(let q) = y, op == .eq || op == .ne { return .bool((p == q) == (op == .eq)) }
+            if case .bool(let p) = x, case .bool(let q) = y, op == .eq || op == .ne { return .bool((p == q) == (op == .eq)) }
+            if case .int(let p) = x, case .int(let q) = y {
+                switch op { case .eq: return .bool(p == q); case .ne: return .bool(p != q); case .lt: return .bool(p < q)
+                case .le: return .bool(p <= q); case .gt: return .bool(p > q); default: return .bool(p >= q) }
+            }
+            let p = try number(x, e), q = try number(y, e)
+            switch op { case .eq: return .bool(p == q); case .ne: return .bool(p != q); case .lt: return .bool(p < q)
+            case .le: return .bool(p <= q); case .gt: return .bool(p > q); default: return .bool(p >= q) }
+        case .matmul:
+            throw fail("'@' multiplies tiles, not numbers", e.span)
+        default: break
+        }
+        if case .int(let p) = x, case .int(let q) = y, op != .div {
+            let r: (Int64, Bool)
+            switch op {
+            case .add: r = p.addingReportingOverflow(q)
+            case .sub: r = p.subtractingReportingOverflow(q)
+            case .mul: r = p.multipliedReportingOverflow(by: q)
+            case .floorDiv, .mod:
+                if q == 0 { throw fail("division by zero", e.span) }
+                if p == .min && q == -1 { throw fail("integer overflow", e.span) }
+                var d = p / q
+                if (p % q != 0) && ((p < 0) != (q < 0)) { d -= 1 }
+                r = op == .floorDiv ? (d, false) : (p - d * q, false)
+            default: r = (0, true)
+            }
+            if r.1 { throw fail("integer overflow in '\(op.rawValue)' (\(p) \(op.rawValue) \(q))", e.span) }
+            return .int(r.0)
+        }
+        let p = try number(x, e), q = try number(y, e)
+        switch op {
+        case .add: return .float(p + q)
+        case .sub: return .float(p - q)
+        case .mul: return .float(p * q)
+        case .div:
+            if q == 0 { throw fail("division by zero", e.span) }
+            return .float(p / q)
+        case .floorDiv:
+            if q == 0 { throw fail("division by zero", e.span) }
+            return .float((p / q).rounded(.down))
+        case .mod:
+            if q == 0 { throw fail("division by zero", e.span) }
+            return .float(p - (p / q).rounded(.down) * q)
+        default: throw fail("unsupported operator '\(op.rawValue)'", e.span)
+        }
+    }
+
+    func number(_ v: Value, _ e: RExpr) throws(SimulationError) -> Double {
+        switch v {
+        case .int(let x): return Double(x)
+        case .float(let x): return x
+        default: throw fail("expected a number, got \(describe(v))", e.span)
+        }
+    }
+
+    func number(_ e: RExpr, _ f: Frame) throws(SimulationError) -> Double { try number(try scalar(e, f), e) }
+
+    func int(_ e: RExpr, _ f: Frame, _ what: String) throws(SimulationError) -> Int64 {
+        let v = try scalar(e, f)
+        switch v {
+        case .int(let x): return x
+        case .float(let x) where x == x.rounded() && abs(x) < 9.2e18: return Int64(x)
+        case .range(let a, _): return a
+        default: throw fail("\(what) must be a whole number, got \(describe(v))", e.span)
+        }
+    }
+
+    func bool(_ e: RExpr, _ f: Frame) throws(SimulationError) -> Bool {
+        guard case .bool(let b) = try scalar(e, f) else { throw fail("a condition must be true or false", e.span) }
+        return b
+    }
+
+    func callScalar(_ fn: Builtin, _ args: [RExpr], _ f: Frame, _ e: RExpr) throws(SimulationError) -> Value {
+        func toInt(_ x: Double) throws(SimulationError) -> Value {
+            guard x.isFinite, abs(x) < 9.2e18 else { throw fail("'\(fn.rawValue)' result \(x) is not a finite whole number", e.span) }
+            return .int(Int64(x))
+        }
+        switch fn {
+        case .bytes:
+            guard case .dtype(let d) = try scalar(args[0], f) else { throw fail("bytes() takes a dtype", args[0].span) }
+            let b = gpu.elementBytesFor(d)
+            return b == b.rounded() ? .int(Int64(b)) : .float(b)
+        case .max, .min:
+            let x = try scalar(args[0], f), y = try scalar(args[1], f)
+            if case .int(let p) = x, case .int(let q) = y { return .int(fn == .max ? Swift.max(p, q) : Swift.min(p, q)) }
+            let p = try number(x, args[0]), q = try number(y, args[1])
+            return .float(fn == .max ? Swift.max(p, q) : Swift.min(p, q))
+        case .cdiv:
+            let p = try int(args[0], f, "cdiv's numerator"), q = try int(args[1], f, "cdiv's divisor")
+            if q <= 0 { throw fail("cdiv divisor must be positive, got \(q)", args[1].span) }
+            return .int(p / q + (p % q > 0 ? 1 : 0))
+        default: break
+        }
+        let x = try number(args[0], f)
+        switch fn {
+        case .ceil: return try toInt(x.rounded(.up))
+        case .floor: return try toInt(x.rounded(.down))
+        case .round: return try toInt(x.rounded())
+        case .abs: if case .int(let i) = try scalar(args[0], f), i != .min { return .int(Swift.abs(i)) }; return .float(Swift.abs(x))
+        case .sqrt:
+            if x < 0 { throw fail("sqrt of a negative number (\(x))", e.span) }
+            return .float(x.squareRoot())
+        case .rsqrt:
+            if x <= 0 { throw fail("rsqrt needs a positive number, got \(x)", e.span) }
+            return .float(1 / x.squareRoot())
+        case .log2:
+            if x <= 0 { throw fail("log2 needs a positive number, got \(x)", e.span) }
+            return .float(Foundation.log2(x))
+        case .log:
+            if x <= 0 { throw fail("log needs a positive number, got \(x)", e.span) }
+            return .float(Foundation.log(x))
+        case .exp: return .float(Foundation.exp(x))
+        case .tanh: return .float(Foundation.tanh(x))
+        case .gelu: return .float(0.5 * x * (1 + Foundation.erf(x / 2.0.squareRoot())))
+        case .silu: return .float(x / (1 + Foundation.exp(-x)))
+        default: throw fail("'\(fn.rawValue)' makes a tile; it cannot be used as a number", e.span)
+        }
+    }
+
+    // MARK: slices
+
+    /// Resolves a tensor slice to its tensor and the (rows x cols) tile it covers.
+    func slice(_ ref: RTensorRef, _ f: Frame) throws(SimulationError) -> (Tensor, Int64, Int64) {
+        let t = tensors[f.tensors[ref.tensor]]
+        guard let slices = ref.slices else {
+            if t.shape.count > 2 {
+                throw fail("'\(ref.name)' has rank \(t.shape.count); a tile is 2-D, so index its leading dimensions", ref.span)
+            }
+            return (t, t.shape.count == 2 ? t.shape[0] : 1, t.shape.last!)
+        }
+        var kept: [Int64] = []
+        for (d, s) in slices.enumerated() {
+            let size = t.shape[d]
+            var start: Int64 = 0, len = size, keep = true
+            var at = ref.span
+            switch s {
+            case .all: break
+            case .index(let e):
+                at = e.span
+                switch try scalar(e, f) {
+                case .range(let a, let b): start = a; len = b - a
+                case .int(let i): start = i; len = 1; keep = false
+                case let v:
+                    if case .float(let x) = v, x == x.rounded() { start = Int64(x); len = 1; keep = false }
+                    else { throw fail("a slice index must be a whole number or a tile range, got \(describe(v))", e.span) }
+                }
+            case .range(let a, let b):
+                at = a.span.to(b.span)
+                start = try int(a, f, "a slice bound")
+                len = try int(b, f, "a slice bound") - start
+            }
+            if len <= 0 || start < 0 || start > size - len {
+                let what = keep ? "\(start) ..< \(start + len)" : "index \(start)"
+                throw fail("slice \(what) is out of bounds for dimension \(d) of '\(ref.name)' (size \(size))", at,
+                           notes: [.init("'\(ref.name)' has shape \(fmtShape(t.shape))")])
+            }
+            if keep { kept.append(len) }
+        }
+        switch kept.count {
+        case 0: return (t, 1, 1)
+        case 1: return (t, 1, kept[0])
+        case 2: return (t, kept[0], kept[1])
+        default:
+            throw fail("this slice of '\(ref.name)' keeps \(kept.count) dimensions; a tile is 2-D, so index the leading ones", ref.span)
+        }
+    }
+
+    // MARK: tiles
+
+    /// Evaluates a tile expression. Returns the tile and whether it is a temporary the caller must free.
+    func tile(_ e: RExpr, _ f: Frame, name: String = "") throws(SimulationError) -> (Int32, Bool) {
+        switch e.kind {
+        case .local(let slot):
+            guard case .tile(let id) = f.values[slot] else {
+                throw fail("'\(f.kernel.slotNames[slot])' has no tile here: it was freed or moved", e.span)
+            }
+            return (id, false)
+        case .binary(.matmul, let a, let b):
+            let (ta, aT) = try operand(a, f), (tb, bT) = try operand(b, f)
+            let A = tiles[Int(ta.0)], B = tiles[Int(tb.0)]
+            let (m, k) = aT ? (A.cols, A.rows) : (A.rows, A.cols)
+            let (k2, n) = bT ? (B.cols, B.rows) : (B.rows, B.cols)
+            guard k == k2 else {
+                throw fail("matmul shapes do not agree: (\(m) x \(k)) @ (\(k2) x \(n))", e.span,
+                           notes: [.init("the inner dimensions \(k) and \(k2) must be equal")])
+            }
+            let (mn, o1) = m.multipliedReportingOverflow(by: n)
+            let (mnk, o2) = mn.multipliedReportingOverflow(by: k)
+            let (flops, o3) = mnk.multipliedReportingOverflow(by: 2)
+            if o1 || o2 || o3 { throw fail("FLOP count overflowed a 64-bit counter", e.span) }
+            let id = allocTile(rows: m, cols: n, dtype: A.dtype, name: name)
+            let tensorCore = A.dtype == .f16 || A.dtype == .bf16 || A.dtype == .f8 || A.dtype == .i8 || A.dtype == .i4
+            let dt = Double(flops) / ((tensorCore ? gpu.matmulFlops : gpu.vectorFlops) * gpu.computeEfficiency)
+            computeTime += dt
+            summary.flops.total &+= flops
+            summary.flops.matmul &+= flops
+            summary.counts.computes += 1
+            if sink != nil { try emit(.compute, op: "matmul", name: name, rows: m, cols: n, bytes: tiles[Int(id)].bytes, flops: flops, duration: dt, e.span) }
+            if ta.1 { releaseTile(ta.0, e.span) }
+            if tb.1 { releaseTile(tb.0, e.span) }
+            try checkOverflow(e.span, name)
+            return (id, true)
+        case .binary(let op, let a, let b):
+            let tileOp: TileOp = switch op { case .add: .add; case .sub: .sub; case .mul: .mul; default: .div }
+            return try elementwise(tileOp, [a, b], f, e, name)
+        case .unary(_, let a):
+            return try elementwise(.neg, [a], f, e, name)
+        case .call(let fn, let args):
+            return try callTile(fn, args, f, e, name)
+        default:
+            throw fail("expected a tile here", e.span)
+        }
+    }
+
+    private func operand(_ e: RExpr, _ f: Frame) throws(SimulationError) -> ((Int32, Bool), Bool) {
+        if case .transposed(let inner) = e.kind { return (try tile(inner, f), true) }
+        return (try tile(e, f), false)
+    }
+
+    /// Broadcasting elementwise op over tiles and numbers; the result has the larger shape.
+    func elementwise(_ op: TileOp, _ args: [RExpr], _ f: Frame, _ e: RExpr, _ name: String) throws(SimulationError) -> (Int32, Bool) {
+        var shapes: [(Int64, Int64)] = []
+        var temps: [Int32] = []
+        var dtype: DType?
+        for a in args where a.isTile {
+            let (id, temp) = try tile(a, f)
+            let t = tiles[Int(id)]
+            shapes.append((t.rows, t.cols))
+            if dtype == nil { dtype = t.dtype }
+            if temp { temps.append(id) }
+        }
+        for a in args where !a.isTile { _ = try number(a, f) }
+        var rows: Int64 = 1, cols: Int64 = 1
+        for (r, c) in shapes {
+            if r != 1 { if rows != 1 && rows != r { throw shapeMismatch(op, shapes, e) }; rows = r }
+            if c != 1 { if cols != 1 && cols != c { throw shapeMismatch(op, shapes, e) }; cols = c }
+        }
+        let id = allocTile(rows: rows, cols: cols, dtype: dtype ?? .f32, name: name)
+        try charge(op, elements: rows * cols, name: name, rows: rows, cols: cols, e.span)
+        for t in temps { releaseTile(t, e.span) }
+        try checkOverflow(e.span, name)
+        return (id, true)
+    }
+
+    func shapeMismatch(_ op: TileOp, _ shapes: [(Int64, Int64)], _ e: RExpr) -> SimulationError {
+        fail("shapes \(shapes.map { "(\($0.0) x \($0.1))" }.joined(separator: " and ")) cannot be combined by \(op.key)", e.span,
+             notes: [.init("elementwise operands need the same shape, or (rows x 1) / (1 x cols) to broadcast")])
+    }
+
+    func callTile(_ fn: Builtin, _ args: [RExpr], _ f: Frame, _ e: RExpr, _ name: String) throws(SimulationError) -> (Int32, Bool) {
+        func dim(_ a: RExpr, _ what: String) throws(SimulationError) -> Int64 {
+            let n = try int(a, f, what)
+            if n <= 0 { throw fail("\(what) must be positive, got \(n)", a.span) }
+            return n
+        }
+        func dtypeArg(_ i: Int) throws(SimulationError) -> DType {
+            guard i < args.count else { return .f32 }
+            guard case .dtype(let d) = try scalar(args[i], f) else { throw fail("expected a dtype", args[i].span) }
+            return d
+        }
+        switch fn {
+        case .zeros, .full:
+            let r = try dim(args[0], "rows"), c = try dim(args[1], "cols")
+            if fn == .full { _ = try number(args[2], f) }
+            let id = allocTile(rows: r, cols: c, dtype: try dtypeArg(fn == .zeros ? 2 : 3), name: name)
+            try charge(.fill, elements: r * c, name: name, rows: r, cols: c, e.span)
+            try checkOverflow(e.span, name)
+            return (id, true)
+        case .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .abs:
+            return try elementwise(TileOp(rawValue: TileOp.allCases.first { $0.key == fn.rawValue }!.rawValue)!, args, f, e, name)
+        case .max, .min:
+            return try elementwise(fn == .max ? .max : .min, args, f, e, name)
+        default: break
+        }
+        let (src, temp) = try tile(args[0], f)
+        let s = tiles[Int(src)]
+        var rows = s.rows, cols = s.cols, dtype = s.dtype
+        let op: TileOp
+        var scratch: Int64 = 0
+        switch fn {
+        case .rowmax: op = .rowmax; cols = 1
+        case .rowsum: op = .rowsum; cols = 1
+        case .rowmean: op = .rowmean; cols = 1
+        case .softmax: op = .softmax; scratch = s.rows * s.cols
+        case .transpose: op = .transpose; (rows, cols) = (s.cols, s.rows)
+        case .copy: op = .copy
+        case .cast: op = .cast; dtype = try dtypeArg(1)
+        case .mask_causal, .mask_window:
+            op = .mask
+            for k in 1...2 {
+                guard case .range = try scalar(args[k], f) else { throw fail("\(fn.rawValue) needs tile ranges (loop variables of tiles()) for rows and columns", args[k].span) }
+            }
+            if fn == .mask_window { _ = try int(args[3], f, "the window") }
+        case .topk:
+            op = .topk
+            let k = try dim(args[1], "k")
+            if k > s.cols { throw fail("topk k = \(k) is larger than the tile's \(s.cols) columns", args[1].span) }
+            cols = k
+        default:
+            throw fail("'\(fn.rawValue)' does not make a tile", e.span)
+        }
+        let id = allocTile(rows: rows, cols: cols, dtype: dtype, name: name)
+        // Softmax needs a scratch tile of its input's size while it runs (the seed's model).
+        var scratchID: Int32?
+        if scratch > 0 { scratchID = allocTile(rows: s.rows, cols: s.cols, dtype: dtype, name: "\(name).scratch") }
+        try checkOverflow(e.span, name)
+        try charge(op, elements: s.rows * s.cols, name: name, rows: rows, cols: cols, e.span)
+        if let scratchID { releaseTile(scratchID, e.span) }
+        if temp { releaseTile(src, e.span) }
+        return (id, true)
+    }
+}

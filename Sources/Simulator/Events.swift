@@ -1,0 +1,40 @@
+import KernLang
+
+public enum EventKind: String, Sendable, Codable, CaseIterable {
+    case alloc, free, load, store, compute, overflow, launch
+}
+
+/// One thing that happened on the simulated GPU. Kept small and plain; the interpreter
+/// only builds events when a sink wants them.
+public struct Event: Sendable {
+    public var seq: Int64 = 0
+    /// Simulated time when the event ends (cycles or seconds, as the preset's units).
+    public var time: Double = 0
+    public var duration: Double = 0
+    public var kind: EventKind = .compute
+    /// Operation for computes (matmul, exp, softmax, ...), memory level for allocs ("hbm"/"sram").
+    public var op: String = ""
+    public var name: String = ""
+    public var rows: Int64 = 0
+    public var cols: Int64 = 0
+    public var bytes: Int64 = 0
+    public var flops: Int64 = 0
+    public var sramBytes: Int64 = 0
+    public var hbmBytes: Int64 = 0
+    public var file: String = ""
+    public var line: Int = 0
+    public var column: Int = 0
+    public init() {}
+}
+
+/// Receives events as the interpreter produces them (streamed; nothing is kept in memory).
+public protocol EventSink: AnyObject {
+    func record(_ event: Event) throws(SimulationError)
+}
+
+/// Collects events in memory: for tests and small runs only.
+public final class EventCollector: EventSink {
+    public private(set) var events: [Event] = []
+    public init() {}
+    public func record(_ event: Event) { events.append(event) }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import KernLang
+
+/// A GPU as gpusim models it. Seed presets count in elements and cycles with the seed's
+/// serial cost model; real presets count bytes and seconds with compute/memory overlap.
+public struct GPUModel: Sendable, Codable, Equatable {
+    public enum Units: String, Sendable, Codable { case cycles, seconds }
+
+    public var name: String
+    public var description: String
+    public var units: Units
+    /// When set, every element counts this many bytes whatever its dtype (the seed's model).
+    public var elementBytes: Int?
+    /// Shared memory one thread block may use (the seed: its single SRAM).
+    public var sramBytes: Int64
+    public var sms: Int
+    public var l2Bytes: Int64
+    /// nil: unlimited.
+    public var hbmBytes: Int64?
+    /// Peak HBM bandwidth in bytes per time unit.
+    public var hbmBandwidth: Double
+    /// Peak tensor-core (f16/bf16/f8 matmul) and CUDA-core (everything else) FLOP rates per time unit.
+    public var matmulFlops: Double
+    public var vectorFlops: Double
+    /// Achievable fractions of the peaks (1.0 for the seed presets).
+    public var hbmEfficiency: Double
+    public var computeEfficiency: Double
+    /// Compute and memory overlap (time = max) or add up serially (the seed).
+    public var overlap: Bool
+    /// FLOPs charged per element by each tile operation.
+    public var flopWeights: [String: Int]
+
+    public static let seedWeights: [String: Int] = [
+        "add": 1, "sub": 1, "mul": 1, "neg": 1, "max": 1, "min": 1, "abs": 1,
+        "div": 8, "exp": 8, "log": 8, "sqrt": 8, "rsqrt": 8, "tanh": 8, "gelu": 8, "silu": 8,
+        "rowmax": 1, "rowsum": 1, "rowmean": 1, "softmax": 19,
+        "mask": 1, "cast": 1, "copy": 1, "transpose": 0, "fill": 0, "topk": 1, "gather": 0,
+    ]
+
+    /// Bytes of `count` elements of `dtype`, rounded up to whole bytes.
+    @inline(__always)
+    public func bytes(_ count: Int64, _ dtype: DType) -> Int64 {
+        if let e = elementBytes { return count &* Int64(e) }
+        return (count &* Int64(dtype.bits) + 7) / 8
+    }
+
+    public func elementBytesFor(_ dtype: DType) -> Double {
+        elementBytes.map(Double.init) ?? Double(dtype.bits) / 8
+    }
+
+    public func fact(_ f: GPUFact) -> Double {
+        switch f {
+        case .sram_bytes: Double(sramBytes)
+        case .sms: Double(sms)
+        case .l2_bytes: Double(l2Bytes)
+        case .hbm_bytes: Double(hbmBytes ?? Int64.max)
+        case .hbm_bandwidth: hbmBandwidth
+        case .matmul_flops: matmulFlops
+        }
+    }
+
+    static func seed(_ name: String, sramElements: Int64, flopsPerCycle: Double, hbm: Int64) -> GPUModel {
+        GPUModel(name: name, description: "the seed simulator's \(name.dropFirst(5).uppercased()) (elements and cycles, serial cost model)",
+                 units: .cycles, elementBytes: 2, sramBytes: sramElements * 2, sms: 1, l2Bytes: 0, hbmBytes: hbm,
+                 hbmBandwidth: 2.0, matmulFlops: flopsPerCycle, vectorFlops: flopsPerCycle,
+                 hbmEfficiency: 1, computeEfficiency: 1, overlap: false, flopWeights: seedWeights)
+    }
+
+    static func real(_ name: String, _ desc: String, sms: Int, sramKB: Int64, l2MB: Int64, hbmGB: Int64,
+                     bandwidthGBs: Double, tensorTF: Double, fp32TF: Double) -> GPUModel {
+        GPUModel(name: name, description: desc, units: .seconds, elementBytes: nil, sramBytes: sramKB * 1024, sms: sms,
+                 l2Bytes: l2MB << 20, hbmBytes: hbmGB << 30, hbmBandwidth: bandwidthGBs * 1e9,
+                 matmulFlops: tensorTF * 1e12, vectorFlops: fp32TF * 1e12,
+                 hbmEfficiency: 0.88, computeEfficiency: 0.80, overlap: true, flopWeights: seedWeights)
+    }
+
+    /// The built-in presets. Real ones: vendor datasheets (dense rates); achievable fractions
+    /// 0.88 of HBM bandwidth (a device-to-device copy reaches 85-90 %) and 0.80 of compute
+    /// (a large fp16 GEMM reaches 75-85 %).
+    public static let presets: [GPUModel] = [
+        seed("seed-v100", sramElements: 65_536, flopsPerCycle: 70, hbm: 32 << 30),
+        seed("seed-a100", sramElements: 131_072, flopsPerCycle: 150, hbm: 80 << 30),
+        seed("seed-h100", sramElements: 196_608, flopsPerCycle: 300, hbm: 80 << 30),
+        real("a100-40gb", "NVIDIA A100 SXM 40 GB (HBM2)", sms: 108, sramKB: 164, l2MB: 40, hbmGB: 40,
+             bandwidthGBs: 1555, tensorTF: 312, fp32TF: 19.5),
+        real("a100-80gb", "NVIDIA A100 SXM 80 GB (HBM2e)", sms: 108, sramKB: 164, l2MB: 40, hbmGB: 80,
+             bandwidthGBs: 2039, tensorTF: 312, fp32TF: 19.5),
+        real("h100-sxm", "NVIDIA H100 SXM 80 GB (HBM3)", sms: 132, sramKB: 228, l2MB: 50, hbmGB: 80,
+             bandwidthGBs: 3350, tensorTF: 989, fp32TF: 67),
+        real("h200", "NVIDIA H200 141 GB (HBM3e)", sms: 132, sramKB: 228, l2MB: 50, hbmGB: 141,
+             bandwidthGBs: 4800, tensorTF: 989, fp32TF: 67),
+    ]
+
+    public static let defaultPreset = "a100-80gb"
+
+    public static func preset(named name: String) -> GPUModel? { presets.first { $0.name == name } }
+
+    /// Reads a user-defined GPU from JSON (the same fields as `gpusim list --json` prints for a preset;
+    /// `flopWeights` may be partial and falls back to the seed's weights).
+    public static func load(json data: Data, path: String) throws(SimulationError) -> GPUModel {
+        struct Partial: Decodable {
+            var name: String?
+            var description: String?
+            var units: Units?
+            var elementBytes: Int?
+            var sramBytes: Int64
+            var sms: Int?
+            var l2Bytes: Int64?
+            var hbmBytes: Int64?
+            var hbmBandwidth: Double
+            var matmulFlops: Double
+            var vectorFlops: Double?
+            var hbmEfficiency: Double?
+            var computeEfficiency: Double?
+            var overlap: Bool?
+            var flopWeights: [String: Int]?
+        }
+        let p: Partial
+        do { p = try JSONDecoder().decode(Partial.self, from: data) } catch let e as DecodingError {
+            throw SimulationError.input("\(path): not a valid GPU description: \(Self.describe(e))")
+        } catch {
+            throw SimulationError.input("\(path): not valid JSON: \(error.localizedDescription)")
+        }
+        func positive(_ v: Double, _ field: String) throws(SimulationError) {
+            if !(v > 0) || !v.isFinite { throw SimulationError.input("\(path): '\(field)' must be a positive number, got \(v)") }
+        }
+        try positive(Double(p.sramBytes), "sramBytes")
+        try positive(p.hbmBandwidth, "hbmBandwidth")
+        try positive(p.matmulFlops, "matmulFlops")
+        if let v = p.vectorFlops { try positive(v, "vectorFlops") }
+        if let v = p.sms { try positive(Double(v), "sms") }
+        if let v = p.hbmBytes { try positive(Double(v), "hbmBytes") }
+        if let e = p.elementBytes, e <= 0 || e > 16 { throw SimulationError.input("\(path): 'elementBytes' must be 1 to 16, got \(e)") }
+        for (k, v) in [("hbmEfficiency", p.hbmEfficiency), ("computeEfficiency", p.computeEfficiency)] {
+            if let v, !(v > 0 && v <= 1) { throw SimulationError.input("\(path): '\(k)' must be in (0, 1], got \(v)") }
+        }
+        var weights = seedWeights
+        for (k, v) in p.flopWeights ?? [:] {
+            guard weights[k] != nil else {
+                throw SimulationError.input("\(path): unknown operation '\(k)' in flopWeights; known: \(seedWeights.keys.sorted().joined(separator: ", "))")
+            }
+            guard v >= 0 else { throw SimulationError.input("\(path): flopWeights['\(k)'] must be >= 0, got \(v)") }
+            weights[k] = v
+        }
+        let units = p.units ?? .seconds
+        return GPUModel(name: p.name ?? path, description: p.description ?? "user-defined GPU from \(path)", units: units,
+                        elementBytes: p.elementBytes, sramBytes: p.sramBytes, sms: p.sms ?? 1, l2Bytes: p.l2Bytes ?? 0,
+                        hbmBytes: p.hbmBytes, hbmBandwidth: p.hbmBandwidth, matmulFlops: p.matmulFlops,
+                        vectorFlops: p.vectorFlops ?? p.matmulFlops, hbmEfficiency: p.hbmEfficiency ?? 1,
+                        computeEfficiency: p.computeEfficiency ?? 1, overlap: p.overlap ?? (units == .seconds), flopWeights: weights)
+    }
+
+    static func describe(_ e: DecodingError) -> String {
+        func path(_ c: DecodingError.Context) -> String { c.codingPath.map(\.stringValue).joined(separator: ".") }
+        switch e {
+        case .keyNotFound(let k, _): return "missing field '\(k.stringValue)'"
+        case .typeMismatch(let t, let c): return "field '\(path(c))' should be \(t)"
+        case .valueNotFound(_, let c): return "field '\(path(c))' is null"
+        case .dataCorrupted(let c): return c.debugDescription
+        @unknown default: return "\(e)"
+        }
+    }
+}
+
+/// Errors of a run: a diagnostic in the kernel, or bad input named by flag or file.
+public enum SimulationError: Error, CustomStringConvertible, Sendable {
+    case kernel(Diagnostic)
+    case input(String)
+    public var description: String {
+        switch self {
+        case .kernel(let d): d.render()
+        case .input(let s): "gpusim: error: \(s)"
+        }
+    }
+}

@@ -1,0 +1,479 @@
+import Foundation
+import KernLang
+
+/// Tile operations as the cost model sees them; each charges `weight x elements` FLOPs.
+enum TileOp: Int, CaseIterable {
+    case add, sub, mul, neg, max, min, abs, div, exp, log, sqrt, rsqrt, tanh, gelu, silu
+    case rowmax, rowsum, rowmean, softmax, mask, cast, copy, transpose, fill, topk, gather
+    /// Special-function-unit operations (weight above 1 in the seed), reported apart from plain ALU work.
+    var key: String { String(describing: self) }
+    var isSpecial: Bool { [.div, .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .softmax].contains(self) }
+}
+
+/// Options for one run.
+public struct RunOptions: Sendable {
+    public var gpu: GPUModel
+    /// Parameter overrides for the entry kernel, by name (`--N 8192`).
+    public var overrides: [String: ParamValue]
+    public var maxEvents: Int64?
+    public var timeoutSeconds: Double?
+    public init(gpu: GPUModel, overrides: [String: ParamValue] = [:], maxEvents: Int64? = nil, timeoutSeconds: Double? = nil) {
+        self.gpu = gpu; self.overrides = overrides; self.maxEvents = maxEvents; self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// Walks a checked program against a GPU model, accumulating the summary and streaming events.
+public final class Interpreter {
+    enum Value {
+        case none, int(Int64), float(Double), bool(Bool), range(Int64, Int64), dtype(DType), tile(Int32)
+    }
+
+    struct Tile {
+        var rows: Int64, cols: Int64
+        var dtype: DType
+        var bytes: Int64
+        var name: String
+        var live: Bool
+    }
+
+    struct Tensor {
+        var name: String
+        var shape: [Int64]
+        var dtype: DType
+        var bytes: Int64
+    }
+
+    final class Frame {
+        let kernel: CheckedKernel
+        var values: [Value]
+        /// Kernel-local tensor index -> global tensor id.
+        var tensors: [Int]
+        /// Param slot -> value that replaces the default (CLI flags or launch arguments).
+        var overrides: [Int: Value]
+        /// Tensor index -> caller's global tensor id, for tensors passed into a launch.
+        var bound: [Int: Int]
+        var owned: [Int] = []
+        init(kernel: CheckedKernel, overrides: [Int: Value], bound: [Int: Int]) {
+            self.kernel = kernel
+            self.values = Array(repeating: .none, count: kernel.slotNames.count)
+            self.tensors = Array(repeating: -1, count: kernel.tensorNames.count)
+            self.overrides = overrides
+            self.bound = bound
+        }
+    }
+
+    let program: CheckedProgram
+    let gpu: GPUModel
+    let options: RunOptions
+    public internal(set) var summary = RunSummary()
+    var sink: EventSink?
+
+    var tiles: [Tile] = []
+    var freeTiles: [Int32] = []
+    var tensors: [Tensor] = []
+    var sramCurrent: Int64 = 0
+    var hbmCurrent: Int64 = 0
+    var computeTime = 0.0
+    var memoryTime = 0.0
+    var seq: Int64 = 0
+    var weights: [Int]
+    var steps: Int64 = 0
+    var deadline: Date?
+    let memoryRate: Double
+
+    public init(program: CheckedProgram, options: RunOptions, sink: EventSink? = nil) {
+        self.program = program
+        self.gpu = options.gpu
+        self.options = options
+        self.sink = sink
+        self.weights = TileOp.allCases.map { options.gpu.flopWeights[$0.key] ?? GPUModel.seedWeights[$0.key] ?? 1 }
+        self.memoryRate = options.gpu.hbmBandwidth * options.gpu.hbmEfficiency
+    }
+
+    /// Runs the entry kernel and returns the summary.
+    public func run() throws(SimulationError) -> RunSummary {
+        let entry = program.entryKernel
+        let overrides = try entryOverrides()
+        if let t = options.timeoutSeconds { deadline = Date().addingTimeInterval(t) }
+        summary.kernel = entry.name
+        summary.gpu = gpu.name
+        summary.sram.capacity_bytes = gpu.sramBytes
+        summary.hbm.capacity_bytes = gpu.hbmBytes
+        summary.time.unit = gpu.units.rawValue
+        let frame = Frame(kernel: entry, overrides: overrides, bound: [:])
+        try runKernel(frame, isEntry: true)
+        finish()
+        return summary
+    }
+
+    /// CLI overrides mapped to the entry kernel's parameter slots; unknown names are flag errors.
+    func entryOverrides() throws(SimulationError) -> [Int: Value] {
+        let entry = program.entryKernel
+        var overrides: [Int: Value] = [:]
+        let names = entry.params.map(\.name)
+        for (name, v) in options.overrides.sorted(by: { $0.key < $1.key }) {
+            guard let p = entry.params.first(where: { $0.name == name }) else {
+                var msg = "--\(name): kernel '\(entry.name)' has no parameter '\(name)'"
+                if let s = closestName(to: name, in: names) { msg += "; did you mean --\(s)?" }
+                msg += names.isEmpty ? "" : " (parameters: \(names.joined(separator: ", ")))"
+                throw .input(msg)
+            }
+            switch v {
+            case .int(let x): overrides[p.slot] = .int(x)
+            case .float(let x): overrides[p.slot] = .float(x)
+            case .bool(let x): overrides[p.slot] = .bool(x)
+            case .dtype(let s):
+                guard let d = DType(rawValue: s) else { throw .input("--\(name): expected a number or a dtype, got '\(s)'") }
+                overrides[p.slot] = .dtype(d)
+            }
+        }
+        return overrides
+    }
+
+    /// The entry kernel's parameters as a run resolves them (defaults, rules and overrides), without running it.
+    public func resolveParams() throws(SimulationError) -> [String: ParamValue] {
+        let saved = summary
+        defer { summary = saved }
+        let frame = Frame(kernel: program.entryKernel, overrides: try entryOverrides(), bound: [:])
+        var out: [String: ParamValue] = [:]
+        for s in program.entryKernel.body.stmts {
+            guard case .param(let slot, let name, _) = s.kind else { continue }
+            try execStmt(s, frame)
+            out[name] = paramValue(frame.values[slot])
+        }
+        return out
+    }
+
+    func finish() {
+        summary.time.compute = computeTime
+        summary.time.memory = memoryTime
+        summary.time.total = gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime
+        summary.bound = memoryTime > computeTime ? "memory" : "compute"
+        if let e = gpu.elementBytes {
+            summary.hbm.read_elements = summary.hbm.read_bytes / Int64(e)
+            summary.hbm.write_elements = summary.hbm.write_bytes / Int64(e)
+            summary.sram.peak_elements = summary.sram.peak_bytes / Int64(e)
+        }
+        summary.counts.events = seq
+    }
+
+    var now: Double { gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime }
+
+    func runKernel(_ frame: Frame, isEntry: Bool) throws(SimulationError) {
+        try exec(frame.kernel.body, frame)
+        if isEntry {
+            for p in frame.kernel.params { summary.params[p.name] = paramValue(frame.values[p.slot]) }
+        }
+        for t in frame.owned { releaseTensor(t) }
+    }
+
+    func paramValue(_ v: Value) -> ParamValue {
+        switch v {
+        case .int(let x): .int(x)
+        case .float(let x): .float(x)
+        case .bool(let x): .bool(x)
+        case .dtype(let d): .dtype(d.rawValue)
+        default: .int(0)
+        }
+    }
+
+    // MARK: statements
+
+    func exec(_ block: RBlock, _ f: Frame) throws(SimulationError) {
+        for s in block.stmts {
+            try execStmt(s, f)
+            for slot in s.freeAfter { freeSlot(slot, f, s.span) }
+        }
+        for slot in block.locals { freeSlot(slot, f, nil) }
+    }
+
+    func fail(_ message: String, _ span: Span, notes: [Diagnostic.Note] = []) -> SimulationError {
+        .kernel(.error(message, at: span, notes: notes))
+    }
+
+    func tick() throws(SimulationError) {
+        steps &+= 1
+        if steps & 0xFFFF == 0, let deadline, Date() > deadline {
+            throw .input("--timeout: the run took longer than \(options.timeoutSeconds!) s and was stopped")
+        }
+    }
+
+    func execStmt(_ s: RStmt, _ f: Frame) throws(SimulationError) {
+        try tick()
+        switch s.kind {
+        case .param(let slot, _, let e):
+            if let v = f.overrides[slot] { f.values[slot] = v } else { f.values[slot] = try scalar(e, f) }
+        case .tensor(let index, _, let name, let shapeExprs, let dtypeExpr):
+            guard case .dtype(let dtype) = try scalar(dtypeExpr, f) else { throw fail("expected a dtype", dtypeExpr.span) }
+            var shape: [Int64] = []
+            for e in shapeExprs {
+                let n = try int(e, f, "a tensor dimension")
+                if n <= 0 { throw fail("dimension \(shape.count) of '\(name)' must be positive, got \(n)", e.span) }
+                shape.append(n)
+            }
+            if let caller = f.bound[index] {
+                let t = tensors[caller]
+                if t.shape != shape {
+                    throw fail("tensor '\(t.name)' of shape \(fmtShape(t.shape)) is passed as '\(name)', declared \(fmtShape(shape))", s.span)
+                }
+                f.tensors[index] = caller
+                return
+            }
+            var elements: Int64 = 1
+            for d in shape {
+                let (p, o) = elements.multipliedReportingOverflow(by: d)
+                if o || p > (Int64(1) << 62) / 8 { throw fail("'\(name)' \(fmtShape(shape)) has more elements than gpusim can count (2^59)", s.span) }
+                elements = p
+            }
+            let bytes = gpu.bytes(elements, dtype)
+            let newCurrent = hbmCurrent + bytes
+            if let cap = gpu.hbmBytes, newCurrent > cap {
+                throw fail("'\(name)' \(fmtShape(shape)) \(dtype.rawValue) needs \(fmtBytes(bytes)) of HBM; with \(fmtBytes(hbmCurrent)) already allocated that exceeds \(gpu.name)'s \(fmtBytes(cap))", s.span)
+            }
+            tensors.append(Tensor(name: name, shape: shape, dtype: dtype, bytes: bytes))
+            f.tensors[index] = tensors.count - 1
+            f.owned.append(tensors.count - 1)
+            hbmCurrent = newCurrent
+            summary.hbm.peak_bytes = Swift.max(summary.hbm.peak_bytes, hbmCurrent)
+            if sink != nil {
+                try emit(.alloc, op: "hbm", name: name, rows: shape.count > 1 ? shape[shape.count - 2] : 1, cols: shape.last!, bytes: bytes, flops: 0, duration: 0, s.span)
+            }
+        case .loop(_, let slot, _, let domain, let body):
+            switch domain {
+            case .tiles(let extentE, let sizeE):
+                let extent = try int(extentE, f, "the extent of tiles(EXTENT, SIZE)")
+                let size = try int(sizeE, f, "the tile size")
+                if size <= 0 { throw fail("tile size must be positive, got \(size)", sizeE.span) }
+                if extent < 0 { throw fail("tile extent must not be negative, got \(extent)", extentE.span) }
+                var start: Int64 = 0
+                while start < extent {
+                    let end = extent - start > size ? start + size : extent
+                    f.values[slot] = .range(start, end)
+                    try exec(body, f)
+                    start = end
+                }
+            case .range(let fromE, let toE, let stepE):
+                let from = try int(fromE, f, "a loop bound"), to = try int(toE, f, "a loop bound")
+                let step = try stepE.map { e throws(SimulationError) in try int(e, f, "a loop step") } ?? 1
+                if step <= 0 { throw fail("loop step must be positive, got \(step)", stepE!.span) }
+                var i = from
+                while i < to {
+                    f.values[slot] = .int(i)
+                    try exec(body, f)
+                    let (n, o) = i.addingReportingOverflow(step)
+                    if o { break }
+                    i = n
+                }
+            }
+            f.values[slot] = .none
+        case .ifStmt(let c, let t, let e):
+            if try bool(c, f) { try exec(t, f) } else if let e { try exec(e, f) }
+        case .repeatLoop(let countE, let body):
+            let n = try int(countE, f, "a repeat count")
+            if n < 0 { throw fail("repeat count must not be negative, got \(n)", countE.span) }
+            var k: Int64 = 0
+            while k < n { try exec(body, f); k += 1 }
+        case .load(let slot, let name, let ref):
+            let (t, rows, cols) = try slice(ref, f)
+            let bytes = gpu.bytes(rows * cols, t.dtype)
+            let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
+            try countRead(bytes)
+            try bind(slot, id, f)
+            if sink != nil {
+                try emit(.load, op: t.name, name: name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: bytes > 0 ? Double(bytes) / memoryRate : 0, s.span)
+            }
+            try checkOverflow(s.span, name)
+        case .gather(let slot, let name, let table, _, let indexE):
+            let (idx, temp) = try tile(indexE, f)
+            let it = tiles[Int(idx)]
+            if it.rows != 1 && it.cols != 1 { throw fail("a gather index is a row or column of ids; got \(fmtTile(it))", indexE.span) }
+            let t = tensors[f.tensors[table]]
+            let rows = it.rows * it.cols, cols = t.shape[1]
+            let bytes = gpu.bytes(rows * cols, t.dtype)
+            let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
+            try countRead(bytes)
+            if temp { releaseTile(idx, s.span) }
+            try bind(slot, id, f)
+            if sink != nil {
+                try emit(.load, op: t.name, name: name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: Double(bytes) / memoryRate, s.span)
+            }
+            try checkOverflow(s.span, name)
+        case .assign(let slot, let name, let e):
+            if case .local(let src) = e.kind, case .tile(let id) = f.values[src] {
+                // `X = Y` moves the tile: no copy, no traffic; Y is empty afterwards.
+                if src == slot { return }
+                f.values[src] = .none
+                tiles[Int(id)].name = name
+                try bind(slot, id, f)
+                return
+            }
+            let (id, _) = try tile(e, f, name: name)
+            tiles[Int(id)].name = name
+            try bind(slot, id, f)
+        case .update(let slot, let name, let op, let e):
+            guard case .tile(let target) = f.values[slot] else { throw fail("'\(name)' has no tile here: it was freed or moved", s.span) }
+            let t = tiles[Int(target)]
+            let tileOp: TileOp = switch op { case .add: .add; case .sub: .sub; case .mul: .mul; case .div: .div; case .max: .max; case .min: .min }
+            if e.isTile {
+                let (id, temp) = try tile(e, f)
+                let o = tiles[Int(id)]
+                guard (o.rows == t.rows || o.rows == 1) && (o.cols == t.cols || o.cols == 1) else {
+                    throw fail("cannot update \(fmtTile(t)) '\(name)' with \(fmtTile(o)) using '\(op.rawValue)'", s.span,
+                               notes: [.init("the right-hand side must have the same shape, or be (rows x 1) or (1 x cols)")])
+                }
+                try charge(tileOp, elements: t.rows * t.cols, name: name, rows: t.rows, cols: t.cols, s.span)
+                if temp { releaseTile(id, s.span) }
+            } else {
+                _ = try number(e, f)
+                try charge(tileOp, elements: t.rows * t.cols, name: name, rows: t.rows, cols: t.cols, s.span)
+            }
+        case .store(let e, let ref):
+            let (id, temp) = try tile(e, f)
+            let v = tiles[Int(id)]
+            let (t, rows, cols) = try slice(ref, f)
+            if !(v.rows == rows && v.cols == cols) {
+                throw fail("cannot store a \(fmtTile(v)) tile into \(ref.name)[...], a (\(rows) x \(cols)) slice", s.span)
+            }
+            let bytes = gpu.bytes(rows * cols, t.dtype)
+            try countWrite(bytes)
+            if sink != nil {
+                try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: Double(bytes) / memoryRate, s.span)
+            }
+            if temp { releaseTile(id, s.span) }
+        case .free(let slots):
+            for slot in slots {
+                guard case .tile = f.values[slot] else {
+                    throw fail("'\(f.kernel.slotNames[slot])' has no tile to free: it was already freed or moved", s.span)
+                }
+                freeSlot(slot, f, s.span)
+            }
+        case .require(let c, let message):
+            if try !bool(c, f) {
+                throw fail("requirement failed: \(message)", c.span, notes: [.init("with \(describeParams(f))")])
+            }
+        case .launch(let k, let name, let params, let tensorArgs):
+            let callee = program.kernels[k]
+            var overrides: [Int: Value] = [:]
+            for p in params { overrides[callee.params[p.slot].slot] = try scalar(p.value, f) }
+            var bound: [Int: Int] = [:]
+            for (calleeIndex, callerIndex) in tensorArgs {
+                let calleeTensor = callee.tensors[calleeIndex].index
+                bound[calleeTensor] = f.tensors[callerIndex]
+            }
+            summary.counts.launches += 1
+            if sink != nil { try emit(.launch, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) }
+            try runKernel(Frame(kernel: callee, overrides: overrides, bound: bound), isEntry: false)
+        }
+    }
+
+    func describeParams(_ f: Frame) -> String {
+        f.kernel.params.compactMap { p -> String? in
+            switch f.values[p.slot] { case .none: return nil; default: return "\(p.name) = \(paramValue(f.values[p.slot]))" }
+        }.joined(separator: ", ")
+    }
+
+    // MARK: memory
+
+    func bind(_ slot: Int, _ id: Int32, _ f: Frame) throws(SimulationError) {
+        if case .tile(let old) = f.values[slot], old != id { releaseTile(old, nil) }
+        f.values[slot] = .tile(id)
+    }
+
+    func allocTile(rows: Int64, cols: Int64, dtype: DType, name: String) -> Int32 {
+        let t = Tile(rows: rows, cols: cols, dtype: dtype, bytes: gpu.bytes(rows * cols, dtype), name: name, live: true)
+        sramCurrent += t.bytes
+        if sramCurrent > summary.sram.peak_bytes { summary.sram.peak_bytes = sramCurrent }
+        if let id = freeTiles.popLast() { tiles[Int(id)] = t; return id }
+        tiles.append(t)
+        return Int32(tiles.count - 1)
+    }
+
+    func checkOverflow(_ span: Span, _ name: String) throws(SimulationError) {
+        guard sramCurrent > gpu.sramBytes else { return }
+        let over = sramCurrent - gpu.sramBytes
+        summary.sram.overflow = true
+        summary.sram.overflow_count += 1
+        summary.sram.max_overflow_bytes = Swift.max(summary.sram.max_overflow_bytes, over)
+        if summary.sram.first_overflow == nil { summary.sram.first_overflow = span.description }
+        if sink != nil { try emit(.overflow, op: "sram", name: name, rows: 0, cols: 0, bytes: over, flops: 0, duration: 0, span) }
+    }
+
+    func releaseTile(_ id: Int32, _ span: Span?) {
+        let t = tiles[Int(id)]
+        guard t.live else { return }
+        tiles[Int(id)].live = false
+        sramCurrent -= t.bytes
+        freeTiles.append(id)
+        if sink != nil, let span { try? emit(.free, op: "sram", name: t.name, rows: t.rows, cols: t.cols, bytes: t.bytes, flops: 0, duration: 0, span) }
+    }
+
+    func freeSlot(_ slot: Int, _ f: Frame, _ span: Span?) {
+        guard case .tile(let id) = f.values[slot] else { return }
+        f.values[slot] = .none
+        releaseTile(id, span ?? f.kernel.span)
+    }
+
+    func releaseTensor(_ id: Int) {
+        hbmCurrent -= tensors[id].bytes
+    }
+
+    func countRead(_ bytes: Int64) throws(SimulationError) {
+        let (v, o) = summary.hbm.read_bytes.addingReportingOverflow(bytes)
+        if o { throw .input("HBM read bytes overflowed a 64-bit counter") }
+        summary.hbm.read_bytes = v
+        summary.counts.loads += 1
+        memoryTime += Double(bytes) / memoryRate
+    }
+
+    func countWrite(_ bytes: Int64) throws(SimulationError) {
+        let (v, o) = summary.hbm.write_bytes.addingReportingOverflow(bytes)
+        if o { throw .input("HBM write bytes overflowed a 64-bit counter") }
+        summary.hbm.write_bytes = v
+        summary.counts.stores += 1
+        memoryTime += Double(bytes) / memoryRate
+    }
+
+    /// Charges an elementwise/reduction op's FLOPs and time (no allocation).
+    func charge(_ op: TileOp, elements: Int64, name: String, rows: Int64, cols: Int64, _ span: Span) throws(SimulationError) {
+        let (flops, o) = elements.multipliedReportingOverflow(by: Int64(weights[op.rawValue]))
+        if o { throw fail("FLOP count overflowed a 64-bit counter", span) }
+        summary.flops.total &+= flops
+        if op.isSpecial { summary.flops.special &+= flops } else { summary.flops.elementwise &+= flops }
+        let dt = Double(flops) / (gpu.vectorFlops * gpu.computeEfficiency)
+        computeTime += dt
+        summary.counts.computes += 1
+        if sink != nil { try emit(.compute, op: op.key, name: name, rows: rows, cols: cols, bytes: 0, flops: flops, duration: dt, span) }
+    }
+
+
+    // MARK: events
+
+    func emit(_ kind: EventKind, op: String, name: String, rows: Int64, cols: Int64, bytes: Int64, flops: Int64, duration: Double, _ span: Span) throws(SimulationError) {
+        guard let sink else { return }
+        seq += 1
+        if let m = options.maxEvents, seq > m {
+            throw .input("--max-events: the run produced more than \(m) events and was stopped")
+        }
+        var e = Event()
+        e.seq = seq; e.kind = kind; e.op = op; e.name = name; e.rows = rows; e.cols = cols
+        e.bytes = bytes; e.flops = flops; e.duration = duration; e.time = now
+        e.sramBytes = sramCurrent; e.hbmBytes = hbmCurrent
+        let (l, c) = span.file.location(of: span.start)
+        e.file = span.file.path; e.line = l; e.column = c
+        try sink.record(e)
+    }
+}
+
+func fmtShape(_ s: [Int64]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+func fmtTile(_ t: Interpreter.Tile) -> String { "(\(t.rows) x \(t.cols))" }
+
+/// Human byte sizes in decimal units, as GPU datasheets print them.
+public func fmtBytes(_ b: Int64) -> String {
+    let v = Double(b)
+    let units: [(Double, String)] = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")]
+    for (scale, name) in units where v >= scale {
+        let x = v / scale
+        return (x >= 100 ? String(format: "%.0f", x) : x >= 10 ? String(format: "%.1f", x) : String(format: "%.2f", x)) + " " + name
+    }
+    return "\(b) B"
+}

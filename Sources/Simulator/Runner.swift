@@ -1,0 +1,64 @@
+import Foundation
+import KernLang
+
+/// Loading kernel files from disk and running them with an optional trace file.
+public enum Runner {
+    /// Reads a file as UTF-8 (invalid bytes are replaced, and the lexer reports them).
+    public static func readSource(_ path: String) throws(SimulationError) -> SourceFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+                throw .input("'\(path)' is a directory, not a .kern file")
+            }
+            throw .input("cannot open '\(path)': no such file")
+        }
+        return SourceFile(path: path, text: String(decoding: data, as: UTF8.self))
+    }
+
+    /// Imports resolve relative to the importing file's folder.
+    public static func load(_ path: String, entry: String? = nil) throws(SimulationError) -> Result<CheckedProgram, DiagnosticList> {
+        let file = try readSource(path)
+        return Checker.check(file: file, entry: entry) { imp, from in
+            let dir = (from.path as NSString).deletingLastPathComponent
+            let full = imp.hasPrefix("/") || dir.isEmpty ? imp : dir + "/" + imp
+            return try? readSource(full)
+        }
+    }
+
+    public enum TraceFormat: String, CaseIterable, Sendable { case jsonl, chrome }
+
+    /// Runs `program`; with `tracePath` the events stream to that file, which appears only if the run succeeds.
+    public static func run(_ program: CheckedProgram, options: RunOptions, tracePath: String? = nil,
+                           traceFormat: TraceFormat = .jsonl, extraSink: EventSink? = nil) throws(SimulationError) -> RunSummary {
+        var writer: TraceWriter?
+        if let tracePath {
+            let params = try Interpreter(program: program, options: options).resolveParams()
+            let header = TraceHeader(kernel: program.entryKernel.name, file: program.entryKernel.span.file.path, gpu: options.gpu, params: params)
+            writer = switch traceFormat {
+            case .jsonl: try JSONLTraceWriter(path: tracePath, header: header)
+            case .chrome: try ChromeTraceWriter(path: tracePath, header: header)
+            }
+        }
+        let sink: EventSink? = switch (writer, extraSink) {
+        case (let w?, let x?): Tee(w, x)
+        case (let w?, nil): w
+        case (nil, let x): x
+        }
+        let interp = Interpreter(program: program, options: options, sink: sink)
+        do {
+            let summary = try interp.run()
+            try writer?.finish(summary: summary)
+            return summary
+        } catch {
+            writer?.abandon()
+            throw error
+        }
+    }
+}
+
+/// Sends each event to two sinks.
+final class Tee: EventSink {
+    let a: EventSink, b: EventSink
+    init(_ a: EventSink, _ b: EventSink) { self.a = a; self.b = b }
+    func record(_ e: Event) throws(SimulationError) { try a.record(e); try b.record(e) }
+}

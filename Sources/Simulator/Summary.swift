@@ -1,0 +1,85 @@
+import KernLang
+
+/// What a run measured. Everything a report, a diff or a test needs; encodes to the `--json` schema.
+public struct RunSummary: Sendable, Codable, Equatable {
+    public struct HBM: Sendable, Codable, Equatable {
+        public var read_bytes: Int64 = 0
+        public var write_bytes: Int64 = 0
+        public var peak_bytes: Int64 = 0
+        public var capacity_bytes: Int64?
+        /// The seed's unit: bytes divided by the preset's element size (absent for real presets).
+        public var read_elements: Int64?
+        public var write_elements: Int64?
+        public var total_bytes: Int64 { read_bytes + write_bytes }
+    }
+    public struct SRAM: Sendable, Codable, Equatable {
+        public var peak_bytes: Int64 = 0
+        public var capacity_bytes: Int64 = 0
+        public var overflow = false
+        public var overflow_count: Int64 = 0
+        public var max_overflow_bytes: Int64 = 0
+        /// `file:line:col` of the first allocation that went over capacity.
+        public var first_overflow: String?
+        public var peak_elements: Int64?
+    }
+    public struct FLOPs: Sendable, Codable, Equatable {
+        public var total: Int64 = 0
+        public var matmul: Int64 = 0
+        public var elementwise: Int64 = 0
+        public var special: Int64 = 0
+    }
+    public struct Time: Sendable, Codable, Equatable {
+        public var compute: Double = 0
+        public var memory: Double = 0
+        public var total: Double = 0
+        public var unit = "cycles"
+    }
+    public struct Counts: Sendable, Codable, Equatable {
+        public var events: Int64 = 0
+        public var loads: Int64 = 0
+        public var stores: Int64 = 0
+        public var computes: Int64 = 0
+        public var launches: Int64 = 0
+    }
+
+    public var kernel = ""
+    public var gpu = ""
+    public var hbm = HBM()
+    public var sram = SRAM()
+    public var flops = FLOPs()
+    public var time = Time()
+    public var bound = "compute"
+    public var params: [String: ParamValue] = [:]
+    public var counts = Counts()
+    /// Arithmetic intensity: FLOPs per HBM byte.
+    public var intensity: Double { hbm.total_bytes == 0 ? .infinity : Double(flops.total) / Double(hbm.total_bytes) }
+}
+
+/// A resolved parameter value as it appears in summaries and traces.
+public enum ParamValue: Sendable, Codable, Equatable, CustomStringConvertible {
+    case int(Int64), float(Double), bool(Bool), dtype(String)
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .int(let v): try c.encode(v)
+        case .float(let v): try c.encode(v)
+        case .bool(let v): try c.encode(v)
+        case .dtype(let v): try c.encode(v)
+        }
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let v = try? c.decode(Int64.self) { self = .int(v) }
+        else if let v = try? c.decode(Double.self) { self = .float(v) }
+        else if let v = try? c.decode(Bool.self) { self = .bool(v) }
+        else { self = .dtype(try c.decode(String.self)) }
+    }
+    public var description: String {
+        switch self {
+        case .int(let v): "\(v)"
+        case .float(let v): "\(v)"
+        case .bool(let v): "\(v)"
+        case .dtype(let v): v
+        }
+    }
+}

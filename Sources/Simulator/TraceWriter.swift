@@ -1,0 +1,179 @@
+import Foundation
+import KernLang
+
+/// Trace file format version; readers refuse other versions.
+public let traceSchemaVersion = 1
+
+/// Writes bytes to `path` through a temporary file in the same folder, renamed into place
+/// only by `commit()`: a failed or interrupted run never leaves a partial file at `path`.
+public final class AtomicFileWriter {
+    public let path: String
+    let tempPath: String
+    var handle: UnsafeMutablePointer<FILE>?
+    var buffer: [UInt8] = []
+
+    public init(path: String) throws(SimulationError) {
+        self.path = path
+        let dir = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        tempPath = (dir.isEmpty ? "" : dir + "/") + ".\(base).\(getpid()).tmp"
+        guard let h = fopen(tempPath, "wb") else {
+            throw .input("cannot write '\(path)': \(String(cString: strerror(errno)))")
+        }
+        handle = h
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    @inline(__always) public func write(_ s: String) throws(SimulationError) {
+        buffer.append(contentsOf: s.utf8)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    func flush() throws(SimulationError) {
+        guard let h = handle, !buffer.isEmpty else { return }
+        let n = buffer.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, h) }
+        if n != buffer.count { throw .input("writing '\(path)' failed: \(String(cString: strerror(errno)))") }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    public func commit() throws(SimulationError) {
+        try flush()
+        if let h = handle { fclose(h); handle = nil }
+        if rename(tempPath, path) != 0 {
+            unlink(tempPath)
+            throw .input("cannot move the finished file into '\(path)': \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Drops the temporary file (on any failure).
+    public func abandon() {
+        if let h = handle { fclose(h); handle = nil }
+        unlink(tempPath)
+    }
+
+    deinit { if handle != nil { abandon() } }
+}
+
+/// Everything a trace header records about a run.
+public struct TraceHeader: Codable, Sendable {
+    public var schema = "gpusim-trace"
+    public var version = traceSchemaVersion
+    public var kernel: String
+    public var file: String
+    public var gpu: GPUModel
+    public var params: [String: ParamValue]
+}
+
+public func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out + "\""
+}
+
+func jsonNumber(_ d: Double) -> String {
+    guard d.isFinite else { return "null" }
+    if d == d.rounded() && abs(d) < 1e15 { return String(Int64(d)) }
+    return "\(d)"
+}
+
+public protocol TraceWriter: EventSink {
+    func finish(summary: RunSummary) throws(SimulationError)
+    func abandon()
+}
+
+/// JSON Lines: a header object, one object per event, and a closing summary object
+/// (a trace without it was cut short, and readers say so).
+public final class JSONLTraceWriter: TraceWriter {
+    let out: AtomicFileWriter
+
+    public init(path: String, header: TraceHeader) throws(SimulationError) {
+        out = try AtomicFileWriter(path: path)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        guard let data = try? enc.encode(header) else { throw .input("cannot encode the trace header") }
+        try out.write(String(decoding: data, as: UTF8.self) + "\n")
+    }
+
+    public func record(_ e: Event) throws(SimulationError) {
+        var s = "{\"seq\":\(e.seq),\"t\":\(jsonNumber(e.time)),\"dur\":\(jsonNumber(e.duration)),\"kind\":\"\(e.kind.rawValue)\""
+        s += ",\"op\":\(jsonString(e.op)),\"name\":\(jsonString(e.name)),\"shape\":[\(e.rows),\(e.cols)],\"bytes\":\(e.bytes)"
+        if e.flops != 0 { s += ",\"flops\":\(e.flops)" }
+        s += ",\"sram\":\(e.sramBytes),\"hbm\":\(e.hbmBytes),\"loc\":\"\(e.line):\(e.column)\"}\n"
+        try out.write(s)
+    }
+
+    public func finish(summary: RunSummary) throws(SimulationError) {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        guard let data = try? enc.encode(["summary": summary]) else { throw .input("cannot encode the summary") }
+        try out.write(String(decoding: data, as: UTF8.self) + "\n")
+        try out.commit()
+    }
+
+    public func abandon() { out.abandon() }
+}
+
+/// Chrome Trace Event JSON for Perfetto / chrome://tracing: memory transfers and computes as
+/// slices on separate tracks (they may overlap), SRAM occupancy and HBM traffic as counters.
+/// Timestamps are microseconds for real presets and cycles (shown as microseconds) for seed presets.
+public final class ChromeTraceWriter: TraceWriter {
+    let out: AtomicFileWriter
+    let scale: Double
+    var first = true
+    var traffic: Int64 = 0
+    var memClock = 0.0, computeClock = 0.0
+
+    public init(path: String, header: TraceHeader) throws(SimulationError) {
+        out = try AtomicFileWriter(path: path)
+        scale = header.gpu.units == .seconds ? 1e6 : 1
+        try out.write("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"kernel\":\(jsonString(header.kernel)),\"gpu\":\(jsonString(header.gpu.name)),\"time_unit\":\"\(header.gpu.units == .seconds ? "us" : "cycles")\"},\"traceEvents\":[\n")
+        try item("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\(jsonString(header.kernel + " on " + header.gpu.name))}}")
+        try item("{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"HBM transfers\"}}")
+        try item("{\"ph\":\"M\",\"pid\":1,\"tid\":2,\"name\":\"thread_name\",\"args\":{\"name\":\"compute\"}}")
+    }
+
+    func item(_ s: String) throws(SimulationError) {
+        try out.write(first ? s : ",\n" + s)
+        first = false
+    }
+
+    public func record(_ e: Event) throws(SimulationError) {
+        let end = e.time * scale, dur = e.duration * scale
+        switch e.kind {
+        case .load, .store:
+            traffic += e.bytes
+            // Transfers on one track never overlap: start where the previous one ended.
+            let start = max(memClock, end - dur)
+            memClock = start + dur
+            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString("\(e.kind.rawValue) \(e.name)")),\"args\":{\"tensor\":\(jsonString(e.op)),\"bytes\":\(e.bytes),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.line):\(e.column)\"}}")
+            try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(memClock)),\"name\":\"HBM traffic (bytes)\",\"args\":{\"bytes\":\(traffic)}}")
+        case .compute:
+            let start = max(computeClock, end - dur)
+            computeClock = start + dur
+            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString(e.op)),\"args\":{\"tile\":\(jsonString(e.name)),\"flops\":\(e.flops),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.line):\(e.column)\"}}")
+        case .overflow:
+            try item("{\"ph\":\"i\",\"s\":\"p\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM overflow\",\"args\":{\"over_bytes\":\(e.bytes),\"loc\":\"\(e.line):\(e.column)\"}}")
+        case .alloc, .free, .launch:
+            break
+        }
+        if e.kind != .launch {
+            try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM occupancy (bytes)\",\"args\":{\"sram\":\(e.sramBytes)}}")
+        }
+    }
+
+    public func finish(summary: RunSummary) throws(SimulationError) {
+        try out.write("\n]}\n")
+        try out.commit()
+    }
+
+    public func abandon() { out.abandon() }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import KernLang
+import Simulator
+
+struct FmtCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fmt",
+        abstract: "Print a .kern file in canonical form (or rewrite it with --write).",
+        discussion: "Plain # comments are not kept; ## doc comments are.")
+
+    @Argument(help: "The .kern file.")
+    var file: String
+
+    @Flag(help: "Rewrite the file in place instead of printing.")
+    var write = false
+
+    func run() throws {
+        let source: SourceFile
+        do { source = try Runner.readSource(file) } catch { throw failRun(error) }
+        let (unit, diags) = Parser.parse(source)
+        if diags.hasErrors { throw failDiagnostics(diags) }
+        let text = Formatter.format(unit)
+        if write {
+            do {
+                let out = try AtomicFileWriter(path: file)
+                try out.write(text)
+                try out.commit()
+            } catch { throw failRun(error) }
+        } else {
+            print(text, terminator: "")
+        }
+    }
+}

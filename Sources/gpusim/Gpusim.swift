@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import KernLang
+import Simulator
+
+@main
+struct Gpusim: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gpusim",
+        abstract: "Simulate the memory behaviour of GPU kernels written in .kern files.",
+        discussion: """
+        Exit status: 0 success, 1 kernel or input error (diagnostics printed), 2 usage error.
+        Kernel parameters follow the kernel path: gpusim run Kernels/flash_attention.kern --N 8192
+        """,
+        subcommands: [RunCommand.self, CheckCommand.self, FmtCommand.self, ListCommand.self])
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            // swift-argument-parser reports usage errors as EX_USAGE (64); gpusim documents 2.
+            if code.rawValue == 64 {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// Terminal habits: colour only on a TTY, and never when NO_COLOR is set.
+func useColor(_ fd: Int32) -> Bool {
+    isatty(fd) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+}
+
+func printError(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+/// Prints diagnostics or a simulation error to stderr and exits with status 1.
+func failRun(_ error: SimulationError) -> ExitCode {
+    switch error {
+    case .kernel(let d): printError(d.render(color: useColor(2)))
+    case .input(let s): printError("gpusim: error: \(s)")
+    }
+    return ExitCode(1)
+}
+
+func failDiagnostics(_ list: DiagnosticList) -> ExitCode {
+    let color = useColor(2)
+    printError(list.sorted.map { $0.render(color: color) }.joined(separator: "\n"))
+    let n = list.items.filter { $0.severity == .error }.count
+    printError("\(n) error\(n == 1 ? "" : "s") generated.")
+    return ExitCode(1)
+}
+
+/// Loads and checks a kernel file, exiting with its diagnostics on failure.
+func loadProgram(_ path: String, entry: String? = nil) throws -> CheckedProgram {
+    do {
+        switch try Runner.load(path, entry: entry) {
+        case .success(let p): return p
+        case .failure(let d): throw failDiagnostics(d)
+        }
+    } catch let e as SimulationError {
+        throw failRun(e)
+    }
+}
+
+/// `--N 8192 --d=64 --dt bf16` after the kernel path.
+func parseKernelParams(_ args: [String]) throws -> [String: ParamValue] {
+    var out: [String: ParamValue] = [:]
+    var i = 0
+    while i < args.count {
+        let a = args[i]
+        guard a.hasPrefix("--"), a.count > 2 else {
+            throw ValidationError("unexpected argument '\(a)'; kernel parameters are given as --NAME VALUE after the kernel path")
+        }
+        var name = String(a.dropFirst(2)), value: String
+        if let eq = name.firstIndex(of: "=") {
+            value = String(name[name.index(after: eq)...]); name = String(name[..<eq])
+        } else {
+            guard i + 1 < args.count else { throw ValidationError("--\(name) needs a value (--\(name) VALUE)") }
+            value = args[i + 1]; i += 1
+        }
+        i += 1
+        if let v = Int64(value.replacingOccurrences(of: "_", with: "")) { out[name] = .int(v) }
+        else if let v = Double(value), v.isFinite { out[name] = .float(v) }
+        else if value == "true" || value == "false" { out[name] = .bool(value == "true") }
+        else if DType(rawValue: value) != nil { out[name] = .dtype(value) }
+        else { throw ValidationError("--\(name): expected a number, true/false or a dtype, got '\(value)'") }
+    }
+    return out
+}
+
+/// The options shared by every command that runs a kernel.
+struct GPUOptions: ParsableArguments {
+    @Option(name: .long, help: "GPU preset (gpusim list shows them).")
+    var gpu: String = GPUModel.defaultPreset
+
+    @Option(name: .customLong("gpu-file"), help: "A user-defined GPU as JSON (overrides --gpu).")
+    var gpuFile: String?
+
+    func model() throws -> GPUModel {
+        if let gpuFile {
+            guard let data = FileManager.default.contents(atPath: gpuFile) else {
+                throw ValidationError("--gpu-file: cannot open '\(gpuFile)'")
+            }
+            do { return try GPUModel.load(json: data, path: gpuFile) } catch { throw failRun(error) }
+        }
+        guard let m = GPUModel.preset(named: gpu) else {
+            var msg = "--gpu: unknown preset '\(gpu)'"
+            if let s = closestName(to: gpu, in: GPUModel.presets.map(\.name)) { msg += "; did you mean '\(s)'?" }
+            msg += " Presets: \(GPUModel.presets.map(\.name).joined(separator: ", "))"
+            throw ValidationError(msg)
+        }
+        return m
+    }
+}

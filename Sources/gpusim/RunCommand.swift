@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import Render
+import Simulator
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a kernel on a simulated GPU and print its memory and time summary.",
+        discussion: """
+        Examples:
+          gpusim run Kernels/flash_attention.kern --N 8192
+          gpusim run Kernels/attention_2d.kern --gpu seed-a100 --N 1024 --d 64 --json
+          gpusim run Kernels/flash_attention.kern --N 4096 --trace flash.json --trace-format chrome
+        """)
+
+    @Argument(help: "The .kern file.")
+    var kernel: String
+
+    @OptionGroup var gpuOptions: GPUOptions
+
+    @Option(help: "Which kernel of the file to run (default: the one named like the file, else the last).")
+    var entry: String?
+
+    @Option(help: "Stream every event to this file.")
+    var trace: String?
+
+    @Option(name: .customLong("trace-format"), help: "jsonl (default) or chrome (Perfetto / chrome://tracing).")
+    var traceFormat: String = "jsonl"
+
+    @Flag(help: "Print the summary as one JSON object.")
+    var json = false
+
+    @Flag(help: "Print one line per event with the SRAM bar.")
+    var verbose = false
+
+    @Option(name: .customLong("max-events"), help: "Stop with an error after this many events.")
+    var maxEvents: Int64?
+
+    @Option(help: "Stop with an error after this many seconds of wall time.")
+    var timeout: Double?
+
+    @Argument(parsing: .allUnrecognized, help: "Kernel parameters: --NAME VALUE ...")
+    var params: [String] = []
+
+    func validate() throws {
+        guard Runner.TraceFormat(rawValue: traceFormat) != nil else {
+            throw ValidationError("--trace-format: expected jsonl or chrome, got '\(traceFormat)'")
+        }
+        if let m = maxEvents, m <= 0 { throw ValidationError("--max-events must be positive") }
+        if let t = timeout, !(t > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
+    func run() throws {
+        let overrides = try parseKernelParams(params)
+        let gpu = try gpuOptions.model()
+        let program = try loadProgram(kernel, entry: entry)
+        let options = RunOptions(gpu: gpu, overrides: overrides, maxEvents: maxEvents, timeoutSeconds: timeout)
+        let report = TerminalReport(color: useColor(1))
+        let printer = verbose ? EventPrinter(report: report, gpu: gpu) : nil
+        let summary: RunSummary
+        do {
+            summary = try Runner.run(program, options: options, tracePath: trace,
+                                     traceFormat: Runner.TraceFormat(rawValue: traceFormat)!, extraSink: printer)
+        } catch {
+            throw failRun(error)
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try enc.encode(summary), as: UTF8.self))
+        } else {
+            print(report.render(summary, gpu: gpu))
+            if let trace { print("  Trace        \(trace) (\(summary.counts.events) events, \(traceFormat))") }
+        }
+    }
+}
+
+/// `--verbose`: prints each event as it happens (streamed, never stored).
+final class EventPrinter: EventSink {
+    let report: TerminalReport
+    let gpu: GPUModel
+    init(report: TerminalReport, gpu: GPUModel) { self.report = report; self.gpu = gpu }
+    func record(_ e: Event) {
+        print(report.eventLine(e, capacity: gpu.sramBytes, gpu: gpu))
+    }
+}
