@@ -22,6 +22,6 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "KernLangTests", dependencies: ["KernLang"]),
-        .testTarget(name: "SimulatorTests", dependencies: ["KernLang", "Simulator", "Render"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["KernLang", "Simulator", "Render"], exclude: ["Diagnostics"]),
     ]
 )

@@ -403,7 +403,10 @@ public struct Checker {
 
     private mutating func unknownName(_ name: String, _ span: Span) {
         var notes: [Diagnostic.Note] = []
-        if let e = ended[name] { notes.append(.init("'\(name)' was defined here, inside a block that has ended", at: e)) }
+        if let e = ended[name] {
+            error("unknown name '\(name)'", span, notes: [.init("'\(name)' was defined here, inside a block that has ended", at: e)])
+            return
+        }
         var candidates = scopes.flatMap(\.keys)
         candidates += Builtin.allCases.map(\.rawValue) + ["gpu", "inf", "pi"]
         if let s = closestName(to: name, in: candidates) { notes.append(.init("did you mean '\(s)'?")) }

@@ -131,8 +131,9 @@ public struct Lexer {
         // Unknown byte (or a whole UTF-8 scalar): one diagnostic per run of junk, so binary input stays readable.
         pos += 1
         while pos < b.count && (b[pos] & 0xC0) == 0x80 { pos += 1 }
-        let what = c >= 0x20 && c < 0x7F ? "'\(Character(UnicodeScalar(c)))'" : "byte 0x\(String(c, radix: 16, uppercase: true))"
-        diagnostics.append(.error("unexpected character \(what)", at: Span(file: file, start: start, end: pos)))
+        let hex = String(c, radix: 16, uppercase: true)
+        let what = c >= 0x20 && c < 0x7F ? "character '\(Character(UnicodeScalar(c)))'" : "byte 0x\(hex.count == 1 ? "0" + hex : hex)"
+        diagnostics.append(.error("unexpected \(what)", at: Span(file: file, start: start, end: pos)))
         while pos < b.count, !Self.isIdentStart(b[pos]), !Self.isDigit(b[pos]), b[pos] != 0x0A, b[pos] != 0x20,
               Symbol(rawValue: String(decoding: [b[pos]], as: UTF8.self)) == nil { pos += 1 }
         return make(.invalid)

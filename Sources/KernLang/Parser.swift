@@ -14,8 +14,7 @@ public struct Parser {
     public init(file: SourceFile) {
         let (toks, diags) = Lexer.tokenize(file)
         self.file = file
-        // Invalid tokens were already reported by the lexer; the parser never sees them.
-        self.tokens = toks.filter { $0.kind != .invalid }
+        self.tokens = toks
         self.diagnostics = diags
     }
 
@@ -48,7 +47,8 @@ public struct Parser {
     }
 
     private mutating func fail(_ message: String, at span: Span? = nil, notes: [Diagnostic.Note] = []) -> Bail {
-        diagnostics.append(.error(message, at: span ?? tok.span, notes: notes))
+        // An invalid token was already reported by the lexer: a second error about it is noise.
+        if tok.kind != .invalid { diagnostics.append(.error(message, at: span ?? tok.span, notes: notes)) }
         return Bail()
     }
     private mutating func expect(_ s: Symbol, _ what: String? = nil) throws -> Token {
@@ -307,7 +307,8 @@ public struct Parser {
 
     private mutating func parseBinary(minPrecedence: Int) throws -> Expr {
         var lhs = try parseUnary()
-        while case .symbol(let s) = tok.kind, let op = BinaryOp(rawValue: s.rawValue), op.precedence >= minPrecedence {
+        // An operator that starts a new line begins a new statement, not a continuation.
+        while case .symbol(let s) = tok.kind, !tok.newlineBefore, let op = BinaryOp(rawValue: s.rawValue), op.precedence >= minPrecedence {
             _ = advance()
             let rhs = try parseBinary(minPrecedence: op.precedence + 1)
             lhs = Expr(.binary(op, lhs, rhs), lhs.span.to(rhs.span))

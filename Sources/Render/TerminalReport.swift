@@ -15,7 +15,8 @@ public struct TerminalReport {
         let filled = Int((min(f, 1) * Double(width)).rounded())
         let body = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
         let colored = paint(f > 1 ? "31" : f > 0.9 ? "33" : "32", body)
-        return "[\(colored)]" + (f > 1 ? paint("1;31", " +\(Int(((f - 1) * 100).rounded()))%") : "")
+        let over = (f - 1) * 100
+        return "[\(colored)]" + (f > 1 ? paint("1;31", over < 1 ? String(format: " +%.2f%%", over) : " +\(Int(over.rounded()))%") : "")
     }
 
     public func render(_ s: RunSummary, gpu: GPUModel) -> String {
@@ -26,11 +27,15 @@ public struct TerminalReport {
         }
         func time(_ t: Double) -> String { s.time.unit == "cycles" ? "\(group(t)) cycles" : fmtSeconds(t) }
         var lines: [String] = []
-        let params = s.params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let params = s.params.sorted { $0.key < $1.key }.map { p -> String in
+            if case .float(let x) = p.value { return "\(p.key)=" + String(format: "%.6g", x) }
+            return "\(p.key)=\(p.value)"
+        }.joined(separator: " ")
         lines.append(paint("1", "\(s.kernel)") + " on \(gpu.name)   \(params)")
         lines.append("  Peak HBM     \(amount(s.hbm.peak_bytes))" + (s.hbm.capacity_bytes.map { " of \(fmtBytes($0))" } ?? ""))
         let frac = Double(s.sram.peak_bytes) / Double(s.sram.capacity_bytes)
-        lines.append("  Peak SRAM    \(bar(frac)) \(Int((frac * 100).rounded()))%  \(amount(s.sram.peak_bytes)) of \(amount(s.sram.capacity_bytes))")
+        let pct = frac > 1 ? "" : " \(Int((frac * 100).rounded()))%"
+        lines.append("  Peak SRAM    \(bar(frac))\(pct)  \(amount(s.sram.peak_bytes)) of \(amount(s.sram.capacity_bytes))")
         if s.sram.overflow {
             lines.append("               " + paint("1;31", "overflow") + ": \(s.sram.overflow_count) allocation(s) over capacity, worst by \(amount(s.sram.max_overflow_bytes)), first at \(s.sram.first_overflow ?? "?")")
         }

@@ -332,8 +332,14 @@ extension Interpreter {
             try charge(.fill, elements: r * c, name: name, rows: r, cols: c, e.span)
             try checkOverflow(e.span, name)
             return (id, true)
-        case .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .abs:
-            return try elementwise(TileOp(rawValue: TileOp.allCases.first { $0.key == fn.rawValue }!.rawValue)!, args, f, e, name)
+        case .exp: return try elementwise(.exp, args, f, e, name)
+        case .log: return try elementwise(.log, args, f, e, name)
+        case .sqrt: return try elementwise(.sqrt, args, f, e, name)
+        case .rsqrt: return try elementwise(.rsqrt, args, f, e, name)
+        case .tanh: return try elementwise(.tanh, args, f, e, name)
+        case .gelu: return try elementwise(.gelu, args, f, e, name)
+        case .silu: return try elementwise(.silu, args, f, e, name)
+        case .abs: return try elementwise(.abs, args, f, e, name)
         case .max, .min:
             return try elementwise(fn == .max ? .max : .min, args, f, e, name)
         default: break

@@ -7,7 +7,12 @@ enum TileOp: Int, CaseIterable {
     case rowmax, rowsum, rowmean, softmax, mask, cast, copy, transpose, fill, topk, gather
     /// Special-function-unit operations (weight above 1 in the seed), reported apart from plain ALU work.
     var key: String { String(describing: self) }
-    var isSpecial: Bool { [.div, .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .softmax].contains(self) }
+    var isSpecial: Bool {
+        switch self {
+        case .div, .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .softmax: true
+        default: false
+        }
+    }
 }
 
 /// Options for one run.
@@ -228,7 +233,7 @@ public final class Interpreter {
             let bytes = gpu.bytes(elements, dtype)
             let newCurrent = hbmCurrent + bytes
             if let cap = gpu.hbmBytes, newCurrent > cap {
-                throw fail("'\(name)' \(fmtShape(shape)) \(dtype.rawValue) needs \(fmtBytes(bytes)) of HBM; with \(fmtBytes(hbmCurrent)) already allocated that exceeds \(gpu.name)'s \(fmtBytes(cap))", s.span)
+                throw fail("'\(name)' \(fmtShape(shape)) \(dtype.rawValue) needs \(fmtBytes(bytes)) of HBM\(hbmCurrent > 0 ? " with \(fmtBytes(hbmCurrent)) already allocated" : ""), more than \(gpu.name)'s \(fmtBytes(cap))", s.span)
             }
             tensors.append(Tensor(name: name, shape: shape, dtype: dtype, bytes: bytes))
             f.tensors[index] = tensors.count - 1

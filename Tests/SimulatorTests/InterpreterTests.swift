@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+import KernLang
+@testable import Simulator
+
+@Suite struct InterpreterTests {
+    func runText(_ text: String, gpu: String = "seed-a100", _ params: [String: ParamValue] = [:]) throws -> RunSummary {
+        try Interpreter(program: try programFromText(text), options: RunOptions(gpu: GPUModel.preset(named: gpu)!, overrides: params)).run()
+    }
+
+    @Test func autofreeLowersPeakAgainstScopeFreeing() throws {
+        let body = "    a = zeros(100, 10)\n    b = a * 2\n    c = b * 2\n    d = c * 2\n}\n"
+        let scoped = try runText("kernel k {\n" + body)
+        let auto = try runText("kernel k {\n    autofree\n" + body)
+        #expect(scoped.sram.peak_elements == 4000)
+        #expect(auto.sram.peak_elements == 2000)
+        #expect(scoped.flops.total == auto.flops.total)
+        #expect(auto.flops.total == 3000)
+    }
+
+    @Test func moveDoesNotCopyAndTemporariesAreFreed() throws {
+        let s = try runText("kernel k {\n    m = zeros(10, 1)\n    for j in 0 ..< 3 {\n        mn = exp(m - m)\n        m = mn\n    }\n}\n")
+        // Each iteration: temp (m - m) 10 elements + exp result 10; the temp dies after exp.
+        #expect(s.sram.peak_elements == 30)
+        #expect(s.flops.total == 3 * (10 + 80))
+        #expect(s.flops.special == 3 * 80)
+    }
+
+    @Test func broadcastingAndReductions() throws {
+        let s = try runText("kernel k {\n    S = zeros(4, 8)\n    m = rowmax(S)\n    P = S - m\n    P /= rowsum(P)\n}\n")
+        // rowmax 32, sub 32, rowsum 32, divide 8 x 32.
+        #expect(s.flops.total == 32 + 32 + 32 + 256)
+    }
+
+    @Test func subByteDtypesCountExactly() throws {
+        let s = try runText("kernel k {\n    param N = 7\n    input W[N, 3] i4\n    w = load W\n}\n", gpu: "a100-80gb")
+        #expect(s.hbm.read_bytes == 11)  // 21 four-bit values round up to 11 bytes
+        #expect(s.hbm.peak_bytes == 11)
+    }
+
+    @Test func realPresetsUseSecondsAndOverlap() throws {
+        let s = try run("Kernels/flash_attention.kern", gpu: "a100-80gb", ["N": .int(8192), "d": .int(64)])
+        #expect(s.time.unit == "seconds")
+        #expect(s.time.total == max(s.time.compute, s.time.memory))
+        let gpu = GPUModel.preset(named: "a100-80gb")!
+        #expect(abs(s.time.memory - Double(s.hbm.total_bytes) / (gpu.hbmBandwidth * gpu.hbmEfficiency)) < 1e-12)
+        #expect(s.hbm.read_elements == nil)
+        // 164 KB of shared memory in f16 elements.
+        #expect(s.params["M"] == .int(164 * 1024 / 2))
+    }
+
+    @Test func hbmCapacityErrorNamesTheTensor() throws {
+        #expect {
+            _ = try run("Kernels/attention_2d.kern", gpu: "a100-80gb", ["N": .int(1_048_576), "d": .int(128)])
+        } throws: { e in
+            guard case SimulationError.kernel(let d) = e else { return false }
+            return d.message.hasPrefix("'S' [1048576, 1048576] f16 needs 2.20 TB of HBM")
+        }
+    }
+
+    @Test func unknownOverrideIsAFlagError() throws {
+        #expect {
+            _ = try run("Kernels/flash_attention.kern", ["Bx": .int(3)])
+        } throws: { e in
+            "\(e)" == "gpusim: error: --Bx: kernel 'flash_attention' has no parameter 'Bx'; did you mean --Br? (parameters: N, d, dt, acc, usage, M, Br, Bc, scale)"
+        }
+    }
+
+    @Test func launchesAndRepeatCompose() throws {
+        let text = """
+        kernel scale_rows {
+            param R = 4
+            param C = 8
+            input X[R, C] f16
+            output Y[R, C] f16
+            x = load X
+            x *= 2
+            store x -> Y
+        }
+        kernel model {
+            param L = 3
+            input A[4, 8] f16
+            output B[4, 8] f16
+            repeat L {
+                run scale_rows(X = A, Y = B)
+            }
+        }
+        """
+        let s = try runText(text)
+        #expect(s.kernel == "model")
+        #expect(s.counts.launches == 3)
+        #expect(s.hbm.read_elements == Int64(3 * 32))
+        #expect(s.hbm.write_elements == Int64(3 * 32))
+        #expect(s.hbm.peak_bytes == 2 * 32 * 2)  // only A and B: the launch binds X and Y to them
+    }
+
+    @Test func causalSkippingWithConditions() throws {
+        let text = """
+        kernel k {
+            param N = 10
+            param T = 3
+            input Q[N, N] f16
+            for i in tiles(N, T) {
+                for j in tiles(N, T) {
+                    if j.start <= i.end - 1 {
+                        t = load Q[i, j]
+                    }
+                }
+            }
+        }
+        """
+        let s = try runText(text)
+        // Tiles on or below the diagonal: rows 0-2 x cols 0-2; 3-5 x 0-5; 6-8 x 0-8; 9 x 0-9.
+        let expected: Int64 = 9 + 18 + 27 + 10
+        #expect(s.hbm.read_elements == expected)
+    }
+
+    @Test func summaryJSONHasTheDocumentedKeys() throws {
+        let s = try run("Kernels/flash_attention.kern")
+        let obj = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(s)) as! [String: Any]
+        let hbm = obj["hbm"] as! [String: Any], sram = obj["sram"] as! [String: Any]
+        let flops = obj["flops"] as! [String: Any], time = obj["time"] as! [String: Any]
+        for k in ["read_bytes", "write_bytes", "peak_bytes"] { #expect(hbm[k] != nil) }
+        for k in ["peak_bytes", "capacity_bytes", "overflow"] { #expect(sram[k] != nil) }
+        #expect(flops["total"] != nil)
+        for k in ["compute", "memory", "total", "unit"] { #expect(time[k] != nil) }
+        #expect(obj["bound"] as? String == "compute")
+        #expect((obj["params"] as? [String: Any])?["Br"] as? Int == 199)
+    }
+
+    @Test func gpuFileValidation() throws {
+        let good = #"{"name": "toy", "sramBytes": 1024, "hbmBandwidth": 100, "matmulFlops": 1000, "flopWeights": {"exp": 4}}"#
+        let g = try GPUModel.load(json: Data(good.utf8), path: "toy.json")
+        #expect(g.flopWeights["exp"] == 4 && g.flopWeights["add"] == 1)
+        func message(_ json: String) -> String {
+            do { _ = try GPUModel.load(json: Data(json.utf8), path: "g.json"); return "" } catch { return "\(error)" }
+        }
+        #expect(message("{") == "gpusim: error: g.json: not a valid GPU description: The given data was not valid JSON.")
+        #expect(message(#"{"sramBytes": 1024, "hbmBandwidth": 100}"#) == "gpusim: error: g.json: not a valid GPU description: missing field 'matmulFlops'")
+        #expect(message(#"{"sramBytes": -1, "hbmBandwidth": 100, "matmulFlops": 1}"#) == "gpusim: error: g.json: 'sramBytes' must be a positive number, got -1.0")
+        #expect(message(#"{"sramBytes": 1, "hbmBandwidth": 100, "matmulFlops": 1, "flopWeights": {"expp": 2}}"#).hasPrefix("gpusim: error: g.json: unknown operation 'expp' in flopWeights"))
+    }
+}

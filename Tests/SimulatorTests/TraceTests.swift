@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+import KernLang
+@testable import Simulator
+
+/// Golden traces: Traces/<kernel>.jsonl is each shipped attention kernel at its defaults on
+/// seed-a100, written by scripts/regenerate-traces.sh. Any drift in the simulator fails here.
+@Suite struct TraceTests {
+    static let goldenKernels = ["standard_attention", "attention_1d", "attention_2d", "flash_attention"]
+
+    func trace(_ kernel: String, format: Runner.TraceFormat = .jsonl) throws -> (String, RunSummary) {
+        let path = temporaryPath("\(kernel).trace")
+        defer { unlink(path) }
+        let s = try Runner.run(try program("Kernels/\(kernel).kern"), options: RunOptions(gpu: GPUModel.preset(named: "seed-a100")!),
+                               tracePath: path, traceFormat: format)
+        return (try String(contentsOfFile: path, encoding: .utf8), s)
+    }
+
+    @Test(arguments: goldenKernels)
+    func matchesGolden(_ kernel: String) throws {
+        let golden = try String(contentsOf: packageRoot.appendingPathComponent("Traces/\(kernel).jsonl"), encoding: .utf8)
+        let (text, _) = try trace(kernel)
+        let a = golden.split(separator: "\n"), b = text.split(separator: "\n")
+        #expect(a.count == b.count, "event count drifted")
+        if let i = Array(zip(a, b)).firstIndex(where: { $0 != $1 }) {
+            Issue.record("first difference at line \(i + 1):\n golden: \(a[i])\n now:    \(b[i])")
+        }
+    }
+
+    @Test func jsonlHasHeaderEventsAndSummary() throws {
+        let (text, summary) = try trace("flash_attention")
+        let lines = text.split(separator: "\n")
+        let header = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        #expect(header["schema"] as? String == "gpusim-trace")
+        #expect(header["version"] as? Int == traceSchemaVersion)
+        #expect((header["params"] as? [String: Any])?["Br"] as? Int == 199)
+        let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
+        #expect(last["summary"] != nil)
+        #expect(Int64(lines.count - 2) == summary.counts.events)
+        // Events are numbered and their read bytes add up to the summary.
+        var reads: Int64 = 0, seq = 0
+        for l in lines.dropFirst().dropLast() {
+            let e = try JSONSerialization.jsonObject(with: Data(l.utf8)) as! [String: Any]
+            seq += 1
+            #expect(e["seq"] as? Int == seq)
+            if e["kind"] as? String == "load" { reads += (e["bytes"] as! NSNumber).int64Value }
+        }
+        #expect(reads == summary.hbm.read_bytes)
+    }
+
+    @Test func chromeTraceIsValidJSONWithSlicesAndCounters() throws {
+        let (text, _) = try trace("attention_2d", format: .chrome)
+        let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        let events = obj["traceEvents"] as! [[String: Any]]
+        let phases = Set(events.compactMap { $0["ph"] as? String })
+        #expect(phases.isSuperset(of: ["X", "C", "M"]))
+        // Slices on one track never overlap (Perfetto requires nesting).
+        for tid in [1, 2] {
+            let slices = events.filter { $0["ph"] as? String == "X" && $0["tid"] as? Int == tid }
+                .map { (($0["ts"] as! NSNumber).doubleValue, ($0["dur"] as! NSNumber).doubleValue) }
+            #expect(!slices.isEmpty)
+            for (a, b) in zip(slices, slices.dropFirst()) { #expect(b.0 >= a.0 + a.1 - 1e-6) }
+        }
+    }
+
+    @Test func failedRunLeavesNoFile() throws {
+        let path = temporaryPath("fail.jsonl")
+        let p = try programFromText("kernel k {\n    param N = 8\n    input Q[N, N] f16\n    a = load Q\n    b = a @ zeros(4, 4)\n}\n")
+        #expect(throws: SimulationError.self) {
+            _ = try Runner.run(p, options: RunOptions(gpu: GPUModel.preset(named: "seed-a100")!), tracePath: path)
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
+        let dir = (path as NSString).deletingLastPathComponent
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains((path as NSString).lastPathComponent) }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func eventsCarrySourceLocationsAndOccupancy() throws {
+        let collector = EventCollector()
+        _ = try run("Kernels/standard_attention.kern", sink: collector)
+        let kinds = collector.events.map(\.kind)
+        #expect(kinds.filter { $0 == .load }.count == 3)
+        #expect(kinds.filter { $0 == .store }.count == 1)
+        #expect(kinds.filter { $0 == .alloc }.count == 4)
+        let softmax = collector.events.first { $0.op == "softmax" }!
+        #expect(softmax.line == 20)
+        #expect(softmax.sramBytes == 73_728 * 2)
+        #expect(collector.events.map(\.seq) == Array(1...Int64(collector.events.count)))
+    }
+}
