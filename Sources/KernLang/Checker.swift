@@ -207,7 +207,7 @@ public struct Checker {
         switch s.kind {
         case .param(_, _, let x): e(x)
         case .tensor(_, _, _, let shape, _): shape.forEach(e)
-        case .loop(_, _, _, let d, let body):
+        case .loop(_, _, _, let d, let body, _):
             switch d { case .tiles(let a, let b): e(a); e(b); case .range(let a, let b, let c): e(a); e(b); c.map(e) }
             blk(body)
         case .ifStmt(let c, let t, let f): e(c); blk(t); f.map(blk)
@@ -221,6 +221,61 @@ public struct Checker {
         case .launch(_, _, let params, _): params.forEach { e($0.value) }
         }
         return out
+    }
+
+    /// True when `slot` appears in `block` only as a whole slice index, as `.len`, or as a mask's
+    /// tile range: then an iteration's cost does not depend on where the tile starts.
+    static func usesOnlyAsSelector(_ slot: Int, _ block: RBlock) -> Bool {
+        func e(_ x: RExpr) -> Bool {
+            switch x.kind {
+            case .local(let s): return s != slot
+            case .rangeMember(let a, let m):
+                if case .local(let s) = a.kind, s == slot { return m == .len }
+                return e(a)
+            case .call(let fn, let args) where fn == .mask_causal || fn == .mask_window:
+                return e(args[0]) && args.dropFirst(3).allSatisfy(e) && args[1...2].allSatisfy { a in
+                    if case .local(let s) = a.kind, s == slot { return true }
+                    return e(a)
+                }
+            case .tileMember(let a, _), .transposed(let a), .unary(_, let a): return e(a)
+            case .call(_, let args): return args.allSatisfy(e)
+            case .binary(_, let a, let b): return e(a) && e(b)
+            default: return true
+            }
+        }
+        func ref(_ r: RTensorRef) -> Bool {
+            (r.slices ?? []).allSatisfy { sl in
+                switch sl {
+                case .all: return true
+                case .index(let x):
+                    if case .local(let s) = x.kind, s == slot { return true }
+                    return e(x)
+                case .range(let a, let b): return e(a) && e(b)
+                }
+            }
+        }
+        func blk(_ b: RBlock) -> Bool { b.stmts.allSatisfy(st) }
+        func st(_ s: RStmt) -> Bool {
+            switch s.kind {
+            case .param(_, _, let x): return e(x)
+            case .tensor(_, _, _, let shape, let dt): return shape.allSatisfy(e) && e(dt)
+            case .loop(_, _, _, let d, let body, _):
+                switch d {
+                case .tiles(let a, let b): return e(a) && e(b) && blk(body)
+                case .range(let a, let b, let c): return e(a) && e(b) && (c.map(e) ?? true) && blk(body)
+                }
+            case .ifStmt(let c, let t, let f): return e(c) && blk(t) && (f.map(blk) ?? true)
+            case .load(_, _, let r): return ref(r)
+            case .gather(_, _, _, _, let idx): return e(idx)
+            case .assign(_, _, let x), .update(_, _, _, let x): return e(x)
+            case .store(let x, let r): return e(x) && ref(r)
+            case .free: return true
+            case .require(let c, _): return e(c)
+            case .repeatLoop(let c, let b): return e(c) && blk(b)
+            case .launch(_, _, let params, _): return params.allSatisfy { e($0.value) }
+            }
+        }
+        return blk(block)
     }
 
     // MARK: statements
@@ -263,7 +318,8 @@ public struct Checker {
             if case .tiles = domain { kind = .range } else { kind = .integer }
             let slotBefore = slotNames.count
             let block = checkBlock(body, loopVar: (v, kind))
-            return make(.loop(parallel: parallel, slot: slotBefore, name: v.name, domain: rd, body: block))
+            let uniform = Self.usesOnlyAsSelector(slotBefore, block)
+            return make(.loop(parallel: parallel, slot: slotBefore, name: v.name, domain: rd, body: block, uniform: uniform))
         case .ifStmt(let cond, let then, let otherwise):
             guard let c = scalarExpr(cond, "a condition") else { return nil }
             let t = checkBlock(then)

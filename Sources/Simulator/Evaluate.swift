@@ -257,10 +257,8 @@ extension Interpreter {
             let id = allocTile(rows: m, cols: n, dtype: A.dtype, name: name)
             let tensorCore = A.dtype == .f16 || A.dtype == .bf16 || A.dtype == .f8 || A.dtype == .i8 || A.dtype == .i4
             let dt = Double(flops) / ((tensorCore ? gpu.matmulFlops : gpu.vectorFlops) * gpu.computeEfficiency)
-            computeTime += dt
-            summary.flops.total &+= flops
-            summary.flops.matmul &+= flops
-            summary.counts.computes += 1
+            try tally.addMatmul(flops, tensorCore: tensorCore)
+            tally.computes += 1
             if sink != nil { try emit(.compute, op: "matmul", name: name, rows: m, cols: n, bytes: tiles[Int(id)].bytes, flops: flops, duration: dt, e.span) }
             if ta.1 { releaseTile(ta.0, e.span) }
             if tb.1 { releaseTile(tb.0, e.span) }

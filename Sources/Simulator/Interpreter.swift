@@ -78,8 +78,10 @@ public final class Interpreter {
     var tensors: [Tensor] = []
     var sramCurrent: Int64 = 0
     var hbmCurrent: Int64 = 0
-    var computeTime = 0.0
-    var memoryTime = 0.0
+    /// Additive counters; times are derived from them, so fast-forwarded loops stay exact.
+    var tally = Tally()
+    /// Skip identical loop iterations (off whenever an event sink wants every event).
+    public var fastForward = true
     var seq: Int64 = 0
     var weights: [Int]
     var steps: Int64 = 0
@@ -150,6 +152,16 @@ public final class Interpreter {
     }
 
     func finish() {
+        let (computeTime, memoryTime) = (self.computeTime, self.memoryTime)
+        summary.hbm.read_bytes = tally.readBytes
+        summary.hbm.write_bytes = tally.writeBytes
+        summary.flops = .init(total: tally.flops, matmul: tally.matmulFlops, elementwise: tally.elementwiseFlops, special: tally.specialFlops)
+        summary.counts.loads = tally.loads
+        summary.counts.stores = tally.stores
+        summary.counts.computes = tally.computes
+        summary.counts.launches = tally.launches
+        summary.sram.overflow_count = tally.overflows
+        summary.sram.overflow = tally.overflows > 0
         summary.time.compute = computeTime
         summary.time.memory = memoryTime
         summary.time.total = gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime
@@ -162,6 +174,12 @@ public final class Interpreter {
         summary.counts.events = seq
     }
 
+    var computeTime: Double {
+        let rate = gpu.computeEfficiency
+        if gpu.matmulFlops == gpu.vectorFlops { return Double(tally.flops) / (gpu.vectorFlops * rate) }
+        return Double(tally.tensorCoreFlops) / (gpu.matmulFlops * rate) + Double(tally.flops - tally.tensorCoreFlops) / (gpu.vectorFlops * rate)
+    }
+    var memoryTime: Double { Double(tally.readBytes + tally.writeBytes) / memoryRate }
     var now: Double { gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime }
 
     func runKernel(_ frame: Frame, isEntry: Bool) throws(SimulationError) {
@@ -243,41 +261,31 @@ public final class Interpreter {
             if sink != nil {
                 try emit(.alloc, op: "hbm", name: name, rows: shape.count > 1 ? shape[shape.count - 2] : 1, cols: shape.last!, bytes: bytes, flops: 0, duration: 0, s.span)
             }
-        case .loop(_, let slot, _, let domain, let body):
+        case .loop(_, let slot, _, let domain, let body, let uniform):
             switch domain {
             case .tiles(let extentE, let sizeE):
                 let extent = try int(extentE, f, "the extent of tiles(EXTENT, SIZE)")
                 let size = try int(sizeE, f, "the tile size")
                 if size <= 0 { throw fail("tile size must be positive, got \(size)", sizeE.span) }
                 if extent < 0 { throw fail("tile extent must not be negative, got \(extent)", extentE.span) }
-                var start: Int64 = 0
-                while start < extent {
-                    let end = extent - start > size ? start + size : extent
-                    f.values[slot] = .range(start, end)
-                    try exec(body, f)
-                    start = end
+                let full = extent / size
+                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, body, f) { k in
+                    let start = k * size
+                    return .range(start, extent - start > size ? start + size : extent)
                 }
             case .range(let fromE, let toE, let stepE):
                 let from = try int(fromE, f, "a loop bound"), to = try int(toE, f, "a loop bound")
                 let step = try stepE.map { e throws(SimulationError) in try int(e, f, "a loop step") } ?? 1
                 if step <= 0 { throw fail("loop step must be positive, got \(step)", stepE!.span) }
-                var i = from
-                while i < to {
-                    f.values[slot] = .int(i)
-                    try exec(body, f)
-                    let (n, o) = i.addingReportingOverflow(step)
-                    if o { break }
-                    i = n
-                }
+                let count = to > from ? (to - from - 1) / step + 1 : 0
+                try iterate(count: count, full: count, uniform: uniform, slot: slot, body, f) { k in .int(from + k * step) }
             }
-            f.values[slot] = .none
         case .ifStmt(let c, let t, let e):
             if try bool(c, f) { try exec(t, f) } else if let e { try exec(e, f) }
         case .repeatLoop(let countE, let body):
             let n = try int(countE, f, "a repeat count")
             if n < 0 { throw fail("repeat count must not be negative, got \(n)", countE.span) }
-            var k: Int64 = 0
-            while k < n { try exec(body, f); k += 1 }
+            try iterate(count: n, full: n, uniform: true, slot: nil, body, f) { _ in .none }
         case .load(let slot, let name, let ref):
             let (t, rows, cols) = try slice(ref, f)
             let bytes = gpu.bytes(rows * cols, t.dtype)
@@ -365,10 +373,50 @@ public final class Interpreter {
                 let calleeTensor = callee.tensors[calleeIndex].index
                 bound[calleeTensor] = f.tensors[callerIndex]
             }
-            summary.counts.launches += 1
+            tally.launches += 1
             if sink != nil { try emit(.launch, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) }
             try runKernel(Frame(kernel: callee, overrides: overrides, bound: bound), isEntry: false)
         }
+    }
+
+    /// Runs `count` iterations, the first `full` of which are alike (the rest is a ragged tile).
+    /// Fast-forward: when the loop is uniform and the second iteration leaves the machine in the
+    /// state it found it (the same tiles bound, the same occupancy), every later full iteration
+    /// would repeat it exactly, so its counter difference is added for each skipped one. The last
+    /// full iteration still runs, so bounds checks see the largest start.
+    func iterate(count: Int64, full: Int64, uniform: Bool, slot: Int?, _ body: RBlock, _ f: Frame,
+                 value: (Int64) -> Value) throws(SimulationError) {
+        var k: Int64 = 0
+        func one(_ k: Int64) throws(SimulationError) {
+            if let slot { f.values[slot] = value(k) }
+            try exec(body, f)
+        }
+        if uniform && fastForward && sink == nil && full >= 4 {
+            try one(0)
+            let before = stateSignature(f), t0 = tally
+            try one(1)
+            if stateSignature(f) == before {
+                try tally.add(tally - t0, times: full - 3)
+                try one(full - 1)
+                k = full
+            } else {
+                k = 2
+            }
+        }
+        while k < count { try one(k); k += 1 }
+        if let slot { f.values[slot] = .none }
+    }
+
+    /// What an iteration could carry into the next: bound tiles' shapes and the occupancies.
+    func stateSignature(_ f: Frame) -> [Int64] {
+        var sig: [Int64] = [sramCurrent, hbmCurrent]
+        for (i, v) in f.values.enumerated() {
+            if case .tile(let id) = v {
+                let t = tiles[Int(id)]
+                sig += [Int64(i), t.rows, t.cols, Int64(t.dtype.bits)]
+            }
+        }
+        return sig
     }
 
     func describeParams(_ f: Frame) -> String {
@@ -396,8 +444,7 @@ public final class Interpreter {
     func checkOverflow(_ span: Span, _ name: String) throws(SimulationError) {
         guard sramCurrent > gpu.sramBytes else { return }
         let over = sramCurrent - gpu.sramBytes
-        summary.sram.overflow = true
-        summary.sram.overflow_count += 1
+        tally.overflows += 1
         summary.sram.max_overflow_bytes = Swift.max(summary.sram.max_overflow_bytes, over)
         if summary.sram.first_overflow == nil { summary.sram.first_overflow = span.description }
         if sink != nil { try emit(.overflow, op: "sram", name: name, rows: 0, cols: 0, bytes: over, flops: 0, duration: 0, span) }
@@ -423,30 +470,26 @@ public final class Interpreter {
     }
 
     func countRead(_ bytes: Int64) throws(SimulationError) {
-        let (v, o) = summary.hbm.read_bytes.addingReportingOverflow(bytes)
+        let (v, o) = tally.readBytes.addingReportingOverflow(bytes)
         if o { throw .input("HBM read bytes overflowed a 64-bit counter") }
-        summary.hbm.read_bytes = v
-        summary.counts.loads += 1
-        memoryTime += Double(bytes) / memoryRate
+        tally.readBytes = v
+        tally.loads += 1
     }
 
     func countWrite(_ bytes: Int64) throws(SimulationError) {
-        let (v, o) = summary.hbm.write_bytes.addingReportingOverflow(bytes)
+        let (v, o) = tally.writeBytes.addingReportingOverflow(bytes)
         if o { throw .input("HBM write bytes overflowed a 64-bit counter") }
-        summary.hbm.write_bytes = v
-        summary.counts.stores += 1
-        memoryTime += Double(bytes) / memoryRate
+        tally.writeBytes = v
+        tally.stores += 1
     }
 
     /// Charges an elementwise/reduction op's FLOPs and time (no allocation).
     func charge(_ op: TileOp, elements: Int64, name: String, rows: Int64, cols: Int64, _ span: Span) throws(SimulationError) {
         let (flops, o) = elements.multipliedReportingOverflow(by: Int64(weights[op.rawValue]))
         if o { throw fail("FLOP count overflowed a 64-bit counter", span) }
-        summary.flops.total &+= flops
-        if op.isSpecial { summary.flops.special &+= flops } else { summary.flops.elementwise &+= flops }
+        try tally.addFlops(flops, special: op.isSpecial)
+        tally.computes += 1
         let dt = Double(flops) / (gpu.vectorFlops * gpu.computeEfficiency)
-        computeTime += dt
-        summary.counts.computes += 1
         if sink != nil { try emit(.compute, op: op.key, name: name, rows: rows, cols: cols, bytes: 0, flops: flops, duration: dt, span) }
     }
 

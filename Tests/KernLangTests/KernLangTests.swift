@@ -134,7 +134,7 @@ func kinds(_ text: String) -> [TokenKind] {
 
     @Test func tilesAreFreedAtBlockEndByDefault() throws {
         let p = try check("kernel k {\n    for i in 0 ..< 2 {\n        a = zeros(2, 2)\n    }\n}\n").get()
-        guard case .loop(_, _, _, _, let body) = p.entryKernel.body.stmts[0].kind else { Issue.record("not a loop"); return }
+        guard case .loop(_, _, _, _, let body, _) = p.entryKernel.body.stmts[0].kind else { Issue.record("not a loop"); return }
         #expect(body.locals.count == 1)
         #expect(body.stmts.allSatisfy { $0.freeAfter.isEmpty })
     }

@@ -45,8 +45,10 @@ import KernLang
         let gpu = GPUModel.preset(named: "a100-80gb")!
         #expect(abs(s.time.memory - Double(s.hbm.total_bytes) / (gpu.hbmBandwidth * gpu.hbmEfficiency)) < 1e-12)
         #expect(s.hbm.read_elements == nil)
-        // 164 KB of shared memory in f16 elements.
-        #expect(s.params["M"] == .int(164 * 1024 / 2))
+        // The largest B with 2 (2 B^2 + 3 B d) + 4 B d <= 164 KB (f16 inputs, f32 accumulator).
+        #expect(s.params["Br"] == .int(139))
+        let fits = { (b: Int) in 2 * (2 * b * b + 3 * b * 64) + 4 * b * 64 <= 164 * 1024 }
+        #expect(fits(139) && !fits(140))
     }
 
     @Test func hbmCapacityErrorNamesTheTensor() throws {
@@ -62,7 +64,7 @@ import KernLang
         #expect {
             _ = try run("Kernels/flash_attention.kern", ["Bx": .int(3)])
         } throws: { e in
-            "\(e)" == "gpusim: error: --Bx: kernel 'flash_attention' has no parameter 'Bx'; did you mean --Br? (parameters: N, d, dt, acc, usage, M, Br, Bc, scale)"
+            "\(e)" == "gpusim: error: --Bx: kernel 'flash_attention' has no parameter 'Bx'; did you mean --Br? (parameters: N, d, dt, acc, usage, a, c, k, Br, Bc, scale)"
         }
     }
 

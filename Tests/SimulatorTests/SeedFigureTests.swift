@@ -66,7 +66,8 @@ import KernLang
     }
 
     /// FlashAttention vs naive 2D, d = 128, total HBM traffic in MB (2^20 bytes, 2 bytes/element) as the seed sweep prints it.
-    @Test(arguments: [(Int64(1024), 11, 4, 2.8), (4096, 168, 54, 3.1), (16_384, 2_664, 840, 3.2)])
+    @Test(arguments: [(Int64(1024), 11, 4, 2.8), (4096, 168, 54, 3.1), (16_384, 2_664, 840, 3.2),
+                      (32_768, 10_640, 3_344, 3.2), (65_536, 42_496, 13_312, 3.2), (131_072, 169_856, 53_184, 3.2)])
     func flashVersus2DTraffic(_ N: Int64, _ mb2D: Int, _ mbFlash: Int, _ ratio: Double) throws {
         let twoD = try run("Kernels/attention_2d.kern", ["N": .int(N), "d": .int(128)])
         let flash = try run("Kernels/flash_attention.kern", ["N": .int(N), "d": .int(128)])

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import KernLang
+@testable import Simulator
+
+/// Fast-forwarding skips loop iterations that would repeat exactly; the summary must be
+/// identical to simulating every iteration.
+@Suite struct FastForwardTests {
+    func both(_ program: CheckedProgram, gpu: String, _ params: [String: ParamValue]) throws -> (RunSummary, RunSummary) {
+        let options = RunOptions(gpu: GPUModel.preset(named: gpu)!, overrides: params)
+        let fast = try Interpreter(program: program, options: options).run()
+        let slow = Interpreter(program: program, options: options)
+        slow.fastForward = false
+        return (fast, try slow.run())
+    }
+
+    static let cases: [(String, String, [String: ParamValue])] = [
+        ("Kernels/standard_attention.kern", "seed-a100", [:]),
+        ("Kernels/attention_1d.kern", "seed-a100", ["N": .int(500)]),
+        ("Kernels/attention_2d.kern", "seed-a100", ["N": .int(1500), "d": .int(64)]),
+        ("Kernels/attention_2d.kern", "a100-80gb", ["N": .int(1024), "d": .int(128)]),
+        ("Kernels/flash_attention.kern", "seed-a100", ["N": .int(2000), "d": .int(64)]),
+        ("Kernels/flash_attention.kern", "h100-sxm", ["N": .int(3000), "d": .int(128), "Br": .int(64), "Bc": .int(128)]),
+        ("Kernels/flash_attention.kern", "seed-v100", ["N": .int(1990), "d": .int(64)]),
+    ]
+
+    @Test(arguments: 0..<cases.count)
+    func identicalToFullSimulation(_ i: Int) throws {
+        let (path, gpu, params) = Self.cases[i]
+        let (fast, slow) = try both(try program(path), gpu: gpu, params)
+        #expect(fast == slow)
+        #expect(fast.hbm.read_bytes > 0)
+    }
+
+    @Test func shippedKernelsAtDefaults() throws {
+        for path in shippedKernels() {
+            let (fast, slow) = try both(try program(path), gpu: "seed-a100", [:])
+            #expect(fast == slow, "\(path)")
+        }
+    }
+
+    @Test func nonUniformLoopsAreSimulatedInFull() throws {
+        // The condition reads the loop position, so the checker marks the loop non-uniform.
+        let text = """
+        kernel causal {
+            param N = 100
+            param T = 7
+            input Q[N, N] f16
+            for i in tiles(N, T) {
+                for j in tiles(N, T) {
+                    if j.start <= i.start {
+                        t = load Q[i, j]
+                    }
+                }
+            }
+        }
+        """
+        let p = try programFromText(text)
+        guard case .loop(_, _, _, _, let body, let uniform) = p.entryKernel.body.stmts.last!.kind,
+              case .loop(_, _, _, _, _, let innerUniform) = body.stmts[0].kind else { Issue.record("expected loops"); return }
+        #expect(!uniform && !innerUniform)
+        let (fast, slow) = try both(p, gpu: "seed-a100", [:])
+        #expect(fast == slow)
+        // 15 tile rows; row r loads r + 1 tiles; every row and column tile is 7 wide except the last (2).
+        #expect(fast.counts.loads == Int64((1...15).reduce(0, +)))
+    }
+
+    @Test func stateChangesStopFastForward() throws {
+        // `acc` grows a column per iteration: the second iteration does not return to the
+        // first one's state, so every iteration is simulated.
+        let text = """
+        kernel growing {
+            param N = 40
+            input X[N, N] f16
+            acc = zeros(1, 1)
+            for i in 0 ..< 10 {
+                x = load X[0 ..< 1, :]
+                acc = zeros(1, acc.cols + 1)
+            }
+        }
+        """
+        let (fast, slow) = try both(try programFromText(text), gpu: "seed-a100", [:])
+        #expect(fast == slow)
+        let expectedPeak: Int64 = 40 + 10 + 11
+        #expect(fast.sram.peak_elements == expectedPeak)
+    }
+}
