@@ -14,14 +14,19 @@ let package = Package(
         // Source text -> tokens -> AST -> resolved program; diagnostics with spans.
         .target(name: "KernLang"),
         // GPU presets, memory hierarchy, interpreter, events and trace writers.
-        .target(name: "Simulator", dependencies: ["KernLang"]),
+        .target(name: "Simulator", dependencies: ["KernLang"],
+                // The interpreter's hot loop mutates class state; dynamic exclusivity checks cost ~20 %.
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
+        // Reading results: IO complexity, benchmarks (later: roofline, sweeps, diffs).
+        .target(name: "Analysis", dependencies: ["KernLang", "Simulator"]),
         // Human-facing output: terminal report with bars.
         .target(name: "Render", dependencies: ["Simulator"]),
         .executableTarget(name: "gpusim", dependencies: [
-            "KernLang", "Simulator", "Render",
+            "KernLang", "Simulator", "Analysis", "Render",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "KernLangTests", dependencies: ["KernLang"]),
         .testTarget(name: "SimulatorTests", dependencies: ["KernLang", "Simulator", "Render"], exclude: ["Diagnostics"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["KernLang", "Simulator", "Analysis"]),
     ]
 )

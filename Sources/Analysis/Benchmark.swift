@@ -1,0 +1,84 @@
+import Foundation
+import KernLang
+import Simulator
+
+/// `gpusim bench`: wall time, events per second and peak memory of the simulator itself, with
+/// each fast-forwarded run compared against a full simulation run in the same process.
+public struct Benchmark {
+    public struct Row: Sendable {
+        public var kernel: String
+        public var N: Int64
+        public var mode: String
+        public var runs: Int
+        public var medianSeconds: Double
+        public var events: Int64
+        public var maxRSSBytes: Int64
+        /// Full simulation time / this mode's time (nil for the baseline itself).
+        public var speedup: Double?
+    }
+
+    public var gpu: GPUModel
+    public var d: Int64 = 128
+    public init(gpu: GPUModel) { self.gpu = gpu }
+
+    public static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    static func maxRSS() -> Int64 {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Int64(u.ru_maxrss) * 1024
+    }
+
+    func time(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
+        var xs: [Double] = []
+        for _ in 0..<runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            xs.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        return Self.median(xs)
+    }
+
+    /// Runs each kernel at each size: fast-forward (median of `runs`), full simulation while it
+    /// stays under `fullLimit` iterations' worth of time, and a full JSONL trace to `traceDir`.
+    public func run(kernels: [(name: String, program: CheckedProgram)], sizes: [Int64], runs: Int,
+                    fullUpTo: Int64, traceUpTo: Int64, traceDir: String,
+                    progress: (String) -> Void = { _ in }) throws -> [Row] {
+        var rows: [Row] = []
+        for (name, program) in kernels {
+            for N in sizes {
+                let options = RunOptions(gpu: gpu, overrides: ["N": .int(N), "d": .int(d)])
+                progress("\(name) N=\(N)")
+                var baseline: Double?
+                if N <= fullUpTo {
+                    let fullRuns = N >= fullUpTo / 2 ? 1 : runs
+                    let t = try time(fullRuns) {
+                        let interp = Interpreter(program: program, options: options)
+                        interp.fastForward = false
+                        _ = try interp.run()
+                    }
+                    baseline = t
+                    rows.append(Row(kernel: name, N: N, mode: "full simulation", runs: fullRuns, medianSeconds: t, events: 0, maxRSSBytes: Self.maxRSS(), speedup: nil))
+                }
+                var summary: RunSummary?
+                let t = try time(runs) { summary = try Interpreter(program: program, options: options).run() }
+                rows.append(Row(kernel: name, N: N, mode: "fast-forward", runs: runs, medianSeconds: t, events: summary.map { $0.counts.loads + $0.counts.stores + $0.counts.computes } ?? 0,
+                                maxRSSBytes: Self.maxRSS(), speedup: baseline.map { $0 / t }))
+                if N <= traceUpTo {
+                    let path = traceDir + "/gpusim-bench-\(getpid()).jsonl"
+                    var events: Int64 = 0
+                    let tt = try time(1) {
+                        events = try Runner.run(program, options: options, tracePath: path).counts.events
+                    }
+                    unlink(path)
+                    rows.append(Row(kernel: name, N: N, mode: "full JSONL trace", runs: 1, medianSeconds: tt, events: events,
+                                    maxRSSBytes: Self.maxRSS(), speedup: baseline.map { $0 / tt }))
+                }
+            }
+        }
+        return rows
+    }
+}

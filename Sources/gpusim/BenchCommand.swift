@@ -1,0 +1,69 @@
+import ArgumentParser
+import Analysis
+import Foundation
+import Render
+import Simulator
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the simulator: wall time, events/s and peak memory, fast-forward vs full simulation.",
+        discussion: """
+        Ratios compare against a full simulation (every iteration interpreted) run in the same
+        command. Build with -c release for meaningful numbers.
+        Example:
+          gpusim bench --N 8192,32768,131072,1048576 --runs 5
+        """)
+
+    @Option(help: "Sequence lengths, comma-separated.")
+    var N: String = "8192,32768,131072,1048576"
+
+    @Option(help: "Head dimension.")
+    var d: Int64 = 128
+
+    @Option(help: "Timed runs per case (the median is reported).")
+    var runs: Int = 5
+
+    @Option(name: .customLong("full-up-to"), help: "Largest N that is also simulated in full (the baseline).")
+    var fullUpTo: Int64 = 131_072
+
+    @Option(name: .customLong("trace-up-to"), help: "Largest N whose full JSONL trace is written and timed.")
+    var traceUpTo: Int64 = 8192
+
+    @OptionGroup var gpuOptions: GPUOptions
+
+    @Option(help: "Kernels to measure.")
+    var kernels: [String] = ["Kernels/standard_attention.kern", "Kernels/flash_attention.kern"]
+
+    func run() throws {
+        let sizes = try N.split(separator: ",").map { s -> Int64 in
+            guard let v = Int64(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw ValidationError("--N: '\(s)' is not a positive integer") }
+            return v
+        }
+        if runs < 1 { throw ValidationError("--runs must be at least 1") }
+        var bench = Benchmark(gpu: try gpuOptions.model())
+        bench.d = d
+        let programs = try kernels.map { (($0 as NSString).lastPathComponent, try loadProgram($0)) }
+        let rows = try bench.run(kernels: programs, sizes: sizes, runs: runs, fullUpTo: fullUpTo, traceUpTo: traceUpTo,
+                                 traceDir: NSTemporaryDirectory()) { label in
+            if isatty(2) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K  running \(label)...".utf8)) }
+        }
+        if isatty(2) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        print("gpusim bench on \(bench.gpu.name), d = \(d), median of \(runs) runs (1 for the largest full simulations and traces)")
+        print("kernel                    N          mode                  median   events (modeled)  trace events/s    max RSS   vs full")
+        for r in rows {
+            let written = r.mode.contains("trace")
+            let eps = written ? group((Double(r.events) / r.medianSeconds).rounded()) : "-"
+            let ratio: String = r.speedup.map { String(format: "%9.1fx", $0) } ?? "         -"
+            var line = r.kernel.padding(toLength: 24, withPad: " ", startingAt: 0)
+            line += group(r.N).leftPad(9) + "  " + r.mode.padding(toLength: 17, withPad: " ", startingAt: 0)
+            line += fmtSeconds(r.medianSeconds).leftPad(11) + (r.events > 0 ? group(r.events) : "-").leftPad(19) + eps.leftPad(17)
+            line += fmtBytes(r.maxRSSBytes).leftPad(11) + ratio
+            print(line)
+        }
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
