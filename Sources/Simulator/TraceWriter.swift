@@ -29,6 +29,44 @@ public final class AtomicFileWriter {
         if buffer.count >= 1 << 20 { try flush() }
     }
 
+    /// Byte-level appends for the hot event path (no intermediate Strings).
+    @inline(__always) func raw(_ s: StaticString) {
+        s.withUTF8Buffer { buffer.append(contentsOf: $0) }
+    }
+
+    @inline(__always) func int(_ v: Int64) {
+        if v < 0 { buffer.append(UInt8(ascii: "-")); int(v == .min ? .max : -v); return }
+        if v < 10 { buffer.append(UInt8(48 + v)); return }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var n = 0
+        var x = UInt64(v)
+        withUnsafeMutableBytes(of: &digits) { d in
+            while x > 0 { d[n] = UInt8(48 + x % 10); x /= 10; n += 1 }
+            for i in stride(from: n - 1, through: 0, by: -1) { buffer.append(d[i]) }
+        }
+    }
+
+    /// Numbers: integers exactly; other values in Swift's shortest round-trip form.
+    func number(_ d: Double) {
+        if d == d.rounded() && abs(d) < 1e15 { int(Int64(d)); return }
+        guard d.isFinite else { raw("null"); return }
+        buffer.append(contentsOf: d.description.utf8)
+    }
+
+    /// A JSON string; identifiers take the fast path.
+    func string(_ s: String) {
+        buffer.append(UInt8(ascii: "\""))
+        var plain = true
+        for b in s.utf8 where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { plain = false; break }
+        if plain { buffer.append(contentsOf: s.utf8) } else { buffer.append(contentsOf: jsonString(s).utf8.dropFirst().dropLast()) }
+        buffer.append(UInt8(ascii: "\""))
+    }
+
+    func endRecord() throws(SimulationError) {
+        buffer.append(0x0A)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
     func flush() throws(SimulationError) {
         guard let h = handle, !buffer.isEmpty else { return }
         let n = buffer.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, h) }
@@ -104,11 +142,19 @@ public final class JSONLTraceWriter: TraceWriter {
     }
 
     public func record(_ e: Event) throws(SimulationError) {
-        var s = "{\"seq\":\(e.seq),\"t\":\(jsonNumber(e.time)),\"dur\":\(jsonNumber(e.duration)),\"kind\":\"\(e.kind.rawValue)\""
-        s += ",\"op\":\(jsonString(e.op)),\"name\":\(jsonString(e.name)),\"shape\":[\(e.rows),\(e.cols)],\"bytes\":\(e.bytes)"
-        if e.flops != 0 { s += ",\"flops\":\(e.flops)" }
-        s += ",\"sram\":\(e.sramBytes),\"hbm\":\(e.hbmBytes),\"loc\":\"\(e.line):\(e.column)\"}\n"
-        try out.write(s)
+        out.raw("{\"seq\":"); out.int(e.seq)
+        out.raw(",\"t\":"); out.number(e.time)
+        out.raw(",\"dur\":"); out.number(e.duration)
+        out.raw(",\"kind\":"); out.string(e.kind.rawValue)
+        out.raw(",\"op\":"); out.string(e.op)
+        out.raw(",\"name\":"); out.string(e.name)
+        out.raw(",\"shape\":["); out.int(e.rows); out.raw(","); out.int(e.cols)
+        out.raw("],\"bytes\":"); out.int(e.bytes)
+        if e.flops != 0 { out.raw(",\"flops\":"); out.int(e.flops) }
+        out.raw(",\"sram\":"); out.int(e.sramBytes)
+        out.raw(",\"hbm\":"); out.int(e.hbmBytes)
+        out.raw(",\"loc\":\""); out.int(Int64(e.line)); out.raw(":"); out.int(Int64(e.column)); out.raw("\"}")
+        try out.endRecord()
     }
 
     public func finish(summary: RunSummary) throws(SimulationError) {
