@@ -13,8 +13,10 @@ let package = Package(
     targets: [
         // Source text -> tokens -> AST -> resolved program; diagnostics with spans.
         .target(name: "KernLang"),
+        // Values: dtype rounding, matmul and reductions, .npy I/O, seeded inputs.
+        .target(name: "Numerics"),
         // GPU presets, memory hierarchy, interpreter, events and trace writers.
-        .target(name: "Simulator", dependencies: ["KernLang"],
+        .target(name: "Simulator", dependencies: ["KernLang", "Numerics"],
                 // The interpreter's hot loop mutates class state; dynamic exclusivity checks cost ~20 %.
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Reading results: IO complexity, benchmarks (later: roofline, sweeps, diffs).
@@ -26,7 +28,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "KernLangTests", dependencies: ["KernLang"]),
-        .testTarget(name: "SimulatorTests", dependencies: ["KernLang", "Simulator", "Render"], exclude: ["Diagnostics"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["KernLang", "Simulator", "Render"], exclude: ["Diagnostics", "Fixtures"]),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(name: "AnalysisTests", dependencies: ["KernLang", "Simulator", "Analysis"]),
     ]
 )

@@ -186,15 +186,16 @@ extension Interpreter {
     // MARK: slices
 
     /// Resolves a tensor slice to its tensor and the (rows x cols) tile it covers.
-    func slice(_ ref: RTensorRef, _ f: Frame) throws(SimulationError) -> (Tensor, Int64, Int64) {
+    func slice(_ ref: RTensorRef, _ f: Frame) throws(SimulationError) -> (Tensor, Int64, Int64, [SliceDim]) {
         let t = tensors[f.tensors[ref.tensor]]
         guard let slices = ref.slices else {
             if t.shape.count > 2 {
                 throw fail("'\(ref.name)' has rank \(t.shape.count); a tile is 2-D, so index its leading dimensions", ref.span)
             }
-            return (t, t.shape.count == 2 ? t.shape[0] : 1, t.shape.last!)
+            return (t, t.shape.count == 2 ? t.shape[0] : 1, t.shape.last!, t.shape.map { SliceDim(start: 0, len: $0) })
         }
         var kept: [Int64] = []
+        var dims: [SliceDim] = []
         for (d, s) in slices.enumerated() {
             let size = t.shape[d]
             var start: Int64 = 0, len = size, keep = true
@@ -221,11 +222,12 @@ extension Interpreter {
                            notes: [.init("'\(ref.name)' has shape \(fmtShape(t.shape))")])
             }
             if keep { kept.append(len) }
+            dims.append(SliceDim(start: start, len: len))
         }
         switch kept.count {
-        case 0: return (t, 1, 1)
-        case 1: return (t, 1, kept[0])
-        case 2: return (t, kept[0], kept[1])
+        case 0: return (t, 1, 1, dims)
+        case 1: return (t, 1, kept[0], dims)
+        case 2: return (t, kept[0], kept[1], dims)
         default:
             throw fail("this slice of '\(ref.name)' keeps \(kept.count) dimensions; a tile is 2-D, so index the leading ones", ref.span)
         }
@@ -260,6 +262,7 @@ extension Interpreter {
             try tally.addMatmul(flops, tensorCore: tensorCore)
             tally.computes += 1
             if sink != nil { try emit(.compute, op: "matmul", name: name, rows: m, cols: n, bytes: tiles[Int(id)].bytes, flops: flops, duration: dt, e.span) }
+            numerics?.matmul(result: id, a: ta.0, aT: aT, b: tb.0, bT: bT, m: m, k: k, n: n)
             if ta.1 { releaseTile(ta.0, e.span) }
             if tb.1 { releaseTile(tb.0, e.span) }
             try checkOverflow(e.span, name)
@@ -285,15 +288,17 @@ extension Interpreter {
     func elementwise(_ op: TileOp, _ args: [RExpr], _ f: Frame, _ e: RExpr, _ name: String) throws(SimulationError) -> (Int32, Bool) {
         var shapes: [(Int64, Int64)] = []
         var temps: [Int32] = []
+        var operands: [NumericOperand] = []
         var dtype: DType?
-        for a in args where a.isTile {
+        for a in args {
+            guard a.isTile else { operands.append(.scalar(try number(a, f))); continue }
             let (id, temp) = try tile(a, f)
             let t = tiles[Int(id)]
             shapes.append((t.rows, t.cols))
+            operands.append(.tile(id, rows: t.rows, cols: t.cols))
             if dtype == nil { dtype = t.dtype }
             if temp { temps.append(id) }
         }
-        for a in args where !a.isTile { _ = try number(a, f) }
         var rows: Int64 = 1, cols: Int64 = 1
         for (r, c) in shapes {
             if r != 1 { if rows != 1 && rows != r { throw shapeMismatch(op, shapes, e) }; rows = r }
@@ -301,6 +306,7 @@ extension Interpreter {
         }
         let id = allocTile(rows: rows, cols: cols, dtype: dtype ?? .f32, name: name)
         try charge(op, elements: rows * cols, name: name, rows: rows, cols: cols, e.span)
+        numerics?.elementwise(op, result: id, rows: rows, cols: cols, operands: operands)
         for t in temps { releaseTile(t, e.span) }
         try checkOverflow(e.span, name)
         return (id, true)
@@ -325,8 +331,9 @@ extension Interpreter {
         switch fn {
         case .zeros, .full:
             let r = try dim(args[0], "rows"), c = try dim(args[1], "cols")
-            if fn == .full { _ = try number(args[2], f) }
+            let value = fn == .full ? try number(args[2], f) : 0
             let id = allocTile(rows: r, cols: c, dtype: try dtypeArg(fn == .zeros ? 2 : 3), name: name)
+            numerics?.fill(id, count: r * c, value: value)
             try charge(.fill, elements: r * c, name: name, rows: r, cols: c, e.span)
             try checkOverflow(e.span, name)
             return (id, true)
@@ -347,6 +354,7 @@ extension Interpreter {
         var rows = s.rows, cols = s.cols, dtype = s.dtype
         let op: TileOp
         var scratch: Int64 = 0
+        var extra: [Int64] = [s.rows, s.cols]
         switch fn {
         case .rowmax: op = .rowmax; cols = 1
         case .rowsum: op = .rowsum; cols = 1
@@ -358,14 +366,16 @@ extension Interpreter {
         case .mask_causal, .mask_window:
             op = .mask
             for k in 1...2 {
-                guard case .range = try scalar(args[k], f) else { throw fail("\(fn.rawValue) needs tile ranges (loop variables of tiles()) for rows and columns", args[k].span) }
+                guard case .range(let start, _) = try scalar(args[k], f) else { throw fail("\(fn.rawValue) needs tile ranges (loop variables of tiles()) for rows and columns", args[k].span) }
+                extra.append(start)
             }
-            if fn == .mask_window { _ = try int(args[3], f, "the window") }
+            if fn == .mask_window { extra.append(try int(args[3], f, "the window")) }
         case .topk:
             op = .topk
             let k = try dim(args[1], "k")
             if k > s.cols { throw fail("topk k = \(k) is larger than the tile's \(s.cols) columns", args[1].span) }
             cols = k
+            extra.append(k)
         default:
             throw fail("'\(fn.rawValue)' does not make a tile", e.span)
         }
@@ -375,6 +385,7 @@ extension Interpreter {
         if scratch > 0 { scratchID = allocTile(rows: s.rows, cols: s.cols, dtype: dtype, name: "\(name).scratch") }
         try checkOverflow(e.span, name)
         try charge(op, elements: s.rows * s.cols, name: name, rows: rows, cols: cols, e.span)
+        numerics?.unaryTile(op, result: id, source: src, extra: extra, dtype: dtype)
         if let scratchID { releaseTile(scratchID, e.span) }
         if temp { releaseTile(src, e.span) }
         return (id, true)

@@ -80,15 +80,20 @@ public final class Interpreter {
     var hbmCurrent: Int64 = 0
     /// Additive counters; times are derived from them, so fast-forwarded loops stay exact.
     var tally = Tally()
-    /// Skip identical loop iterations (off whenever an event sink wants every event).
+    /// Skip identical loop iterations (off whenever an event sink wants every event, or values are computed).
     public var fastForward = true
+    /// Values of tensors and tiles, in `--numeric` runs.
+    var numerics: NumericEngine?
     var seq: Int64 = 0
     var weights: [Int]
     var steps: Int64 = 0
     var deadline: Date?
     let memoryRate: Double
 
-    public init(program: CheckedProgram, options: RunOptions, sink: EventSink? = nil) {
+    public init(program: CheckedProgram, options: RunOptions, sink: EventSink? = nil, numeric: NumericOptions? = nil) {
+        if let numeric {
+            numerics = numeric.accumulate64 ? NumericState<Double>(options: numeric) : NumericState<Float>(options: numeric)
+        }
         self.program = program
         self.gpu = options.gpu
         self.options = options
@@ -187,7 +192,20 @@ public final class Interpreter {
         if isEntry {
             for p in frame.kernel.params { summary.params[p.name] = paramValue(frame.values[p.slot]) }
         }
+        if isEntry { keepOutputs(frame) }
         for t in frame.owned { releaseTensor(t) }
+    }
+
+    /// The entry kernel's output tensors after a numeric run, by name.
+    public private(set) var outputs: [String: OutputTensor] = [:]
+
+    func keepOutputs(_ frame: Frame) {
+        guard let numerics else { return }
+        for t in frame.kernel.tensors where t.role == .output {
+            let id = frame.tensors[t.index]
+            guard id >= 0 else { continue }
+            outputs[t.name] = OutputTensor(shape: tensors[id].shape, dtype: tensors[id].dtype, values: numerics.tensorValues(id))
+        }
     }
 
     func paramValue(_ v: Value) -> ParamValue {
@@ -255,6 +273,11 @@ public final class Interpreter {
             }
             tensors.append(Tensor(name: name, shape: shape, dtype: dtype, bytes: bytes))
             f.tensors[index] = tensors.count - 1
+            if let numerics {
+                guard case .tensor(_, let role, _, _, _) = s.kind else { break }
+                do { try numerics.allocTensor(tensors.count - 1, name: name, shape: shape, dtype: dtype, role: role) }
+                catch { throw fail(error.message, s.span) }
+            }
             f.owned.append(tensors.count - 1)
             hbmCurrent = newCurrent
             summary.hbm.peak_bytes = Swift.max(summary.hbm.peak_bytes, hbmCurrent)
@@ -287,9 +310,10 @@ public final class Interpreter {
             if n < 0 { throw fail("repeat count must not be negative, got \(n)", countE.span) }
             try iterate(count: n, full: n, uniform: true, slot: nil, body, f) { _ in .none }
         case .load(let slot, let name, let ref):
-            let (t, rows, cols) = try slice(ref, f)
+            let (t, rows, cols, dims) = try slice(ref, f)
             let bytes = gpu.bytes(rows * cols, t.dtype)
             let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
+            numerics?.load(id, tensor: f.tensors[ref.tensor], dims: dims)
             try countRead(bytes)
             try bind(slot, id, f)
             if sink != nil {
@@ -305,6 +329,9 @@ public final class Interpreter {
             let bytes = gpu.bytes(rows * cols, t.dtype)
             let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
             try countRead(bytes)
+            if let numerics {
+                do { try numerics.gather(id, tensor: f.tensors[table], index: idx, cols: cols) } catch { throw fail(error.message, indexE.span) }
+            }
             if temp { releaseTile(idx, s.span) }
             try bind(slot, id, f)
             if sink != nil {
@@ -335,20 +362,23 @@ public final class Interpreter {
                                notes: [.init("the right-hand side must have the same shape, or be (rows x 1) or (1 x cols)")])
                 }
                 try charge(tileOp, elements: t.rows * t.cols, name: name, rows: t.rows, cols: t.cols, s.span)
+                numerics?.update(tileOp, target: target, operand: .tile(id, rows: o.rows, cols: o.cols))
                 if temp { releaseTile(id, s.span) }
             } else {
-                _ = try number(e, f)
+                let v = try number(e, f)
                 try charge(tileOp, elements: t.rows * t.cols, name: name, rows: t.rows, cols: t.cols, s.span)
+                numerics?.update(tileOp, target: target, operand: .scalar(v))
             }
         case .store(let e, let ref):
             let (id, temp) = try tile(e, f)
             let v = tiles[Int(id)]
-            let (t, rows, cols) = try slice(ref, f)
+            let (t, rows, cols, dims) = try slice(ref, f)
             if !(v.rows == rows && v.cols == cols) {
                 throw fail("cannot store a \(fmtTile(v)) tile into \(ref.name)[...], a (\(rows) x \(cols)) slice", s.span)
             }
             let bytes = gpu.bytes(rows * cols, t.dtype)
             try countWrite(bytes)
+            numerics?.store(id, tensor: f.tensors[ref.tensor], dims: dims)
             if sink != nil {
                 try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: Double(bytes) / memoryRate, s.span)
             }
@@ -391,7 +421,7 @@ public final class Interpreter {
             if let slot { f.values[slot] = value(k) }
             try exec(body, f)
         }
-        if uniform && fastForward && sink == nil && full >= 4 {
+        if uniform && fastForward && sink == nil && numerics == nil && full >= 4 {
             try one(0)
             let before = stateSignature(f), t0 = tally
             try one(1)
@@ -455,6 +485,7 @@ public final class Interpreter {
         guard t.live else { return }
         tiles[Int(id)].live = false
         sramCurrent -= t.bytes
+        numerics?.free(id)
         freeTiles.append(id)
         if sink != nil, let span { try? emit(.free, op: "sram", name: t.name, rows: t.rows, cols: t.cols, bytes: t.bytes, flops: 0, duration: 0, span) }
     }
@@ -510,6 +541,13 @@ public final class Interpreter {
         e.file = span.file.path; e.line = l; e.column = c
         try sink.record(e)
     }
+}
+
+/// An output tensor's values after a numeric run.
+public struct OutputTensor: Sendable {
+    public var shape: [Int64]
+    public var dtype: DType
+    public var values: [Double]
 }
 
 func fmtShape(_ s: [Int64]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }

@@ -30,6 +30,13 @@ public enum Runner {
     /// Runs `program`; with `tracePath` the events stream to that file, which appears only if the run succeeds.
     public static func run(_ program: CheckedProgram, options: RunOptions, tracePath: String? = nil,
                            traceFormat: TraceFormat = .jsonl, extraSink: EventSink? = nil) throws(SimulationError) -> RunSummary {
+        try runNumeric(program, options: options, numeric: nil, tracePath: tracePath, traceFormat: traceFormat, extraSink: extraSink).summary
+    }
+
+    /// A run that also computes values when `numeric` is given; returns the entry kernel's outputs.
+    public static func runNumeric(_ program: CheckedProgram, options: RunOptions, numeric: NumericOptions?, tracePath: String? = nil,
+                                  traceFormat: TraceFormat = .jsonl, extraSink: EventSink? = nil) throws(SimulationError)
+        -> (summary: RunSummary, outputs: [String: OutputTensor]) {
         var writer: TraceWriter?
         if let tracePath {
             let params = try Interpreter(program: program, options: options).resolveParams()
@@ -44,11 +51,11 @@ public enum Runner {
         case (let w?, nil): w
         case (nil, let x): x
         }
-        let interp = Interpreter(program: program, options: options, sink: sink)
+        let interp = Interpreter(program: program, options: options, sink: sink, numeric: numeric)
         do {
             let summary = try interp.run()
             try writer?.finish(summary: summary)
-            return summary
+            return (summary, interp.outputs)
         } catch {
             writer?.abandon()
             throw error

@@ -29,6 +29,11 @@ public final class AtomicFileWriter {
         if buffer.count >= 1 << 20 { try flush() }
     }
 
+    public func write(_ d: Data) throws(SimulationError) {
+        buffer.append(contentsOf: d)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
     /// Byte-level appends for the hot event path (no intermediate Strings).
     @inline(__always) func raw(_ s: StaticString) {
         s.withUTF8Buffer { buffer.append(contentsOf: $0) }

@@ -34,6 +34,14 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print one line per event with the SRAM bar.")
     var verbose = false
 
+    @Flag(help: "Compute real values (Float32; seeded random or --input inputs).")
+    var numeric = false
+
+    @OptionGroup var numericFlags: NumericFlags
+
+    @Option(name: .customLong("output"), help: "NAME=FILE.npy: write an output tensor after a --numeric run (repeatable).")
+    var outputs: [String] = []
+
     @Option(name: .customLong("max-events"), help: "Stop with an error after this many events.")
     var maxEvents: Int64?
 
@@ -58,12 +66,16 @@ struct RunCommand: ParsableCommand {
         let options = RunOptions(gpu: gpu, overrides: overrides, maxEvents: maxEvents, timeoutSeconds: timeout)
         let report = TerminalReport(color: useColor(1))
         let printer = verbose ? EventPrinter(report: report, gpu: gpu) : nil
+        if !outputs.isEmpty && !numeric { throw ValidationError("--output needs --numeric (shape-only runs compute no values)") }
+        let numericOptions = numeric ? try numericFlags.options() : nil
         let summary: RunSummary
         do {
-            summary = try Runner.run(program, options: options, tracePath: trace,
-                                     traceFormat: Runner.TraceFormat(rawValue: traceFormat)!, extraSink: printer)
-        } catch {
-            throw failRun(error)
+            let result = try Runner.runNumeric(program, options: options, numeric: numericOptions, tracePath: trace,
+                                               traceFormat: Runner.TraceFormat(rawValue: traceFormat)!, extraSink: printer)
+            summary = result.summary
+            try writeOutputs(outputs, result.outputs)
+        } catch let e as SimulationError {
+            throw failRun(e)
         }
         if json {
             let enc = JSONEncoder()

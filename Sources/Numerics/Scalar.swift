@@ -1,0 +1,28 @@
+import Foundation
+
+/// The two arithmetic precisions of numeric runs: Float (the default, as GPUs compute) and
+/// Double (`--accumulate f64`, a reference).
+public protocol NumericScalar: BinaryFloatingPoint, Sendable {
+    static func exp(_ x: Self) -> Self
+    static func log(_ x: Self) -> Self
+    static func tanh(_ x: Self) -> Self
+    static func erf(_ x: Self) -> Self
+    init(_ d: Double)
+    var double: Double { get }
+}
+
+extension Float: NumericScalar {
+    @inline(__always) public static func exp(_ x: Float) -> Float { Foundation.expf(x) }
+    @inline(__always) public static func log(_ x: Float) -> Float { Foundation.logf(x) }
+    @inline(__always) public static func tanh(_ x: Float) -> Float { Foundation.tanhf(x) }
+    @inline(__always) public static func erf(_ x: Float) -> Float { Foundation.erff(x) }
+    public var double: Double { Double(self) }
+}
+
+extension Double: NumericScalar {
+    @inline(__always) public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
+    @inline(__always) public static func log(_ x: Double) -> Double { Foundation.log(x) }
+    @inline(__always) public static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
+    @inline(__always) public static func erf(_ x: Double) -> Double { Foundation.erf(x) }
+    public var double: Double { self }
+}

@@ -1,0 +1,300 @@
+import Foundation
+import KernLang
+import Numerics
+
+/// One dimension of a resolved slice: where it starts and how many indices it covers.
+struct SliceDim { var start: Int64; var len: Int64 }
+
+/// Where a numeric run's inputs come from and where its outputs go.
+public struct NumericOptions: Sendable {
+    public var seed: UInt64 = 0
+    /// Tensor name -> values from a .npy file (shape checked against the declaration).
+    public var inputs: [String: NPY.Array] = [:]
+    /// Float64 arithmetic instead of Float32.
+    public var accumulate64 = false
+    public init() {}
+}
+
+/// Values of HBM tensors and SRAM tiles for `--numeric` runs. The interpreter calls it at
+/// every operation after doing its own shape and cost accounting.
+protocol NumericEngine: AnyObject {
+    func allocTensor(_ id: Int, name: String, shape: [Int64], dtype: DType, role: TensorRole) throws(NumericFailure)
+    func load(_ tile: Int32, tensor: Int, dims: [SliceDim])
+    func gather(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure)
+    func store(_ tile: Int32, tensor: Int, dims: [SliceDim])
+    func elementwise(_ op: TileOp, result: Int32, rows: Int64, cols: Int64, operands: [NumericOperand])
+    func update(_ op: TileOp, target: Int32, operand: NumericOperand)
+    func matmul(result: Int32, a: Int32, aT: Bool, b: Int32, bT: Bool, m: Int64, k: Int64, n: Int64)
+    func unaryTile(_ op: TileOp, result: Int32, source: Int32, extra: [Int64], dtype: DType)
+    func fill(_ tile: Int32, count: Int64, value: Double)
+    func free(_ tile: Int32)
+    func tensorValues(_ id: Int) -> [Double]
+}
+
+enum NumericOperand {
+    case tile(Int32, rows: Int64, cols: Int64)
+    case scalar(Double)
+}
+
+struct NumericFailure: Error { let message: String }
+
+final class NumericState<T: NumericScalar>: NumericEngine {
+    var tensors: [Int: (shape: [Int64], format: StorageFormat, values: [T])] = [:]
+    var tiles: [[T]] = []
+    let options: NumericOptions
+
+    init(options: NumericOptions) { self.options = options }
+
+    static func format(_ d: DType) -> StorageFormat {
+        switch d {
+        case .f32: .f32
+        case .f16: .f16
+        case .bf16: .bf16
+        case .f8: .f8e4m3
+        case .i8: .int(bits: 8)
+        case .i4: .int(bits: 4)
+        case .i32: .int(bits: 32)
+        }
+    }
+
+    /// A stable per-tensor seed, so that the same input name gets the same values in two kernels.
+    static func seed(_ base: UInt64, _ name: String) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return h ^ base
+    }
+
+    func allocTensor(_ id: Int, name: String, shape: [Int64], dtype: DType, role: TensorRole) throws(NumericFailure) {
+        let count = Int(shape.reduce(1, *))
+        let fmt = Self.format(dtype)
+        var values = [T](repeating: 0, count: count)
+        if let given = options.inputs[name] {
+            guard given.shape.map(Int64.init) == shape else {
+                throw NumericFailure(message: "--input \(name): the file has shape \(given.shape), the kernel declares \(shape)")
+            }
+            for i in 0..<count { values[i] = T(Double(fmt.round(Float(given.values[i])))) }
+        } else if role == .input {
+            var rng = SeededRandom(seed: Self.seed(options.seed, name))
+            let isInt: Bool = if case .int = fmt { true } else { false }
+            for i in 0..<count {
+                let x = rng.normal()
+                // Integer inputs (ids, quantised weights) are small integers.
+                values[i] = T(Double(fmt.round(Float(isInt ? (x * 3).rounded() : x))))
+            }
+        }
+        tensors[id] = (shape, fmt, values)
+    }
+
+    func tensorValues(_ id: Int) -> [Double] { tensors[id]?.values.map(\.double) ?? [] }
+
+    func ensure(_ tile: Int32, _ count: Int) {
+        let i = Int(tile)
+        while tiles.count <= i { tiles.append([]) }
+        if tiles[i].count != count { tiles[i] = [T](repeating: 0, count: count) }
+    }
+
+    /// Calls `body(offset, run)` for each contiguous run of the slice in the tensor, in row-major order.
+    func forEachRun(shape: [Int64], dims: [SliceDim], _ body: (Int, Int) -> Void) {
+        let r = shape.count
+        var strides = [Int](repeating: 1, count: r)
+        for d in stride(from: r - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * Int(shape[d + 1]) }
+        let run = Int(dims[r - 1].len)
+        var idx = [Int](repeating: 0, count: r)
+        while true {
+            var off = Int(dims[r - 1].start)
+            for d in 0..<(r - 1) { off += (Int(dims[d].start) + idx[d]) * strides[d] }
+            body(off, run)
+            var d = r - 2
+            while d >= 0 {
+                idx[d] += 1
+                if idx[d] < Int(dims[d].len) { break }
+                idx[d] = 0
+                d -= 1
+            }
+            if d < 0 { return }
+        }
+    }
+
+    func load(_ tile: Int32, tensor: Int, dims: [SliceDim]) {
+        guard let t = tensors[tensor] else { return }
+        ensure(tile, Int(dims.reduce(1) { $0 * $1.len }))
+        var pos = 0
+        forEachRun(shape: t.shape, dims: dims) { off, run in
+            for i in 0..<run { tiles[Int(tile)][pos + i] = t.values[off + i] }
+            pos += run
+        }
+    }
+
+    func store(_ tile: Int32, tensor: Int, dims: [SliceDim]) {
+        guard var t = tensors[tensor] else { return }
+        tensors[tensor] = nil
+        let src = tiles[Int(tile)]
+        var pos = 0
+        forEachRun(shape: t.shape, dims: dims) { off, run in
+            for i in 0..<run { t.values[off + i] = T(Double(t.format.round(Float(src[pos + i].double)))) }
+            pos += run
+        }
+        if case .f32 = t.format, T.self == Double.self {
+            // Reference runs keep full precision in f32 tensors.
+            pos = 0
+            forEachRun(shape: t.shape, dims: dims) { off, run in
+                for i in 0..<run { t.values[off + i] = src[pos + i] }
+                pos += run
+            }
+        }
+        tensors[tensor] = t
+    }
+
+    func gather(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure) {
+        guard let t = tensors[tensor] else { return }
+        let ids = tiles[Int(index)]
+        let c = Int(cols)
+        ensure(tile, ids.count * c)
+        for (r, v) in ids.enumerated() {
+            let row = Int(v.double.rounded())
+            guard row >= 0 && Int64(row) < t.shape[0] else {
+                throw NumericFailure(message: "gather index \(row) is outside the table's \(t.shape[0]) rows")
+            }
+            for j in 0..<c { tiles[Int(tile)][r * c + j] = t.values[row * c + j] }
+        }
+    }
+
+    @inline(__always) func apply(_ op: TileOp, _ x: T, _ y: T) -> T {
+        switch op {
+        case .add: x + y
+        case .sub: x - y
+        case .mul: x * y
+        case .div: x / y
+        case .max: x.isNaN || y.isNaN ? .nan : Swift.max(x, y)
+        case .min: x.isNaN || y.isNaN ? .nan : Swift.min(x, y)
+        default: x
+        }
+    }
+
+    @inline(__always) func apply(_ op: TileOp, _ x: T) -> T {
+        switch op {
+        case .neg: -x
+        case .abs: Swift.abs(x)
+        case .exp: T.exp(x)
+        case .log: T.log(x)
+        case .sqrt: x.squareRoot()
+        case .rsqrt: 1 / x.squareRoot()
+        case .tanh: T.tanh(x)
+        case .gelu: x * (1 + T.erf(x / T(2.0.squareRoot()))) / 2
+        case .silu: x / (1 + T.exp(-x))
+        default: x
+        }
+    }
+
+    /// Element (r, c) of an operand, broadcasting (rows x 1), (1 x cols) and scalars.
+    @inline(__always) func value(_ o: NumericOperand, _ r: Int, _ c: Int) -> T {
+        switch o {
+        case .scalar(let v): return T(v)
+        case .tile(let id, let rows, let cols):
+            return tiles[Int(id)][(rows == 1 ? 0 : r) * Int(cols) + (cols == 1 ? 0 : c)]
+        }
+    }
+
+    func elementwise(_ op: TileOp, result: Int32, rows: Int64, cols: Int64, operands: [NumericOperand]) {
+        let R = Int(rows), C = Int(cols)
+        var out = [T](repeating: 0, count: R * C)
+        if operands.count == 1 {
+            for r in 0..<R { for c in 0..<C { out[r * C + c] = apply(op, value(operands[0], r, c)) } }
+        } else if case .tile(let a, let ar, let ac) = operands[0], ar == rows, ac == cols, case .tile(let b, let br, let bc) = operands[1], br == rows, bc == cols {
+            // Same shapes: a straight loop the compiler vectorises.
+            let x = tiles[Int(a)], y = tiles[Int(b)]
+            for i in 0..<(R * C) { out[i] = apply(op, x[i], y[i]) }
+        } else {
+            for r in 0..<R { for c in 0..<C { out[r * C + c] = apply(op, value(operands[0], r, c), value(operands[1], r, c)) } }
+        }
+        ensure(result, 0)
+        tiles[Int(result)] = out
+    }
+
+    func update(_ op: TileOp, target: Int32, operand: NumericOperand) {
+        let t = Int(target)
+        var x = tiles[t]
+        tiles[t] = []
+        let n = x.count
+        switch operand {
+        case .scalar(let v):
+            let s = T(v)
+            for i in 0..<n { x[i] = apply(op, x[i], s) }
+        case .tile(let id, let rows, let ocols):
+            let y = tiles[Int(id)]
+            if y.count == n { for i in 0..<n { x[i] = apply(op, x[i], y[i]) } }
+            else if ocols == 1 {
+                let C = n / Int(rows)
+                for r in 0..<Int(rows) { let s = y[r]; for c in 0..<C { x[r * C + c] = apply(op, x[r * C + c], s) } }
+            } else {
+                let C = Int(ocols)
+                for i in 0..<n { x[i] = apply(op, x[i], y[i % C]) }
+            }
+        }
+        tiles[t] = x
+    }
+
+    func matmul(result: Int32, a: Int32, aT: Bool, b: Int32, bT: Bool, m: Int64, k: Int64, n: Int64) {
+        let c = LinearAlgebra.matmul(tiles[Int(a)], transposeA: aT, tiles[Int(b)], transposeB: bT, m: Int(m), k: Int(k), n: Int(n))
+        ensure(result, 0)
+        tiles[Int(result)] = c
+    }
+
+    /// Reductions, softmax, masks, cast, copy, transpose and top-k; `extra` carries their integers
+    /// (rows, cols, and for masks the row start, column start and window).
+    func unaryTile(_ op: TileOp, result: Int32, source: Int32, extra: [Int64], dtype: DType) {
+        let x = tiles[Int(source)]
+        let R = Int(extra[0]), C = Int(extra[1])
+        var out: [T]
+        switch op {
+        case .rowmax, .rowsum, .rowmean:
+            out = [T](repeating: 0, count: R)
+            for r in 0..<R {
+                var acc: T = op == .rowmax ? -.infinity : 0
+                for c in 0..<C { acc = op == .rowmax ? Swift.max(acc, x[r * C + c]) : acc + x[r * C + c] }
+                out[r] = op == .rowmean ? acc / T(Double(C)) : acc
+            }
+        case .softmax:
+            out = x
+            for r in 0..<R {
+                var m: T = -.infinity
+                for c in 0..<C { m = Swift.max(m, x[r * C + c]) }
+                var s: T = 0
+                for c in 0..<C { let e = T.exp(x[r * C + c] - m); out[r * C + c] = e; s += e }
+                for c in 0..<C { out[r * C + c] /= s }
+            }
+        case .mask:
+            out = x
+            let rowStart = Int(extra[2]), colStart = Int(extra[3]), window = extra.count > 4 ? Int(extra[4]) : nil
+            for r in 0..<R {
+                for c in 0..<C {
+                    let q = rowStart + r, kpos = colStart + c
+                    if kpos > q || (window.map { q - kpos >= $0 } ?? false) { out[r * C + c] = -.infinity }
+                }
+            }
+        case .cast:
+            let fmt = Self.format(dtype)
+            out = x.map { T(Double(fmt.round(Float($0.double)))) }
+        case .transpose:
+            out = LinearAlgebra.transpose(x, rows: R, cols: C)
+        case .topk:
+            let k = Int(extra[2])
+            out = []
+            out.reserveCapacity(R * k)
+            for r in 0..<R { out += x[(r * C)..<((r + 1) * C)].sorted(by: >).prefix(k) }
+        default:
+            out = x
+        }
+        ensure(result, 0)
+        tiles[Int(result)] = out
+    }
+
+    func fill(_ tile: Int32, count: Int64, value: Double) {
+        ensure(tile, 0)
+        tiles[Int(tile)] = [T](repeating: T(value), count: Int(count))
+    }
+
+    func free(_ tile: Int32) {
+        if Int(tile) < tiles.count { tiles[Int(tile)] = [] }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+@testable import Numerics
+
+@Suite struct RoundingTests {
+    @Test func halfPrecision() {
+        #expect(StorageFormat.f16.round(1.0009765625) == 1.0009765625)   // 1 + 2^-10 is representable
+        #expect(StorageFormat.f16.round(1.00048828125) == 1.0)          // halfway: ties to even
+        #expect(StorageFormat.f16.round(70000) == .infinity)
+    }
+
+    @Test func bfloat16TiesToEven() {
+        #expect(StorageFormat.bf16.round(1.00390625) == 1.0)            // 1 + 2^-8: halfway, even is 1.0
+        #expect(StorageFormat.bf16.round(1.01171875) == 1.015625)       // 1 + 3*2^-8: halfway, even is up
+        #expect(StorageFormat.bf16.round(3.0) == 3.0)
+        #expect(StorageFormat.bf16.round(-2.0078125) == -2.0)
+    }
+
+    @Test func fp8AndIntegers() {
+        #expect(StorageFormat.f8e4m3.round(1000) == 448)
+        #expect(StorageFormat.f8e4m3.round(1.0625) == 1.0)              // 3 mantissa bits: step 0.125 near 1
+        #expect(StorageFormat.f8e4m3.round(1.1875) == 1.25)
+        #expect(StorageFormat.int(bits: 8).round(300) == 127)
+        #expect(StorageFormat.int(bits: 4).round(-9.4) == -8)
+        #expect(StorageFormat.int(bits: 4).round(2.5) == 2)
+    }
+}
+
+@Suite struct NPYTests {
+    @Test func roundTripsFloat32() throws {
+        let values: [Float] = [1.5, -2.25, 0, 3e-8, 7, 8]
+        let path = NSTemporaryDirectory() + "gpusim-npy-\(getpid()).npy"
+        defer { unlink(path) }
+        try NPY.encode(shape: [2, 3], values: values).write(to: URL(fileURLWithPath: path))
+        let a = try NPY.read(path)
+        #expect(a.shape == [2, 3])
+        #expect(a.values == values.map(Double.init))
+        let raw = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect((raw.count - 24) % 16 == 0 || raw.count > 0)
+        #expect(raw[8] + raw[9] * 255 > 0)
+    }
+
+    @Test func rejectsBadFiles() throws {
+        let path = NSTemporaryDirectory() + "gpusim-bad-\(getpid()).npy"
+        defer { unlink(path) }
+        try Data("not numpy".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: NPY.Failure.self) { try NPY.read(path) }
+        var good = NPY.encode(shape: [4], values: [1, 2, 3, 4])
+        good.removeLast(3)
+        try good.write(to: URL(fileURLWithPath: path))
+        #expect { try NPY.read(path) } throws: { "\($0)".contains("truncated data") }
+    }
+}
+
+@Suite struct LinearAlgebraTests {
+    func naive(_ a: [Double], _ aT: Bool, _ b: [Double], _ bT: Bool, m: Int, k: Int, n: Int) -> [Double] {
+        var c = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { for p in 0..<k {
+            let x = aT ? a[p * m + i] : a[i * k + p]
+            let y = bT ? b[j * k + p] : b[p * n + j]
+            c[i * n + j] += x * y
+        } } }
+        return c
+    }
+
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func matmulMatchesNaive(_ aT: Bool, _ bT: Bool) {
+        var rng = SeededRandom(seed: 3)
+        let (m, k, n) = (67, 13, 130)
+        let a = (0..<(m * k)).map { _ in rng.normal() }, b = (0..<(k * n)).map { _ in rng.normal() }
+        let got = LinearAlgebra.matmul(a, transposeA: aT, b, transposeB: bT, m: m, k: k, n: n)
+        let want = naive(a, aT, b, bT, m: m, k: k, n: n)
+        #expect(Comparison(got, reference: want).maxAbsError < 1e-12)
+    }
+
+    @Test func comparisonFindsTheWorstElement() {
+        let c = Comparison([1, 2, 3.5, 4], reference: [1, 2, 3, 4])
+        #expect(c.maxAbsError == 0.5 && c.worstIndex == 2)
+        #expect(abs(c.relativeFrobenius - 0.5 / 30.0.squareRoot()) < 1e-15)
+        #expect(Comparison.unflatten(7, [2, 4]) == [1, 3])
+        #expect(Comparison([.nan], reference: [1]).nonFinite == 1)
+    }
+
+    @Test func seededNormalsAreStable() {
+        var a = SeededRandom(seed: 42), b = SeededRandom(seed: 42)
+        let xs = (0..<1000).map { _ in a.normal() }
+        #expect(xs == (0..<1000).map { _ in b.normal() })
+        let mean = xs.reduce(0, +) / 1000
+        let variance = xs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 1000
+        #expect(abs(mean) < 0.1 && abs(variance - 1) < 0.15)
+    }
+}
