@@ -9,7 +9,7 @@ if ! command -v swift >/dev/null; then
     exit 1
 fi
 
-# System packages (libgraphviz for gpusim graph; pkg-config to find it).
+# System packages: libgraphviz (gpusim graph), OpenBLAS (numeric matmuls), pkg-config to find them.
 need=()
 for pkg in libgraphviz-dev pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

@@ -82,3 +82,60 @@ public struct Benchmark {
         return rows
     }
 }
+
+/// `gpusim bench numerics`: wall time of numeric runs next to NumPy doing the same attention.
+public struct NumericsBenchmark {
+    public struct Row: Sendable {
+        public var kernel: String
+        public var medianSeconds: Double
+    }
+
+    public init() {}
+
+    public func run(kernels: [(name: String, program: CheckedProgram)], gpu: GPUModel, N: Int64, d: Int64, runs: Int) throws -> [Row] {
+        var rows: [Row] = []
+        for (name, program) in kernels {
+            let options = RunOptions(gpu: gpu, overrides: ["N": .int(N), "d": .int(d), "dt": .dtype("f32")])
+            var xs: [Double] = []
+            for _ in 0..<runs {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = try Runner.runNumeric(program, options: options, numeric: NumericOptions())
+                xs.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+            rows.append(Row(kernel: name, medianSeconds: Benchmark.median(xs)))
+        }
+        return rows
+    }
+
+    /// The same computation in NumPy (float32 standard attention), median of `runs`; nil when
+    /// python3 with NumPy is not there.
+    public func numpy(N: Int64, d: Int64, runs: Int) -> Double? {
+        let script = """
+        import time, numpy as np
+        N, d, runs = \(N), \(d), \(runs)
+        rng = np.random.default_rng(0)
+        Q, K, V = (rng.standard_normal((N, d), dtype=np.float32) for _ in range(3))
+        ts = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            S = (Q @ K.T) * np.float32(1 / np.sqrt(d))
+            S -= S.max(axis=1, keepdims=True)
+            P = np.exp(S)
+            P /= P.sum(axis=1, keepdims=True)
+            O = P @ V
+            ts.append(time.perf_counter() - t)
+        print(sorted(ts)[len(ts) // 2])
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return nil }
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return Double(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}

@@ -2,6 +2,10 @@ import Foundation
 import KernLang
 import Numerics
 
+#if os(Linux)
+@_silgen_name("mallopt") func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
+#endif
+
 /// One dimension of a resolved slice: where it starts and how many indices it covers.
 struct SliceDim { var start: Int64; var len: Int64 }
 
@@ -38,12 +42,24 @@ enum NumericOperand {
 
 struct NumericFailure: Error { let message: String }
 
+/// Generic over the arithmetic precision; `@_specialize` makes Float and Double copies of every
+/// method, since calls through the `NumericEngine` protocol would otherwise run unspecialised
+/// generic arithmetic (about 100x slower).
 final class NumericState<T: NumericScalar>: NumericEngine {
     var tensors: [Int: (shape: [Int64], format: StorageFormat, values: [T])] = [:]
     var tiles: [[T]] = []
     let options: NumericOptions
 
-    init(options: NumericOptions) { self.options = options }
+    init(options: NumericOptions) {
+        self.options = options
+        #if os(Linux)
+        // Tiles of tens of MB are made and dropped in turn; keeping freed memory in the heap
+        // avoids the kernel zeroing fresh pages for each one (a fifth of the run time).
+        // glibc's M_TRIM_THRESHOLD is -1 and M_MMAP_THRESHOLD -3 (malloc.h is not in the Glibc module).
+        _ = glibcMallopt(-3, 1 << 30)
+        _ = glibcMallopt(-1, 1 << 30)
+        #endif
+    }
 
     static func format(_ d: DType) -> StorageFormat {
         switch d {
@@ -64,6 +80,8 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         return h ^ base
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func allocTensor(_ id: Int, name: String, shape: [Int64], dtype: DType, role: TensorRole) throws(NumericFailure) {
         let count = Int(shape.reduce(1, *))
         let fmt = Self.format(dtype)
@@ -85,8 +103,12 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         tensors[id] = (shape, fmt, values)
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func tensorValues(_ id: Int) -> [Double] { tensors[id]?.values.map(\.double) ?? [] }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func ensure(_ tile: Int32, _ count: Int) {
         let i = Int(tile)
         while tiles.count <= i { tiles.append([]) }
@@ -94,6 +116,8 @@ final class NumericState<T: NumericScalar>: NumericEngine {
     }
 
     /// Calls `body(offset, run)` for each contiguous run of the slice in the tensor, in row-major order.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func forEachRun(shape: [Int64], dims: [SliceDim], _ body: (Int, Int) -> Void) {
         let r = shape.count
         var strides = [Int](repeating: 1, count: r)
@@ -115,16 +139,27 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         }
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func load(_ tile: Int32, tensor: Int, dims: [SliceDim]) {
         guard let t = tensors[tensor] else { return }
         ensure(tile, Int(dims.reduce(1) { $0 * $1.len }))
+        var out = tiles[Int(tile)]
+        tiles[Int(tile)] = []
         var pos = 0
-        forEachRun(shape: t.shape, dims: dims) { off, run in
-            for i in 0..<run { tiles[Int(tile)][pos + i] = t.values[off + i] }
-            pos += run
+        out.withUnsafeMutableBufferPointer { o in
+            t.values.withUnsafeBufferPointer { v in
+                forEachRun(shape: t.shape, dims: dims) { off, run in
+                    for i in 0..<run { o[pos + i] = v[off + i] }
+                    pos += run
+                }
+            }
         }
+        tiles[Int(tile)] = out
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func store(_ tile: Int32, tensor: Int, dims: [SliceDim]) {
         guard var t = tensors[tensor] else { return }
         tensors[tensor] = nil
@@ -145,6 +180,8 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         tensors[tensor] = t
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func gather(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure) {
         guard let t = tensors[tensor] else { return }
         let ids = tiles[Int(index)]
@@ -159,6 +196,8 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         }
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     @inline(__always) func apply(_ op: TileOp, _ x: T, _ y: T) -> T {
         switch op {
         case .add: x + y
@@ -171,6 +210,8 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         }
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     @inline(__always) func apply(_ op: TileOp, _ x: T) -> T {
         switch op {
         case .neg: -x
@@ -187,6 +228,8 @@ final class NumericState<T: NumericScalar>: NumericEngine {
     }
 
     /// Element (r, c) of an operand, broadcasting (rows x 1), (1 x cols) and scalars.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     @inline(__always) func value(_ o: NumericOperand, _ r: Int, _ c: Int) -> T {
         switch o {
         case .scalar(let v): return T(v)
@@ -195,22 +238,45 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         }
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func elementwise(_ op: TileOp, result: Int32, rows: Int64, cols: Int64, operands: [NumericOperand]) {
         let R = Int(rows), C = Int(cols)
         var out = [T](repeating: 0, count: R * C)
-        if operands.count == 1 {
-            for r in 0..<R { for c in 0..<C { out[r * C + c] = apply(op, value(operands[0], r, c)) } }
-        } else if case .tile(let a, let ar, let ac) = operands[0], ar == rows, ac == cols, case .tile(let b, let br, let bc) = operands[1], br == rows, bc == cols {
-            // Same shapes: a straight loop the compiler vectorises.
-            let x = tiles[Int(a)], y = tiles[Int(b)]
-            for i in 0..<(R * C) { out[i] = apply(op, x[i], y[i]) }
-        } else {
-            for r in 0..<R { for c in 0..<C { out[r * C + c] = apply(op, value(operands[0], r, c), value(operands[1], r, c)) } }
+        out.withUnsafeMutableBufferPointer { o in
+            if operands.count == 1 {
+                if case .tile(let a, let ar, let ac) = operands[0], ar == rows, ac == cols {
+                    tiles[Int(a)].withUnsafeBufferPointer { x in for i in 0..<(R * C) { o[i] = apply(op, x[i]) } }
+                } else {
+                    for r in 0..<R { for c in 0..<C { o[r * C + c] = apply(op, value(operands[0], r, c)) } }
+                }
+                return
+            }
+            // The full-shape operand first, then the other broadcast along rows, columns or as a scalar.
+            guard case .tile(let a, let ar, let ac) = operands[0], ar == rows, ac == cols else {
+                for r in 0..<R { for c in 0..<C { o[r * C + c] = apply(op, value(operands[0], r, c), value(operands[1], r, c)) } }
+                return
+            }
+            tiles[Int(a)].withUnsafeBufferPointer { x in
+                switch operands[1] {
+                case .scalar(let v):
+                    let y = T(v)
+                    for i in 0..<(R * C) { o[i] = apply(op, x[i], y) }
+                case .tile(let b, let br, let bc):
+                    tiles[Int(b)].withUnsafeBufferPointer { y in
+                        if br == rows && bc == cols { for i in 0..<(R * C) { o[i] = apply(op, x[i], y[i]) } }
+                        else if bc == 1 { for r in 0..<R { let v = y[br == 1 ? 0 : r]; for c in 0..<C { o[r * C + c] = apply(op, x[r * C + c], v) } } }
+                        else { for r in 0..<R { for c in 0..<C { o[r * C + c] = apply(op, x[r * C + c], y[c]) } } }
+                    }
+                }
+            }
         }
         ensure(result, 0)
         tiles[Int(result)] = out
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func update(_ op: TileOp, target: Int32, operand: NumericOperand) {
         let t = Int(target)
         var x = tiles[t]
@@ -219,21 +285,27 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         switch operand {
         case .scalar(let v):
             let s = T(v)
-            for i in 0..<n { x[i] = apply(op, x[i], s) }
+            x.withUnsafeMutableBufferPointer { xp in for i in 0..<n { xp[i] = apply(op, xp[i], s) } }
         case .tile(let id, let rows, let ocols):
             let y = tiles[Int(id)]
-            if y.count == n { for i in 0..<n { x[i] = apply(op, x[i], y[i]) } }
-            else if ocols == 1 {
-                let C = n / Int(rows)
-                for r in 0..<Int(rows) { let s = y[r]; for c in 0..<C { x[r * C + c] = apply(op, x[r * C + c], s) } }
-            } else {
-                let C = Int(ocols)
-                for i in 0..<n { x[i] = apply(op, x[i], y[i % C]) }
+            x.withUnsafeMutableBufferPointer { xp in
+                y.withUnsafeBufferPointer { yp in
+                    if yp.count == n { for i in 0..<n { xp[i] = apply(op, xp[i], yp[i]) } }
+                    else if ocols == 1 {
+                        let C = n / Int(rows)
+                        for r in 0..<Int(rows) { let s = yp[r]; for c in 0..<C { xp[r * C + c] = apply(op, xp[r * C + c], s) } }
+                    } else {
+                        let C = Int(ocols)
+                        for r in 0..<(n / C) { for c in 0..<C { xp[r * C + c] = apply(op, xp[r * C + c], yp[c]) } }
+                    }
+                }
             }
         }
         tiles[t] = x
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func matmul(result: Int32, a: Int32, aT: Bool, b: Int32, bT: Bool, m: Int64, k: Int64, n: Int64) {
         let c = LinearAlgebra.matmul(tiles[Int(a)], transposeA: aT, tiles[Int(b)], transposeB: bT, m: Int(m), k: Int(k), n: Int(n))
         ensure(result, 0)
@@ -242,6 +314,8 @@ final class NumericState<T: NumericScalar>: NumericEngine {
 
     /// Reductions, softmax, masks, cast, copy, transpose and top-k; `extra` carries their integers
     /// (rows, cols, and for masks the row start, column start and window).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func unaryTile(_ op: TileOp, result: Int32, source: Int32, extra: [Int64], dtype: DType) {
         let x = tiles[Int(source)]
         let R = Int(extra[0]), C = Int(extra[1])
@@ -249,19 +323,26 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         switch op {
         case .rowmax, .rowsum, .rowmean:
             out = [T](repeating: 0, count: R)
-            for r in 0..<R {
-                var acc: T = op == .rowmax ? -.infinity : 0
-                for c in 0..<C { acc = op == .rowmax ? Swift.max(acc, x[r * C + c]) : acc + x[r * C + c] }
-                out[r] = op == .rowmean ? acc / T(Double(C)) : acc
+            x.withUnsafeBufferPointer { xp in
+                for r in 0..<R {
+                    var acc: T = op == .rowmax ? -.infinity : 0
+                    if op == .rowmax { for c in 0..<C { acc = Swift.max(acc, xp[r * C + c]) } }
+                    else { for c in 0..<C { acc += xp[r * C + c] } }
+                    out[r] = op == .rowmean ? acc / T(Double(C)) : acc
+                }
             }
         case .softmax:
             out = x
-            for r in 0..<R {
-                var m: T = -.infinity
-                for c in 0..<C { m = Swift.max(m, x[r * C + c]) }
-                var s: T = 0
-                for c in 0..<C { let e = T.exp(x[r * C + c] - m); out[r * C + c] = e; s += e }
-                for c in 0..<C { out[r * C + c] /= s }
+            out.withUnsafeMutableBufferPointer { o in
+                for r in 0..<R {
+                    let row = UnsafeMutableBufferPointer(rebasing: o[(r * C)..<((r + 1) * C)])
+                    var m: T = -.infinity
+                    for c in 0..<C { m = Swift.max(m, row[c]) }
+                    var s: T = 0
+                    for c in 0..<C { let e = T.exp(row[c] - m); row[c] = e; s += e }
+                    let inv = 1 / s
+                    for c in 0..<C { row[c] *= inv }
+                }
             }
         case .mask:
             out = x
@@ -289,11 +370,15 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         tiles[Int(result)] = out
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func fill(_ tile: Int32, count: Int64, value: Double) {
         ensure(tile, 0)
         tiles[Int(tile)] = [T](repeating: T(value), count: Int(count))
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func free(_ tile: Int32) {
         if Int(tile) < tiles.count { tiles[Int(tile)] = [] }
     }

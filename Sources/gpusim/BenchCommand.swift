@@ -11,9 +11,15 @@ struct BenchCommand: ParsableCommand {
         discussion: """
         Ratios compare against a full simulation (every iteration interpreted) run in the same
         command. Build with -c release for meaningful numbers.
+        `gpusim bench numerics` times --numeric runs of standard and flash attention (f32, N = 4096,
+        d = 64 by default) next to NumPy computing the same attention, when python3 has NumPy.
         Example:
           gpusim bench --N 8192,32768,131072,1048576 --runs 5
+          gpusim bench numerics --runs 5
         """)
+
+    @Argument(help: "simulator (default) or numerics.")
+    var suite: String = "simulator"
 
     @Option(help: "Sequence lengths, comma-separated.")
     var N: String = "8192,32768,131072,1048576"
@@ -36,6 +42,8 @@ struct BenchCommand: ParsableCommand {
     var kernels: [String] = ["Kernels/standard_attention.kern", "Kernels/flash_attention.kern"]
 
     func run() throws {
+        if suite == "numerics" { return try runNumerics() }
+        guard suite == "simulator" else { throw ValidationError("unknown suite '\(suite)'; expected simulator or numerics") }
         let sizes = try N.split(separator: ",").map { s -> Int64 in
             guard let v = Int64(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw ValidationError("--N: '\(s)' is not a positive integer") }
             return v
@@ -60,6 +68,26 @@ struct BenchCommand: ParsableCommand {
             line += fmtSeconds(r.medianSeconds).leftPad(11) + (r.events > 0 ? group(r.events) : "-").leftPad(19) + eps.leftPad(17)
             line += fmtBytes(r.maxRSSBytes).leftPad(11) + ratio
             print(line)
+        }
+    }
+}
+
+extension BenchCommand {
+    func runNumerics() throws {
+        let sizes = N.split(separator: ",").compactMap { Int64($0) }
+        let n = N == "8192,32768,131072,1048576" ? 4096 : (sizes.first ?? 4096)
+        let dim = d == 128 ? 64 : d
+        let gpu = try gpuOptions.model()
+        let bench = NumericsBenchmark()
+        let programs = try kernels.map { (($0 as NSString).lastPathComponent, try loadProgram($0)) }
+        let rows = try bench.run(kernels: programs, gpu: gpu, N: n, d: dim, runs: runs)
+        let numpy = bench.numpy(N: n, d: dim, runs: runs)
+        print("gpusim bench numerics: N = \(n), d = \(dim), f32, median of \(runs) runs")
+        if let numpy { print("  NumPy standard attention (same computation)   \(fmtSeconds(numpy).leftPad(11))") }
+        else { print("  NumPy: not available (python3 with numpy not found)") }
+        for r in rows {
+            let ratio = numpy.map { String(format: "  %.2fx NumPy's time", r.medianSeconds / $0) } ?? ""
+            print("  gpusim --numeric \(r.kernel.padding(toLength: 28, withPad: " ", startingAt: 0))\(fmtSeconds(r.medianSeconds).leftPad(11))\(ratio)")
         }
     }
 }
