@@ -24,8 +24,10 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Reading results: IO complexity, benchmarks (later: roofline, sweeps, diffs).
         .target(name: "Analysis", dependencies: ["KernLang", "Simulator"]),
-        // Human-facing output: terminal report with bars.
-        .target(name: "Render", dependencies: ["Simulator"]),
+        // Graphviz's C library for graph layout (no shelling out to `dot`).
+        .systemLibrary(name: "CGraphviz", pkgConfig: "libgvc", providers: [.apt(["libgraphviz-dev"])]),
+        // Human-facing output: terminal report with bars, dataflow graphs through Graphviz.
+        .target(name: "Render", dependencies: ["Simulator", "Analysis", "CGraphviz"]),
         .executableTarget(name: "gpusim", dependencies: [
             "KernLang", "Simulator", "Analysis", "Render",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -34,5 +36,6 @@ let package = Package(
         .testTarget(name: "SimulatorTests", dependencies: ["KernLang", "Simulator", "Render"], exclude: ["Diagnostics", "Fixtures"]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(name: "AnalysisTests", dependencies: ["KernLang", "Simulator", "Analysis"]),
+        .testTarget(name: "RenderTests", dependencies: ["KernLang", "Simulator", "Analysis", "Render"], exclude: ["Golden"]),
     ]
 )

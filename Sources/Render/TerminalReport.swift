@@ -66,6 +66,7 @@ public struct TerminalReport {
         case .alloc: what = "alloc   \(e.name) in HBM \(fmtBytes(e.bytes))"
         case .overflow: what = "OVERFLOW by \(group(e.bytes / eb)) \(unit)"
         case .launch: what = "launch  \(e.name)"
+        case .iteration: what = "loop    \(e.name) iteration \(e.rows + 1) of \(e.cols)"
         }
         return String(format: "%6lld ", e.seq) + "\(e.line):\(e.column)".padding(toLength: 7, withPad: " ", startingAt: 0)
             + " \(bar(frac)) \(group(e.sramBytes / eb)) \(unit)  \(what)"

@@ -2,6 +2,8 @@ import KernLang
 
 public enum EventKind: String, Sendable, Codable, CaseIterable {
     case alloc, free, load, store, compute, overflow, launch
+    /// A loop iteration begins (`name` is the loop variable, `loc` the loop statement).
+    case iteration
 }
 
 /// One thing that happened on the simulated GPU. Kept small and plain; the interpreter

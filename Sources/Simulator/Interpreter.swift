@@ -292,7 +292,7 @@ public final class Interpreter {
                 if size <= 0 { throw fail("tile size must be positive, got \(size)", sizeE.span) }
                 if extent < 0 { throw fail("tile extent must not be negative, got \(extent)", extentE.span) }
                 let full = extent / size
-                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, body, f) { k in
+                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, body, f, s) { k in
                     let start = k * size
                     return .range(start, extent - start > size ? start + size : extent)
                 }
@@ -301,14 +301,14 @@ public final class Interpreter {
                 let step = try stepE.map { e throws(SimulationError) in try int(e, f, "a loop step") } ?? 1
                 if step <= 0 { throw fail("loop step must be positive, got \(step)", stepE!.span) }
                 let count = to > from ? (to - from - 1) / step + 1 : 0
-                try iterate(count: count, full: count, uniform: uniform, slot: slot, body, f) { k in .int(from + k * step) }
+                try iterate(count: count, full: count, uniform: uniform, slot: slot, body, f, s) { k in .int(from + k * step) }
             }
         case .ifStmt(let c, let t, let e):
             if try bool(c, f) { try exec(t, f) } else if let e { try exec(e, f) }
         case .repeatLoop(let countE, let body):
             let n = try int(countE, f, "a repeat count")
             if n < 0 { throw fail("repeat count must not be negative, got \(n)", countE.span) }
-            try iterate(count: n, full: n, uniform: true, slot: nil, body, f) { _ in .none }
+            try iterate(count: n, full: n, uniform: true, slot: nil, body, f, s) { _ in .none }
         case .load(let slot, let name, let ref):
             let (t, rows, cols, dims) = try slice(ref, f)
             let bytes = gpu.bytes(rows * cols, t.dtype)
@@ -414,11 +414,13 @@ public final class Interpreter {
     /// state it found it (the same tiles bound, the same occupancy), every later full iteration
     /// would repeat it exactly, so its counter difference is added for each skipped one. The last
     /// full iteration still runs, so bounds checks see the largest start.
-    func iterate(count: Int64, full: Int64, uniform: Bool, slot: Int?, _ body: RBlock, _ f: Frame,
+    func iterate(count: Int64, full: Int64, uniform: Bool, slot: Int?, _ body: RBlock, _ f: Frame, _ loop: RStmt,
                  value: (Int64) -> Value) throws(SimulationError) {
         var k: Int64 = 0
+        let name = slot.map { f.kernel.slotNames[$0] } ?? "repeat"
         func one(_ k: Int64) throws(SimulationError) {
             if let slot { f.values[slot] = value(k) }
+            if sink != nil { try emit(.iteration, op: "loop", name: name, rows: k, cols: count, bytes: 0, flops: 0, duration: 0, loop.span) }
             try exec(body, f)
         }
         if uniform && fastForward && sink == nil && numerics == nil && full >= 4 {

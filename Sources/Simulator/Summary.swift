@@ -58,6 +58,18 @@ public struct RunSummary: Sendable, Codable, Equatable {
 /// A resolved parameter value as it appears in summaries and traces.
 public enum ParamValue: Sendable, Codable, Equatable, CustomStringConvertible {
     case int(Int64), float(Double), bool(Bool), dtype(String)
+
+    /// JSON does not keep 1.0 apart from 1, so numbers compare by value.
+    public static func == (a: ParamValue, b: ParamValue) -> Bool {
+        switch (a, b) {
+        case (.int(let x), .int(let y)): x == y
+        case (.float(let x), .float(let y)): x == y
+        case (.int(let x), .float(let y)), (.float(let y), .int(let x)): Double(x) == y
+        case (.bool(let x), .bool(let y)): x == y
+        case (.dtype(let x), .dtype(let y)): x == y
+        default: false
+        }
+    }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {

@@ -213,10 +213,10 @@ public final class ChromeTraceWriter: TraceWriter {
             try item("{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString(e.op)),\"args\":{\"tile\":\(jsonString(e.name)),\"flops\":\(e.flops),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.line):\(e.column)\"}}")
         case .overflow:
             try item("{\"ph\":\"i\",\"s\":\"p\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM overflow\",\"args\":{\"over_bytes\":\(e.bytes),\"loc\":\"\(e.line):\(e.column)\"}}")
-        case .alloc, .free, .launch:
+        case .alloc, .free, .launch, .iteration:
             break
         }
-        if e.kind != .launch {
+        if e.kind != .launch && e.kind != .iteration {
             try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM occupancy (bytes)\",\"args\":{\"sram\":\(e.sramBytes)}}")
         }
     }

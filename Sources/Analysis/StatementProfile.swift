@@ -1,0 +1,72 @@
+import Foundation
+import KernLang
+import Simulator
+
+/// Aggregates events by source location: how often each statement ran and what it moved
+/// and computed. Fed by a live run (as an event sink) or by a recorded trace.
+public final class StatementProfile: EventSink {
+    public struct Stat: Sendable, Equatable {
+        public var count: Int64 = 0
+        public var bytes: Int64 = 0
+        public var flops: Int64 = 0
+    }
+
+    /// Key: line << 20 | column.
+    public private(set) var byLocation: [Int: Stat] = [:]
+    public private(set) var iterations: [Int: Int64] = [:]
+    public private(set) var tensorBytes: [String: Int64] = [:]
+    public private(set) var tensorShapes: [String: (Int64, Int64)] = [:]
+    public private(set) var hbmRead: [String: Int64] = [:]
+    public private(set) var hbmWritten: [String: Int64] = [:]
+
+    public init() {}
+
+    public static func key(_ line: Int, _ column: Int) -> Int { line << 20 | column }
+
+    public func record(_ e: Event) {
+        add(kind: e.kind, op: e.op, name: e.name, rows: e.rows, cols: e.cols, bytes: e.bytes, flops: e.flops, line: e.line, column: e.column)
+    }
+
+    public func add(kind: EventKind, op: String, name: String, rows: Int64, cols: Int64, bytes: Int64, flops: Int64, line: Int, column: Int) {
+        let k = Self.key(line, column)
+        switch kind {
+        case .iteration:
+            iterations[k, default: 0] += 1
+            return
+        case .alloc:
+            tensorBytes[name] = bytes
+            tensorShapes[name] = (rows, cols)
+        case .load: hbmRead[op, default: 0] += bytes
+        case .store: hbmWritten[op, default: 0] += bytes
+        case .free, .overflow: return
+        default: break
+        }
+        var s = byLocation[k] ?? Stat()
+        s.count += 1
+        s.bytes += bytes
+        s.flops += flops
+        byLocation[k] = s
+    }
+
+    /// Everything recorded at locations inside `span` (a statement and the expressions in it).
+    public func stat(within span: Span, excludingNested nested: [Span] = []) -> Stat {
+        let (l0, c0) = span.file.location(of: span.start), (l1, c1) = span.file.location(of: span.end)
+        let lo = Self.key(l0, c0), hi = Self.key(l1, c1)
+        var out = Stat()
+        for (k, s) in byLocation where k >= lo && k < hi {
+            if nested.contains(where: { n in
+                let (a, b) = n.file.location(of: n.start), (c, d) = n.file.location(of: n.end)
+                return k >= Self.key(a, b) && k < Self.key(c, d)
+            }) { continue }
+            out.count = max(out.count, s.count)
+            out.bytes += s.bytes
+            out.flops += s.flops
+        }
+        return out
+    }
+
+    public func iterationCount(of loop: Span) -> Int64 {
+        let (l, c) = loop.file.location(of: loop.start)
+        return iterations[Self.key(l, c)] ?? 0
+    }
+}

@@ -1,0 +1,3 @@
+// Graphviz's layout and rendering API (Debian: libgraphviz-dev, pkg-config libgvc).
+#include <gvc.h>
+#include <cgraph.h>
