@@ -22,8 +22,10 @@ public struct RunOptions: Sendable {
     public var overrides: [String: ParamValue]
     public var maxEvents: Int64?
     public var timeoutSeconds: Double?
-    public init(gpu: GPUModel, overrides: [String: ParamValue] = [:], maxEvents: Int64? = nil, timeoutSeconds: Double? = nil) {
-        self.gpu = gpu; self.overrides = overrides; self.maxEvents = maxEvents; self.timeoutSeconds = timeoutSeconds
+    /// A deterministic budget of interpreted statements (for fuzzing and tests).
+    public var maxSteps: Int64?
+    public init(gpu: GPUModel, overrides: [String: ParamValue] = [:], maxEvents: Int64? = nil, timeoutSeconds: Double? = nil, maxSteps: Int64? = nil) {
+        self.gpu = gpu; self.overrides = overrides; self.maxEvents = maxEvents; self.timeoutSeconds = timeoutSeconds; self.maxSteps = maxSteps
     }
 }
 
@@ -234,6 +236,7 @@ public final class Interpreter {
 
     func tick() throws(SimulationError) {
         steps &+= 1
+        if let m = options.maxSteps, steps > m { throw .input("the run interpreted more than \(m) statements and was stopped (step budget)") }
         if steps & 0xFFFF == 0, let deadline, Date() > deadline {
             throw .input("--timeout: the run took longer than \(options.timeoutSeconds!) s and was stopped")
         }
