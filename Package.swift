@@ -35,6 +35,8 @@ let package = Package(
         .testTarget(name: "KernLangTests", dependencies: ["KernLang"]),
         .testTarget(name: "SimulatorTests", dependencies: ["KernLang", "Simulator", "Render"], exclude: ["Diagnostics", "Fixtures"]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
+        // Runs the built gpusim binary: exit statuses, flags, terminal habits.
+        .testTarget(name: "CLITests"),
         .testTarget(name: "AnalysisTests", dependencies: ["KernLang", "Simulator", "Analysis"]),
         .testTarget(name: "RenderTests", dependencies: ["KernLang", "Simulator", "Analysis", "Render"], exclude: ["Golden"]),
     ]

@@ -92,3 +92,28 @@ public func fmtSeconds(_ t: Double) -> String {
     if t >= 1e-3 { return String(format: "%.3f ms", t * 1e3) }
     return String(format: "%.2f us", t * 1e6)
 }
+
+/// A progress bar on standard error, drawn only on a terminal and at most ten times a second.
+public final class ProgressBar {
+    let label: String
+    let enabled: Bool
+    var last = 0.0
+    var drawn = false
+
+    public init(label: String, enabled: Bool) { self.label = label; self.enabled = enabled }
+
+    public func update(_ fraction: Double) {
+        guard enabled else { return }
+        let now = Date().timeIntervalSinceReferenceDate
+        guard now - last >= 0.1 else { return }
+        last = now
+        let width = 30, filled = Int(fraction * Double(width))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(Int(fraction * 100))%".utf8))
+        drawn = true
+    }
+
+    public func finish() {
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

@@ -166,10 +166,12 @@ public struct GPUModel: Sendable, Codable, Equatable {
 public enum SimulationError: Error, CustomStringConvertible, Sendable {
     case kernel(Diagnostic)
     case input(String)
+    /// A command-line flag that does not fit the kernel (exit status 2).
+    case usage(String)
     public var description: String {
         switch self {
         case .kernel(let d): d.render()
-        case .input(let s): "gpusim: error: \(s)"
+        case .input(let s), .usage(let s): "gpusim: error: \(s)"
         }
     }
 }

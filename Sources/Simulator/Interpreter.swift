@@ -86,6 +86,9 @@ public final class Interpreter {
     public var fastForward = true
     /// Values of tensors and tiles, in `--numeric` runs.
     var numerics: NumericEngine?
+    /// Called with the fraction of the outermost loop done (for progress bars).
+    public var progress: ((Double) -> Void)?
+    var loopDepth = 0
     var seq: Int64 = 0
     var weights: [Int]
     var steps: Int64 = 0
@@ -130,14 +133,14 @@ public final class Interpreter {
                 var msg = "--\(name): kernel '\(entry.name)' has no parameter '\(name)'"
                 if let s = closestName(to: name, in: names) { msg += "; did you mean --\(s)?" }
                 msg += names.isEmpty ? "" : " (parameters: \(names.joined(separator: ", ")))"
-                throw .input(msg)
+                throw .usage(msg)
             }
             switch v {
             case .int(let x): overrides[p.slot] = .int(x)
             case .float(let x): overrides[p.slot] = .float(x)
             case .bool(let x): overrides[p.slot] = .bool(x)
             case .dtype(let s):
-                guard let d = DType(rawValue: s) else { throw .input("--\(name): expected a number or a dtype, got '\(s)'") }
+                guard let d = DType(rawValue: s) else { throw .usage("--\(name): expected a number or a dtype, got '\(s)'") }
                 overrides[p.slot] = .dtype(d)
             }
         }
@@ -421,7 +424,10 @@ public final class Interpreter {
                  value: (Int64) -> Value) throws(SimulationError) {
         var k: Int64 = 0
         let name = slot.map { f.kernel.slotNames[$0] } ?? "repeat"
+        loopDepth += 1
+        defer { loopDepth -= 1 }
         func one(_ k: Int64) throws(SimulationError) {
+            if loopDepth == 1, let progress { progress(Double(k) / Double(max(count, 1))) }
             if let slot { f.values[slot] = value(k) }
             if sink != nil { try emit(.iteration, op: "loop", name: name, rows: k, cols: count, bytes: 0, flops: 0, duration: 0, loop.span) }
             try exec(body, f)

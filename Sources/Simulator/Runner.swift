@@ -35,7 +35,8 @@ public enum Runner {
 
     /// A run that also computes values when `numeric` is given; returns the entry kernel's outputs.
     public static func runNumeric(_ program: CheckedProgram, options: RunOptions, numeric: NumericOptions?, tracePath: String? = nil,
-                                  traceFormat: TraceFormat = .jsonl, extraSink: EventSink? = nil) throws(SimulationError)
+                                  traceFormat: TraceFormat = .jsonl, extraSink: EventSink? = nil,
+                                  progress: ((Double) -> Void)? = nil) throws(SimulationError)
         -> (summary: RunSummary, outputs: [String: OutputTensor]) {
         var writer: TraceWriter?
         if let tracePath {
@@ -52,6 +53,7 @@ public enum Runner {
         case (nil, let x): x
         }
         let interp = Interpreter(program: program, options: options, sink: sink, numeric: numeric)
+        interp.progress = progress
         do {
             let summary = try interp.run()
             try writer?.finish(summary: summary)

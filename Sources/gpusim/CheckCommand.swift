@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import KernLang
 import Simulator
 
@@ -22,21 +23,41 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var gpuOptions: GPUOptions
 
+    @Flag(help: "Print the diagnostics as a JSON array on standard output.")
+    var json = false
+
     func run() throws {
         var failed = 0
+        var all: [Diagnostic] = []
         let gpu = try gpuOptions.model()
         for path in files {
             do {
                 switch try Runner.load(path) {
-                case .failure(let d): _ = failDiagnostics(d); failed += 1
+                case .failure(let d):
+                    all += d.sorted
+                    if !json { _ = failDiagnostics(d) }
+                    failed += 1
                 case .success(let program):
                     if runKernels { _ = try Runner.run(program, options: RunOptions(gpu: gpu, maxEvents: nil, timeoutSeconds: 60)) }
                 }
             } catch {
-                _ = failRun(error); failed += 1
+                if case .kernel(let d) = error { all.append(d) } else { all.append(.error(error.description.replacingOccurrences(of: "gpusim: error: ", with: ""), at: nil)) }
+                if !json { _ = failRun(error) }
+                failed += 1
             }
         }
+        if json {
+            let items = all.map { d -> [String: String] in
+                var o = ["severity": d.severity.rawValue, "message": d.message]
+                if let s = d.span { o["file"] = s.file.path; o["line"] = "\(s.line)"; o["column"] = "\(s.column)" }
+                if !d.notes.isEmpty { o["notes"] = d.notes.map(\.message).joined(separator: "; ") }
+                return o
+            }
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try enc.encode(items), as: UTF8.self))
+        }
         if failed > 0 { throw ExitCode(1) }
-        print("\(files.count) file\(files.count == 1 ? "" : "s") checked, no errors")
+        if !json { print("\(files.count) file\(files.count == 1 ? "" : "s") checked, no errors") }
     }
 }

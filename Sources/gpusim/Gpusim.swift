@@ -44,6 +44,9 @@ func failRun(_ error: SimulationError) -> ExitCode {
     switch error {
     case .kernel(let d): printError(d.render(color: useColor(2)))
     case .input(let s): printError("gpusim: error: \(s)")
+    case .usage(let s):
+        printError("gpusim: error: \(s)")
+        return ExitCode(2)
     }
     return ExitCode(1)
 }

@@ -70,8 +70,11 @@ struct RunCommand: ParsableCommand {
         let numericOptions = numeric ? try numericFlags.options() : nil
         let summary: RunSummary
         do {
+            let bar = ProgressBar(label: "running \(program.entryKernel.name)", enabled: isatty(2) != 0 && !verbose)
+            defer { bar.finish() }
             let result = try Runner.runNumeric(program, options: options, numeric: numericOptions, tracePath: trace,
-                                               traceFormat: Runner.TraceFormat(rawValue: traceFormat)!, extraSink: printer)
+                                               traceFormat: Runner.TraceFormat(rawValue: traceFormat)!, extraSink: printer,
+                                               progress: bar.update)
             summary = result.summary
             try writeOutputs(outputs, result.outputs)
         } catch let e as SimulationError {

@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+struct Result { let status: Int32; let out: String; let err: String }
+
+/// Runs the gpusim that `swift test` built, from the package root, without a terminal.
+func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
+    let exe = packageRoot.appendingPathComponent(".build/debug/gpusim")
+    let p = Process()
+    p.executableURL = exe
+    p.arguments = args
+    p.currentDirectoryURL = packageRoot
+    var environment = ProcessInfo.processInfo.environment
+    environment.merge(env) { $1 }
+    p.environment = environment
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+}
+
+@Suite(.serialized) struct CLITests {
+    @Test func runSucceedsWithoutColourWhenPiped() throws {
+        let r = try gpusim(["run", "Kernels/flash_attention.kern", "--N", "2048", "--gpu", "seed-a100"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("flash_attention on seed-a100"))
+        #expect(!r.out.contains("\u{1B}["))
+        #expect(r.err.isEmpty)
+    }
+
+    @Test func exitStatuses() throws {
+        #expect(try gpusim(["check", "Tests/SimulatorTests/Diagnostics/name_unknown_param.kern"]).status == 1)
+        #expect(try gpusim(["run", "Kernels/flash_attention.kern", "--gpu", "a100"]).status == 2)
+        #expect(try gpusim(["frobnicate"]).status == 2)
+        #expect(try gpusim(["run"]).status == 2)
+        #expect(try gpusim(["--help"]).status == 0)
+        #expect(try gpusim(["run", "does/not/exist.kern"]).status == 1)
+    }
+
+    @Test func flagErrorsNameTheFlag() throws {
+        let unknownParam = try gpusim(["run", "Kernels/flash_attention.kern", "--Bx", "3"])
+        #expect(unknownParam.status == 2)
+        #expect(unknownParam.err.hasPrefix("gpusim: error: --Bx: kernel 'flash_attention' has no parameter 'Bx'; did you mean --Br?"))
+        let preset = try gpusim(["run", "Kernels/flash_attention.kern", "--gpu", "a100"])
+        #expect(preset.err.contains("--gpu: unknown preset 'a100'"))
+        let value = try gpusim(["run", "Kernels/flash_attention.kern", "--N", "lots"])
+        #expect(value.err.contains("--N: expected a number, true/false or a dtype, got 'lots'"))
+        let missing = try gpusim(["run", "Kernels/flash_attention.kern", "--N"])
+        #expect(missing.err.contains("--N needs a value (--N VALUE)"))
+    }
+
+    @Test func resourceGuards() throws {
+        let events = try gpusim(["run", "Kernels/flash_attention.kern", "--trace", "/dev/null", "--max-events", "50"])
+        #expect(events.status == 1)
+        #expect(events.err == "gpusim: error: --max-events: the run produced more than 50 events and was stopped\n")
+        let timeout = try gpusim(["run", "Kernels/flash_attention_causal.kern", "--N", "262144", "--gpu", "seed-a100", "--timeout", "0.2"])
+        #expect(timeout.status == 1)
+        #expect(timeout.err == "gpusim: error: --timeout: the run took longer than 0.2 s and was stopped\n")
+        let hbm = try gpusim(["run", "Kernels/attention_2d.kern", "--N", "1048576", "--d", "128"])
+        #expect(hbm.status == 1)
+        #expect(hbm.err.contains("error: 'S' [1048576, 1048576] f16 needs 2.20 TB of HBM with 1.07 GB already allocated, more than a100-80gb's 85.9 GB"))
+    }
+
+    @Test func failedRunLeavesNoTraceFile() throws {
+        let path = NSTemporaryDirectory() + "gpusim-cli-\(getpid()).jsonl"
+        let r = try gpusim(["run", "Kernels/attention_1d.kern", "--N", "1024", "--trace", path])
+        #expect(r.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test func jsonOutputs() throws {
+        let run = try gpusim(["run", "Kernels/standard_attention.kern", "--gpu", "seed-a100", "--json"])
+        let summary = try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as! [String: Any]
+        #expect((summary["hbm"] as! [String: Any])["read_bytes"] as? Int == 24_576 * 2)
+        let list = try gpusim(["list", "--json"])
+        let obj = try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as! [String: Any]
+        #expect((obj["presets"] as! [[String: Any]]).count == 7)
+        #expect((obj["kernels"] as! [[String: Any]]).count >= 6)
+        let check = try gpusim(["check", "--json", "Tests/SimulatorTests/Diagnostics/shape_matmul.kern", "--run"])
+        #expect(check.status == 1)
+        let diags = try JSONSerialization.jsonObject(with: Data(check.out.utf8)) as! [[String: String]]
+        #expect(diags.first?["message"] == "matmul shapes do not agree: (64 x 64) @ (128 x 64)")
+        #expect(diags.first?["line"] == "5")
+    }
+
+    @Test func completionScriptsAndHelp() throws {
+        let bash = try gpusim(["--generate-completion-script", "bash"])
+        #expect(bash.status == 0 && bash.out.contains("_gpusim"))
+        let zsh = try gpusim(["--generate-completion-script", "zsh"])
+        #expect(zsh.out.contains("#compdef gpusim"))
+        let help = try gpusim(["run", "--help"])
+        #expect(help.out.contains("gpusim run Kernels/flash_attention.kern --N 8192"))
+    }
+
+    @Test func noColorIsHonoured() throws {
+        let r = try gpusim(["check", "Tests/SimulatorTests/Diagnostics/name_unknown_param.kern"], env: ["NO_COLOR": "1"])
+        #expect(!r.err.contains("\u{1B}["))
+        #expect(r.err.hasPrefix("Tests/SimulatorTests/Diagnostics/name_unknown_param.kern:4:23: error: unknown name 'Bx'"))
+    }
+}
