@@ -172,6 +172,19 @@ public final class Interpreter {
         summary.counts.launches = tally.launches
         summary.sram.overflow_count = tally.overflows
         summary.sram.overflow = tally.overflows > 0
+        for (id, t) in tensors.enumerated() {
+            let r = tally.value(.tensorRead, id), w = tally.value(.tensorWrite, id)
+            guard r + w > 0 else { continue }
+            summary.tensors[t.name, default: .init()].read_bytes += r
+            summary.tensors[t.name, default: .init()].write_bytes += w
+        }
+        for (k, kernel) in program.kernels.enumerated() where tally.value(.kernelLaunches, k) > 0 {
+            let fl = tally.value(.kernelFlops, k), tc = tally.value(.kernelTensorCoreFlops, k)
+            let rb = tally.value(.kernelRead, k), wb = tally.value(.kernelWrite, k)
+            let c = self.computeTime(flops: fl, tensorCore: tc), m = Double(rb + wb) / memoryRate
+            summary.kernels[kernel.name] = .init(launches: tally.value(.kernelLaunches, k), read_bytes: rb, write_bytes: wb, flops: fl,
+                                                 time_total: gpu.overlap ? Swift.max(c, m) : c + m, bound: m > c ? "memory" : "compute")
+        }
         summary.time.compute = computeTime
         summary.time.memory = memoryTime
         summary.time.total = gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime
@@ -184,21 +197,70 @@ public final class Interpreter {
         summary.counts.events = seq
     }
 
-    var computeTime: Double {
+    var computeTime: Double { computeTime(tally) }
+
+    func computeTime(_ t: Tally) -> Double { computeTime(flops: t.flops, tensorCore: t.tensorCoreFlops) }
+
+    func computeTime(flops: Int64, tensorCore: Int64) -> Double {
         let rate = gpu.computeEfficiency
-        if gpu.matmulFlops == gpu.vectorFlops { return Double(tally.flops) / (gpu.vectorFlops * rate) }
-        return Double(tally.tensorCoreFlops) / (gpu.matmulFlops * rate) + Double(tally.flops - tally.tensorCoreFlops) / (gpu.vectorFlops * rate)
+        if gpu.matmulFlops == gpu.vectorFlops { return Double(flops) / (gpu.vectorFlops * rate) }
+        return Double(tensorCore) / (gpu.matmulFlops * rate) + Double(flops - tensorCore) / (gpu.vectorFlops * rate)
     }
     var memoryTime: Double { Double(tally.readBytes + tally.writeBytes) / memoryRate }
     var now: Double { gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime }
 
     func runKernel(_ frame: Frame, isEntry: Bool) throws(SimulationError) {
-        try exec(frame.kernel.body, frame)
+        if isEntry { try execPhases(frame) } else { try exec(frame.kernel.body, frame) }
         if isEntry {
             for p in frame.kernel.params { summary.params[p.name] = paramValue(frame.values[p.slot]) }
         }
         if isEntry { keepOutputs(frame) }
         for t in frame.owned { releaseTensor(t) }
+    }
+
+    /// Runs the entry kernel's body recording a phase per top-level loop nest, repeat or launch
+    /// (consecutive other statements form one phase), for per-phase rooflines and breakdowns.
+    func execPhases(_ f: Frame) throws(SimulationError) {
+        let body = f.kernel.body
+        var pending: (label: String, line: Int, start: Tally)?
+        func close() {
+            guard let p = pending else { return }
+            pending = nil
+            addPhase(p.label, p.line, tally - p.start)
+        }
+        for s in body.stmts {
+            let line = s.span.line
+            switch s.kind {
+            case .loop, .repeatLoop, .launch:
+                close()
+                let start = tally
+                try execStmt(s, f)
+                addPhase(Self.header(s.span), line, tally - start)
+            case .param, .tensor, .require, .free:
+                try execStmt(s, f)
+            default:
+                if pending == nil { pending = (Self.header(s.span), line, tally) }
+                else if let p = pending { pending = ("lines \(p.line)-\(line)", p.line, p.start) }
+                try execStmt(s, f)
+            }
+            for slot in s.freeAfter { freeSlot(slot, f, s.span) }
+        }
+        close()
+        for slot in body.locals { freeSlot(slot, f, nil) }
+    }
+
+    static func header(_ span: Span) -> String {
+        let text = span.file.text(span).split(separator: "\n").first.map(String.init) ?? ""
+        return text.replacingOccurrences(of: "{", with: "").trimmingCharacters(in: .whitespaces)
+    }
+
+    func addPhase(_ label: String, _ line: Int, _ d: Tally) {
+        guard d.loads + d.stores + d.computes > 0 else { return }
+        let compute = computeTime(d), memory = Double(d.readBytes + d.writeBytes) / memoryRate
+        summary.phases.append(RunSummary.Phase(
+            label: label, line: line, read_bytes: d.readBytes, write_bytes: d.writeBytes, flops: d.flops,
+            time_compute: compute, time_memory: memory, time_total: gpu.overlap ? Swift.max(compute, memory) : compute + memory,
+            bound: memory > compute ? "memory" : "compute"))
     }
 
     /// The entry kernel's output tensors after a numeric run, by name.
@@ -320,7 +382,7 @@ public final class Interpreter {
             let bytes = gpu.bytes(rows * cols, t.dtype)
             let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
             numerics?.load(id, tensor: f.tensors[ref.tensor], dims: dims)
-            try countRead(bytes)
+            try countRead(bytes, tensor: f.tensors[ref.tensor])
             try bind(slot, id, f)
             if sink != nil {
                 try emit(.load, op: t.name, name: name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: bytes > 0 ? Double(bytes) / memoryRate : 0, s.span)
@@ -334,7 +396,7 @@ public final class Interpreter {
             let rows = it.rows * it.cols, cols = t.shape[1]
             let bytes = gpu.bytes(rows * cols, t.dtype)
             let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
-            try countRead(bytes)
+            try countRead(bytes, tensor: f.tensors[table])
             if let numerics {
                 do { try numerics.gather(id, tensor: f.tensors[table], index: idx, cols: cols) } catch { throw fail(error.message, indexE.span) }
             }
@@ -383,7 +445,7 @@ public final class Interpreter {
                 throw fail("cannot store a \(fmtTile(v)) tile into \(ref.name)[...], a (\(rows) x \(cols)) slice", s.span)
             }
             let bytes = gpu.bytes(rows * cols, t.dtype)
-            try countWrite(bytes)
+            try countWrite(bytes, tensor: f.tensors[ref.tensor])
             numerics?.store(id, tensor: f.tensors[ref.tensor], dims: dims)
             if sink != nil {
                 try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: Double(bytes) / memoryRate, s.span)
@@ -411,7 +473,13 @@ public final class Interpreter {
             }
             tally.launches += 1
             if sink != nil { try emit(.launch, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) }
+            let before = (tally.readBytes, tally.writeBytes, tally.flops, tally.tensorCoreFlops)
             try runKernel(Frame(kernel: callee, overrides: overrides, bound: bound), isEntry: false)
+            tally.bump(.kernelLaunches, k, by: 1)
+            tally.bump(.kernelRead, k, by: tally.readBytes - before.0)
+            tally.bump(.kernelWrite, k, by: tally.writeBytes - before.1)
+            tally.bump(.kernelFlops, k, by: tally.flops - before.2)
+            tally.bump(.kernelTensorCoreFlops, k, by: tally.tensorCoreFlops - before.3)
         }
     }
 
@@ -511,18 +579,20 @@ public final class Interpreter {
         hbmCurrent -= tensors[id].bytes
     }
 
-    func countRead(_ bytes: Int64) throws(SimulationError) {
+    func countRead(_ bytes: Int64, tensor: Int) throws(SimulationError) {
         let (v, o) = tally.readBytes.addingReportingOverflow(bytes)
         if o { throw .input("HBM read bytes overflowed a 64-bit counter") }
         tally.readBytes = v
         tally.loads += 1
+        tally.bump(.tensorRead, tensor, by: bytes)
     }
 
-    func countWrite(_ bytes: Int64) throws(SimulationError) {
+    func countWrite(_ bytes: Int64, tensor: Int) throws(SimulationError) {
         let (v, o) = tally.writeBytes.addingReportingOverflow(bytes)
         if o { throw .input("HBM write bytes overflowed a 64-bit counter") }
         tally.writeBytes = v
         tally.stores += 1
+        tally.bump(.tensorWrite, tensor, by: bytes)
     }
 
     /// Charges an elementwise/reduction op's FLOPs and time (no allocation).

@@ -51,6 +51,57 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var bound = "compute"
     public var params: [String: ParamValue] = [:]
     public var counts = Counts()
+    /// HBM traffic by tensor name.
+    public var tensors: [String: TensorTraffic] = [:]
+    /// One per top-level loop nest, repeat or launch of the entry kernel, in order.
+    public var phases: [Phase] = []
+    /// Launched kernels by name (inclusive of what they launch in turn).
+    public var kernels: [String: KernelBreakdown] = [:]
+
+    public struct TensorTraffic: Sendable, Codable, Equatable {
+        public var read_bytes: Int64 = 0
+        public var write_bytes: Int64 = 0
+    }
+    public struct Phase: Sendable, Codable, Equatable {
+        public var label: String
+        public var line: Int
+        public var read_bytes: Int64
+        public var write_bytes: Int64
+        public var flops: Int64
+        public var time_compute: Double
+        public var time_memory: Double
+        public var time_total: Double
+        public var bound: String
+    }
+    public struct KernelBreakdown: Sendable, Codable, Equatable {
+        public var launches: Int64
+        public var read_bytes: Int64
+        public var write_bytes: Int64
+        public var flops: Int64
+        public var time_total: Double
+        public var bound: String
+    }
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case kernel, gpu, hbm, sram, flops, time, bound, params, counts, tensors, phases, kernels }
+
+    /// Fields added within schema version 1 (tensors, phases, kernels) may be absent in older traces.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kernel = try c.decode(String.self, forKey: .kernel)
+        gpu = try c.decode(String.self, forKey: .gpu)
+        hbm = try c.decode(HBM.self, forKey: .hbm)
+        sram = try c.decode(SRAM.self, forKey: .sram)
+        flops = try c.decode(FLOPs.self, forKey: .flops)
+        time = try c.decode(Time.self, forKey: .time)
+        bound = try c.decode(String.self, forKey: .bound)
+        params = try c.decode([String: ParamValue].self, forKey: .params)
+        counts = try c.decode(Counts.self, forKey: .counts)
+        tensors = try c.decodeIfPresent([String: TensorTraffic].self, forKey: .tensors) ?? [:]
+        phases = try c.decodeIfPresent([Phase].self, forKey: .phases) ?? []
+        kernels = try c.decodeIfPresent([String: KernelBreakdown].self, forKey: .kernels) ?? [:]
+    }
+
     /// Arithmetic intensity: FLOPs per HBM byte.
     public var intensity: Double { hbm.total_bytes == 0 ? .infinity : Double(flops.total) / Double(hbm.total_bytes) }
 }

@@ -14,6 +14,21 @@ struct Tally: Equatable {
     var computes: Int64 = 0
     var launches: Int64 = 0
     var overflows: Int64 = 0
+    /// Per-index counters, grown on demand: traffic by global tensor id, work by launched kernel.
+    var vectors: [[Int64]] = Array(repeating: [], count: Vector.allCases.count)
+
+    enum Vector: Int, CaseIterable {
+        case tensorRead, tensorWrite, kernelLaunches, kernelRead, kernelWrite, kernelFlops, kernelTensorCoreFlops
+    }
+
+    @inline(__always) mutating func bump(_ v: Vector, _ index: Int, by n: Int64) {
+        while vectors[v.rawValue].count <= index { vectors[v.rawValue].append(0) }
+        vectors[v.rawValue][index] &+= n
+    }
+
+    func value(_ v: Vector, _ index: Int) -> Int64 {
+        index < vectors[v.rawValue].count ? vectors[v.rawValue][index] : 0
+    }
 
     nonisolated(unsafe) static let fields: [WritableKeyPath<Tally, Int64>] = [
         \.readBytes, \.writeBytes, \.flops, \.matmulFlops, \.tensorCoreFlops, \.elementwiseFlops,
@@ -23,6 +38,11 @@ struct Tally: Equatable {
     static func - (a: Tally, b: Tally) -> Tally {
         var out = Tally()
         for f in fields { out[keyPath: f] = a[keyPath: f] - b[keyPath: f] }
+        for v in Vector.allCases {
+            for i in 0..<max(a.vectors[v.rawValue].count, b.vectors[v.rawValue].count) {
+                out.bump(v, i, by: a.value(v, i) - b.value(v, i))
+            }
+        }
         return out
     }
 
@@ -33,6 +53,13 @@ struct Tally: Equatable {
             let (s, o2) = self[keyPath: f].addingReportingOverflow(p)
             if o1 || o2 { throw .input("a counter overflowed 64 bits (the run is too large to count exactly)") }
             self[keyPath: f] = s
+        }
+        for v in Vector.allCases {
+            for (i, d) in delta.vectors[v.rawValue].enumerated() where d != 0 {
+                let (p, o) = d.multipliedReportingOverflow(by: times)
+                if o { throw .input("a counter overflowed 64 bits (the run is too large to count exactly)") }
+                bump(v, i, by: p)
+            }
         }
     }
 
