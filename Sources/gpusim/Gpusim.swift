@@ -12,7 +12,7 @@ struct Gpusim: ParsableCommand {
         Exit status: 0 success, 1 kernel or input error (diagnostics printed), 2 usage error.
         Kernel parameters follow the kernel path: gpusim run Kernels/flash_attention.kern --N 8192
         """,
-        subcommands: [RunCommand.self, CheckCommand.self, FmtCommand.self, ListCommand.self, BenchCommand.self, VerifyCommand.self, GraphCommand.self])
+        subcommands: [RunCommand.self, CheckCommand.self, FmtCommand.self, ListCommand.self, BenchCommand.self, VerifyCommand.self, GraphCommand.self, DiffCommand.self])
 
     static func main() {
         do {
@@ -51,10 +51,13 @@ func failRun(_ error: SimulationError) -> ExitCode {
     return ExitCode(1)
 }
 
-func failDiagnostics(_ list: DiagnosticList) -> ExitCode {
+/// Prints at most `limit` diagnostics (as clang's -ferror-limit does), then a count.
+func failDiagnostics(_ list: DiagnosticList, limit: Int = 20) -> ExitCode {
     let color = useColor(2)
-    printError(list.sorted.map { $0.render(color: color) }.joined(separator: "\n"))
+    let sorted = list.sorted
+    printError(sorted.prefix(limit).map { $0.render(color: color) }.joined(separator: "\n"))
     let n = list.items.filter { $0.severity == .error }.count
+    if sorted.count > limit { printError("\(sorted.count - limit) more diagnostics not shown (is this a .kern file?)") }
     printError("\(n) error\(n == 1 ? "" : "s") generated.")
     return ExitCode(1)
 }

@@ -1,0 +1,85 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import Render
+import Simulator
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Compare two runs side by side: traffic per tensor, FLOPs, peak SRAM, time and verdict.",
+        discussion: """
+        Each side is a JSONL trace or a kernel (run on the fly with the same parameters; each kernel
+        takes the parameters it declares).
+        Examples:
+          gpusim diff Kernels/flash_attention.kern Kernels/attention_2d.kern --gpu seed-a100 --N 4096 --d 128
+          gpusim diff flash.jsonl standard.jsonl --json
+        """)
+
+    @Argument(help: "First trace or kernel.")
+    var a: String
+
+    @Argument(help: "Second trace or kernel.")
+    var b: String
+
+    @Flag(help: "Print the comparison as JSON.")
+    var json = false
+
+    @OptionGroup var gpuOptions: GPUOptions
+
+    @Argument(parsing: .allUnrecognized, help: "Kernel parameters: --NAME VALUE ...")
+    var params: [String] = []
+
+    func summary(_ path: String, _ overrides: [String: ParamValue], _ others: Set<String>) throws -> (RunSummary, String) {
+        if TraceReader.looksLikeTrace(path) {
+            do { let t = try TraceReader.read(path); return (t.summary, t.kernel) } catch {
+                printError("gpusim: error: \(error)")
+                throw ExitCode(1)
+            }
+        }
+        let program = try loadProgram(path)
+        let known = Set(program.entryKernel.params.map(\.name))
+        let mine = overrides.filter { known.contains($0.key) }
+        let gpu = try gpuOptions.model()
+        do {
+            let s = try Runner.run(program, options: RunOptions(gpu: gpu, overrides: mine))
+            return (s, program.entryKernel.name)
+        } catch { throw failRun(error) }
+    }
+
+    func run() throws {
+        let overrides = try parseKernelParams(params)
+        var known = Set<String>()
+        for p in [a, b] where !TraceReader.looksLikeTrace(p) {
+            if case .success(let prog)? = try? Runner.load(p) { known.formUnion(prog.entryKernel.params.map(\.name)) }
+        }
+        for name in overrides.keys where !known.contains(name) {
+            throw ValidationError("--\(name): neither kernel has a parameter '\(name)'")
+        }
+        let (x, la) = try summary(a, overrides, known), (y, lb) = try summary(b, overrides, known)
+        let labels = la == lb ? ("A (\(la))", "B (\(lb))") : (la, lb)
+        let d = RunDiff(x, y, labels: labels)
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try enc.encode(d), as: UTF8.self))
+            return
+        }
+        let w = max(24, labels.0.count + 2, labels.1.count + 2)
+        print("".padding(toLength: 22, withPad: " ", startingAt: 0) + labels.0.leftPad(w) + labels.1.leftPad(w) + "   B / A")
+        for r in d.rows {
+            func fmt(_ v: Double) -> String {
+                switch r.unit {
+                case "bytes": return fmtBytes(Int64(v))
+                case "flops": return group(v)
+                case "seconds": return fmtSeconds(v)
+                default: return group(v) + " " + r.unit
+                }
+            }
+            let ratio = r.ratio.map { String(format: "%8.2fx", $0) } ?? "       -"
+            print(r.metric.padding(toLength: 22, withPad: " ", startingAt: 0) + fmt(r.a).leftPad(w) + fmt(r.b).leftPad(w) + ratio)
+        }
+        print("Verdict".padding(toLength: 22, withPad: " ", startingAt: 0) + "\(d.verdictA)-bound".leftPad(w) + "\(d.verdictB)-bound".leftPad(w))
+        for h in d.headlines { print(h) }
+    }
+}
