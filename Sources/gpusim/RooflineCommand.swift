@@ -1,0 +1,73 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import Render
+import Simulator
+
+struct RooflineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "roofline",
+        abstract: "Place a kernel (and each of its phases) on the GPU's roofline.",
+        discussion: """
+        Phases are the entry kernel's top-level loop nests and launches.
+        Examples:
+          gpusim roofline Kernels/attention_2d.kern --gpu a100-80gb --N 4096 -o roofline.svg
+          gpusim roofline flash.jsonl --json
+        """)
+
+    @Argument(help: "A .kern file or a JSONL trace.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Write the chart as SVG.")
+    var output: String?
+
+    @Flag(help: "Print as JSON.")
+    var json = false
+
+    @OptionGroup var gpuOptions: GPUOptions
+
+    @Argument(parsing: .allUnrecognized, help: "Kernel parameters: --NAME VALUE ...")
+    var params: [String] = []
+
+    func run() throws {
+        let summary: RunSummary, gpu: GPUModel
+        if TraceReader.looksLikeTrace(input) {
+            do { let t = try TraceReader.read(input); summary = t.summary; gpu = t.gpu } catch {
+                printError("gpusim: error: \(error)")
+                throw ExitCode(1)
+            }
+        } else {
+            gpu = try gpuOptions.model()
+            let program = try loadProgram(input)
+            let options = RunOptions(gpu: gpu, overrides: try parseKernelParams(params))
+            do { summary = try Runner.run(program, options: options) } catch { throw failRun(error) }
+        }
+        let r = Roofline(summary: summary, gpu: gpu)
+        if let output {
+            do {
+                let w = try AtomicFileWriter(path: output)
+                try w.write(RooflineChart.svg(r, title: "\(summary.kernel) on \(gpu.name)"))
+                try w.commit()
+            } catch { throw failRun(error) }
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            print(String(decoding: try enc.encode(r), as: UTF8.self))
+            return
+        }
+        let per = summary.time.unit == "cycles" ? "cycle" : "s"
+        print("\(summary.kernel) on \(gpu.name): peak \(RooflineChart.tick(r.peak_matmul)) FLOP/\(per) (tensor), \(RooflineChart.tick(r.peak_vector)) FLOP/\(per) (CUDA cores), HBM \(RooflineChart.tick(r.bandwidth)) B/\(per)")
+        print(String(format: "ridge point: %.1f FLOP/byte (tensor), %.1f FLOP/byte (CUDA cores)", r.ridge, r.ridge_vector))
+        print("                                              FLOPs     HBM bytes   FLOP/byte   attained/\(per)   of peak   bound")
+        for p in [r.total] + r.phases {
+            let frac = p.attained / r.peak_matmul * 100
+            print(p.label.prefix(40).padding(toLength: 40, withPad: " ", startingAt: 0)
+                  + RooflineChart.tick(Double(p.flops)).leftPad(12) + fmtBytes(p.hbm_bytes).leftPad(14)
+                  + String(format: "%12.1f", p.intensity) + RooflineChart.tick(p.attained).leftPad(17)
+                  + String(format: "%9.1f%%", frac) + "   \(p.bound)")
+        }
+        if let output { print("chart: \(output)") }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+import KernLang
+import Simulator
+import Analysis
+@testable import Render
+
+@Suite struct RooflineTests {
+    func summary(_ kernel: String, gpu: String, _ params: [String: ParamValue]) throws -> (RunSummary, GPUModel) {
+        let g = GPUModel.preset(named: gpu)!
+        return (try Runner.run(try program(kernel), options: RunOptions(gpu: g, overrides: params)), g)
+    }
+
+    @Test func ridgePointsAndIntensities() throws {
+        let (s, g) = try summary("Kernels/attention_2d.kern", gpu: "a100-80gb", ["N": .int(2048)])
+        let r = Roofline(summary: s, gpu: g)
+        #expect(abs(r.ridge - 312e12 / 2039e9) < 1e-9)
+        #expect(abs(r.ridge_vector - 19.5e12 / 2039e9) < 1e-9)
+        #expect(r.total.intensity == Double(s.flops.total) / Double(s.hbm.total_bytes))
+        #expect(r.phases.count == 3)
+        // The softmax phase reads and writes N^2 scores and does 19 FLOPs per score: 4.75 FLOP/byte.
+        #expect(abs(r.phases[1].intensity - 19.0 / 4.0) < 1e-12)
+        #expect(r.phases[1].bound == "memory")
+        let (seed, sg) = try summary("Kernels/flash_attention.kern", gpu: "seed-a100", ["N": .int(4096), "d": .int(128)])
+        let rs = Roofline(summary: seed, gpu: sg)
+        #expect(rs.ridge == 75)
+        #expect(rs.total.bound == "compute")
+    }
+
+    @Test func chartHasCeilingsAndPoints() throws {
+        let (s, g) = try summary("Kernels/attention_2d.kern", gpu: "h100-sxm", ["N": .int(1024)])
+        let svg = RooflineChart.svg(Roofline(summary: s, gpu: g), title: "t")
+        let parsed = try #require(SVGStructure.parse(Data(svg.utf8)))
+        _ = parsed
+        #expect(svg.components(separatedBy: "class=\"point\"").count - 1 == 4)
+        #expect(svg.contains("class=\"ceiling memory\"") && svg.contains("class=\"ceiling compute\""))
+        #expect(svg.contains("tensor cores: 989T FLOP/s"))
+        #expect(XMLParser(data: Data(svg.utf8)).parse())
+    }
+}
