@@ -94,16 +94,20 @@ public func fmtSeconds(_ t: Double) -> String {
 }
 
 /// A progress bar on standard error, drawn only on a terminal and at most ten times a second.
-public final class ProgressBar {
+/// Sweeps update it from worker threads, hence the lock.
+public final class ProgressBar: @unchecked Sendable {
     let label: String
     let enabled: Bool
     var last = 0.0
     var drawn = false
+    let lock = NSLock()
 
     public init(label: String, enabled: Bool) { self.label = label; self.enabled = enabled }
 
     public func update(_ fraction: Double) {
         guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
         let now = Date().timeIntervalSinceReferenceDate
         guard now - last >= 0.1 else { return }
         last = now

@@ -1,0 +1,132 @@
+import Dispatch
+import Foundation
+import KernLang
+import Simulator
+
+/// Runs a kernel over the cross product of parameter values (in parallel) and fits how each
+/// metric grows with each swept parameter: the least-squares slope in log-log.
+public struct Sweep: Sendable {
+    public struct Point: Sendable {
+        public var params: [String: ParamValue]
+        public var summary: RunSummary?
+        public var error: String?
+    }
+
+    public struct Fit: Sendable, Encodable {
+        public var metric: String
+        public var parameter: String
+        public var exponent: Double
+        /// Points used (in groups that vary only this parameter).
+        public var points: Int
+        /// "N^2", "N^-1", or "N^1.37" when the exponent is not near a half-integer.
+        public var growth: String
+    }
+
+    public var names: [String]
+    public var points: [Point] = []
+
+    public static let metrics: [(String, @Sendable (RunSummary) -> Double)] = [
+        ("HBM traffic", { Double($0.hbm.total_bytes) }),
+        ("FLOPs", { Double($0.flops.total) }),
+        ("peak SRAM", { Double($0.sram.peak_bytes) }),
+        ("time", { $0.time.total }),
+    ]
+
+    /// Every combination of `values` (parameters in the order given).
+    public static func grid(_ values: [(String, [ParamValue])]) -> [[String: ParamValue]] {
+        var out: [[String: ParamValue]] = [[:]]
+        for (name, vs) in values {
+            out = out.flatMap { base in vs.map { v in var b = base; b[name] = v; return b } }
+        }
+        return out
+    }
+
+    public init(program: CheckedProgram, gpu: GPUModel, values: [(String, [ParamValue])], progress: (@Sendable (Int, Int) -> Void)? = nil) {
+        names = values.map(\.0)
+        let combos = Self.grid(values)
+        /// Results written from the worker threads, one slot each, under a lock.
+        final class Box: @unchecked Sendable {
+            var points: [Point?]
+            var finished = 0
+            let lock = NSLock()
+            init(_ n: Int) { points = Array(repeating: nil, count: n) }
+        }
+        let box = Box(combos.count)
+        DispatchQueue.concurrentPerform(iterations: combos.count) { i in
+            let p = combos[i]
+            var point = Point(params: p)
+            let result = Result { () throws(SimulationError) in try Interpreter(program: program, options: RunOptions(gpu: gpu, overrides: p)).run() }
+            switch result {
+            case .success(let s): point.summary = s
+            case .failure(.kernel(let d)): point.error = (d.span.map { "\($0.description): " } ?? "") + d.message
+            case .failure(.input(let m)), .failure(.usage(let m)): point.error = m
+            }
+            box.lock.lock()
+            box.points[i] = point
+            box.finished += 1
+            let n = box.finished
+            box.lock.unlock()
+            progress?(n, combos.count)
+        }
+        points = box.points.map { $0! }
+    }
+
+    static func number(_ v: ParamValue) -> Double? {
+        switch v { case .int(let x): Double(x); case .float(let x): x; default: nil }
+    }
+
+    /// For each swept parameter with two or more values and each metric: the mean slope of
+    /// log(metric) against log(parameter) over groups where only that parameter changes.
+    public var fits: [Fit] {
+        var out: [Fit] = []
+        for name in names {
+            let others = names.filter { $0 != name }
+            var groups: [String: [(Double, RunSummary)]] = [:]
+            for p in points {
+                guard let s = p.summary, let x = p.params[name].flatMap(Self.number), x > 0 else { continue }
+                let key = others.map { "\($0)=\(p.params[$0]!)" }.joined(separator: ",")
+                groups[key, default: []].append((x, s))
+            }
+            for (metric, value) in Self.metrics {
+                var slopes: [Double] = [], used = 0
+                for g in groups.values where Set(g.map(\.0)).count >= 2 {
+                    let pts = g.compactMap { (x, s) -> (Double, Double)? in let y = value(s); return y > 0 ? (log(x), log(y)) : nil }
+                    guard pts.count >= 2 else { continue }
+                    let mx = pts.map(\.0).reduce(0, +) / Double(pts.count), my = pts.map(\.1).reduce(0, +) / Double(pts.count)
+                    let sxx = pts.map { ($0.0 - mx) * ($0.0 - mx) }.reduce(0, +)
+                    guard sxx > 0 else { continue }
+                    slopes.append(pts.map { ($0.0 - mx) * ($0.1 - my) }.reduce(0, +) / sxx)
+                    used += pts.count
+                }
+                guard !slopes.isEmpty else { continue }
+                let e = slopes.reduce(0, +) / Double(slopes.count)
+                out.append(Fit(metric: metric, parameter: name, exponent: e, points: used, growth: Self.growth(name, e)))
+            }
+        }
+        return out
+    }
+
+    static func growth(_ name: String, _ e: Double) -> String {
+        let half = (e * 2).rounded() / 2
+        if abs(e - half) < 0.08 {
+            if half == 0 { return "constant in \(name)" }
+            let s = half == half.rounded() ? String(Int(half)) : String(format: "%.1f", half)
+            return "\(name)^\(s)"
+        }
+        return String(format: "%@^%.2f", name, e)
+    }
+
+    public var csv: String {
+        var lines = [(names + ["hbm_read_bytes", "hbm_write_bytes", "hbm_total_bytes", "flops", "peak_sram_bytes", "time_total", "time_unit", "bound", "error"]).joined(separator: ",")]
+        for p in points {
+            var row = names.map { p.params[$0]!.description }
+            if let s = p.summary {
+                row += ["\(s.hbm.read_bytes)", "\(s.hbm.write_bytes)", "\(s.hbm.total_bytes)", "\(s.flops.total)", "\(s.sram.peak_bytes)", "\(s.time.total)", s.time.unit, s.bound, ""]
+            } else {
+                row += ["", "", "", "", "", "", "", "", "\"" + (p.error ?? "").replacingOccurrences(of: "\"", with: "\"\"") + "\""]
+            }
+            lines.append(row.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
