@@ -18,8 +18,8 @@ public struct TraceReader {
         public var summary: RunSummary
     }
 
-    /// Reads `path`, feeding every event to `profile` (if any); returns the header and summary.
-    public static func read(_ path: String, into profile: StatementProfile? = nil) throws(Failure) -> Trace {
+    /// Reads `path`, feeding every event to `sink` (if any); returns the header and summary.
+    public static func read(_ path: String, into sink: EventSink? = nil) throws(Failure) -> Trace {
         guard let data = FileManager.default.contents(atPath: path) else { throw .message("cannot open '\(path)'") }
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
         guard let first = lines.first else { throw .message("'\(path)' is empty, not a gpusim trace") }
@@ -51,19 +51,23 @@ public struct TraceReader {
             summary = try JSONDecoder().decode(Closing.self, from: Data(last)).summary
         } catch { throw .message("'\(path)': the closing summary is malformed") }
         lines.removeLast()
-        if let profile {
+        if let sink {
             for (n, line) in lines.enumerated() {
-                guard let e = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                      let kindName = e["kind"] as? String, let kind = EventKind(rawValue: kindName),
-                      let loc = e["loc"] as? String, let shape = e["shape"] as? [Int] else {
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                      let kindName = o["kind"] as? String, let kind = EventKind(rawValue: kindName),
+                      let loc = o["loc"] as? String, let shape = o["shape"] as? [Int] else {
                     throw .message("'\(path)': line \(n + 2) is not a valid event")
                 }
                 let lc = loc.split(separator: ":").compactMap { Int($0) }
                 guard lc.count == 2 else { throw .message("'\(path)': line \(n + 2) has a bad loc '\(loc)'") }
-                profile.add(kind: kind, op: e["op"] as? String ?? "", name: e["name"] as? String ?? "",
-                            rows: Int64(shape.first ?? 0), cols: Int64(shape.last ?? 0),
-                            bytes: (e["bytes"] as? NSNumber)?.int64Value ?? 0, flops: (e["flops"] as? NSNumber)?.int64Value ?? 0,
-                            line: lc[0], column: lc[1])
+                func int(_ k: String) -> Int64 { (o[k] as? NSNumber)?.int64Value ?? 0 }
+                var e = Event()
+                e.seq = int("seq"); e.kind = kind; e.op = o["op"] as? String ?? ""; e.name = o["name"] as? String ?? ""
+                e.time = (o["t"] as? NSNumber)?.doubleValue ?? 0; e.duration = (o["dur"] as? NSNumber)?.doubleValue ?? 0
+                e.rows = Int64(shape.first ?? 0); e.cols = Int64(shape.last ?? 0)
+                e.bytes = int("bytes"); e.flops = int("flops"); e.sramBytes = int("sram"); e.hbmBytes = int("hbm")
+                e.file = header.file; e.line = lc[0]; e.column = lc[1]
+                do { try sink.record(e) } catch { throw .message("'\(path)': \(error)") }
             }
         }
         return Trace(kernel: header.kernel, file: header.file, gpu: header.gpu, params: header.params, summary: summary)

@@ -1,0 +1,50 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import Render
+import Simulator
+
+struct TimelineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "timeline",
+        abstract: "Chart SRAM occupancy and cumulative HBM traffic over simulated time.",
+        discussion: """
+        Examples:
+          gpusim timeline flash.jsonl -o sram.svg
+          gpusim timeline Kernels/standard_attention.kern --gpu seed-a100 --N 512 -o overflow.svg
+        """)
+
+    @Argument(help: "A JSONL trace or a .kern file.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "The SVG file to write.")
+    var output: String
+
+    @OptionGroup var gpuOptions: GPUOptions
+
+    @Argument(parsing: .allUnrecognized, help: "Kernel parameters: --NAME VALUE ...")
+    var params: [String] = []
+
+    func run() throws {
+        let timeline = Timeline()
+        let summary: RunSummary
+        if TraceReader.looksLikeTrace(input) {
+            do { summary = try TraceReader.read(input, into: timeline).summary } catch {
+                printError("gpusim: error: \(error)")
+                throw ExitCode(1)
+            }
+        } else {
+            let program = try loadProgram(input)
+            let options = RunOptions(gpu: try gpuOptions.model(), overrides: try parseKernelParams(params))
+            do { summary = try Runner.run(program, options: options, extraSink: timeline) } catch { throw failRun(error) }
+        }
+        let svg = TimelineChart.svg(timeline, capacity: summary.sram.capacity_bytes, unit: summary.time.unit,
+                                    title: "\(summary.kernel) on \(summary.gpu): SRAM and HBM traffic over time")
+        do {
+            let w = try AtomicFileWriter(path: output)
+            try w.write(svg)
+            try w.commit()
+        } catch { throw failRun(error) }
+        print("\(output): \(timeline.samples.count) samples, \(summary.sram.overflow_count) overflow(s), peak SRAM \(fmtBytes(summary.sram.peak_bytes)) of \(fmtBytes(summary.sram.capacity_bytes))")
+    }
+}
