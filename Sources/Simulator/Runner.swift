@@ -66,8 +66,8 @@ public enum Runner {
 }
 
 /// Sends each event to two sinks.
-final class Tee: EventSink {
+public final class Tee: EventSink {
     let a: EventSink, b: EventSink
-    init(_ a: EventSink, _ b: EventSink) { self.a = a; self.b = b }
-    func record(_ e: Event) throws(SimulationError) { try a.record(e); try b.record(e) }
+    public init(_ a: EventSink, _ b: EventSink) { self.a = a; self.b = b }
+    public func record(_ e: Event) throws(SimulationError) { try a.record(e); try b.record(e) }
 }
