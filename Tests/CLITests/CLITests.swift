@@ -103,3 +103,35 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
         #expect(r.err.hasPrefix("Tests/SimulatorTests/Diagnostics/name_unknown_param.kern:4:23: error: unknown name 'Bx'"))
     }
 }
+
+/// Every analysis command on every shipped kernel (small sizes, seed-a100).
+@Suite(.serialized) struct EveryCommandTests {
+    static let kernels: [String] = {
+        let dir = packageRoot.appendingPathComponent("Kernels").path
+        return ((FileManager.default.enumerator(atPath: dir)?.allObjects as? [String]) ?? []).filter { $0.hasSuffix(".kern") }.sorted().map { "Kernels/" + $0 }
+    }()
+
+    @Test(arguments: kernels)
+    func commandsWork(_ kernel: String) throws {
+        let tmp = NSTemporaryDirectory() + "gpusim-every-\(getpid())"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let small = ["--gpu", "seed-a100", "--N", "256"]
+        let runs: [[String]] = [
+            ["check", "--run", kernel],
+            ["run", kernel, "--numeric"] + small,
+            ["run", kernel, "--trace", tmp + "/t.jsonl"] + small,
+            ["graph", tmp + "/t.jsonl", "-o", tmp + "/g.svg"],
+            ["roofline", tmp + "/t.jsonl", "-o", tmp + "/r.svg"],
+            ["timeline", tmp + "/t.jsonl", "-o", tmp + "/tl.svg"],
+            ["diff", tmp + "/t.jsonl", "Traces/flash_attention.jsonl"],
+            ["sweep", kernel, "--gpu", "seed-a100", "--N", "128,256"],
+            ["report", kernel, "-o", tmp + "/r.html"] + small,
+            ["fmt", kernel],
+        ]
+        for args in runs {
+            let r = try gpusim(args)
+            #expect(r.status == 0, "gpusim \(args.joined(separator: " ")): \(r.err)")
+        }
+    }
+}
