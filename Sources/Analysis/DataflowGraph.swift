@@ -157,9 +157,20 @@ public struct DataflowGraph: Sendable {
                 let from: String
                 if case .local(let slot) = e.kind { from = tile(slot, cluster) } else { from = op(s, operands: Self.tileSlots(e), cluster: cluster) }
                 edges.append(Edge(from: from, to: "hbm_\(tensorIndex(ref.tensor))", kind: .store, label: "store " + traffic(stat), totalBytes: stat.bytes))
-            case .launch(_, let name, _, _):
+            case .launch(let k, let name, _, let tensors):
                 let stat = profile.stat(within: s.span)
-                node("op_\(s.span.start)", .op, "run \(name)" + (stat.count > 1 ? "   x \(stat.count)" : ""), cluster)
+                let id = "op_\(s.span.start)"
+                node(id, .op, "run \(name)" + (stat.count > 1 ? "   x \(stat.count)" : ""), cluster)
+                // Bound tensors: what the launched kernel reads flows in, what it writes flows out.
+                let callee = program.kernels[k]
+                for (calleeIndex, callerIndex) in tensors {
+                    let t = callee.tensors[calleeIndex]
+                    if t.role == .input {
+                        edges.append(Edge(from: "hbm_\(callerIndex)", to: id, kind: .load, label: t.name, totalBytes: 0))
+                    } else {
+                        edges.append(Edge(from: id, to: "hbm_\(callerIndex)", kind: .store, label: t.name, totalBytes: 0))
+                    }
+                }
             case .param, .free, .require:
                 break
             }

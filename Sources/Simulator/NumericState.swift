@@ -93,11 +93,14 @@ final class NumericState<T: NumericScalar>: NumericEngine {
             for i in 0..<count { values[i] = T(Double(fmt.round(Float(given.values[i])))) }
         } else if role == .input {
             var rng = SeededRandom(seed: Self.seed(options.seed, name))
-            let isInt: Bool = if case .int = fmt { true } else { false }
             for i in 0..<count {
-                let x = rng.normal()
-                // Integer inputs (ids, quantised weights) are small integers.
-                values[i] = T(Double(fmt.round(Float(isInt ? (x * 3).rounded() : x))))
+                let x: Double
+                switch dtype {
+                case .i32: x = Double(rng.next() % 1024)          // token ids: 0 ..< 1024
+                case .i8, .i4: x = (rng.normal() * 3).rounded()  // quantised weights: small signed integers
+                default: x = rng.normal()
+                }
+                values[i] = T(Double(fmt.round(Float(x))))
             }
         }
         tensors[id] = (shape, fmt, values)

@@ -116,7 +116,7 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
         let tmp = NSTemporaryDirectory() + "gpusim-every-\(getpid())"
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        let small = ["--gpu", "seed-a100", "--N", "256"]
+        let small = ["--gpu", "seed-a100"]   // each kernel at its default (small) sizes
         let runs: [[String]] = [
             ["check", "--run", kernel],
             ["run", kernel, "--numeric"] + small,
@@ -125,7 +125,7 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
             ["roofline", tmp + "/t.jsonl", "-o", tmp + "/r.svg"],
             ["timeline", tmp + "/t.jsonl", "-o", tmp + "/tl.svg"],
             ["diff", tmp + "/t.jsonl", "Traces/flash_attention.jsonl"],
-            ["sweep", kernel, "--gpu", "seed-a100", "--N", "128,256"],
+            ["sweep", kernel, "--gpu", "seed-a100", "--dt", "f16,f32"],
             ["report", kernel, "-o", tmp + "/r.html"] + small,
             ["fmt", kernel],
         ]

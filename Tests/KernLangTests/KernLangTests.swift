@@ -119,8 +119,8 @@ func kinds(_ text: String) -> [TokenKind] {
     func shippedKernelsCheck(_ path: String) throws {
         let f = try source(path)
         let r = Checker.check(file: f) { imp, from in
-            let dir = URL(fileURLWithPath: from.path).deletingLastPathComponent().path
-            return try? source(dir == "." ? imp : dir + "/" + imp)
+            let dir = (from.path as NSString).deletingLastPathComponent
+            return try? source(dir.isEmpty ? imp : dir + "/" + imp)
         }
         if case .failure(let d) = r { Issue.record("\(d)") }
     }

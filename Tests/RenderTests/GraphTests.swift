@@ -125,3 +125,15 @@ final class SVGStructure: NSObject, XMLParserDelegate {
         }
     }
 }
+
+@Suite struct ModelGraphTests {
+    @Test func repeatedLaunchesCollapseIntoOneClusterWithACount() throws {
+        let (_, dot) = try graph("Kernels/models/tiny_mlp_stack.kern")
+        let s = try #require(SVGStructure.parse(try Graphviz.render(dot: dot, format: "svg")))
+        #expect(s.texts("cluster loop") == ["repeat L x 4"])
+        let ops = s.texts("node op")
+        #expect(ops.contains("run swiglu_mlp x 4") && ops.contains("run linear"))
+        #expect(s.texts("node tensor").count == 12)
+        #expect(s.texts("edge load").contains("W1"))
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+import KernLang
+import Numerics
+@testable import Simulator
+
+/// The transformer-stack kernels computed by gpusim against plain Float64 references here.
+@Suite struct StackKernelTests {
+    var rng = SeededRandom(seed: 21)
+
+    mutating func array(_ n: Int) -> [Double] { (0..<n).map { _ in Double(Float(rng.normal())) } }
+
+    func run(_ path: String, _ params: [String: ParamValue], _ inputs: [String: NPY.Array], gpu: String = "a100-80gb") throws -> [String: OutputTensor] {
+        var numeric = NumericOptions()
+        numeric.inputs = inputs
+        numeric.accumulate64 = true
+        var p = params
+        p["dt"] = .dtype("f32")
+        return try Runner.runNumeric(try program(path), options: RunOptions(gpu: GPUModel.preset(named: gpu)!, overrides: p), numeric: numeric).outputs
+    }
+
+    static func matmul(_ a: [Double], _ b: [Double], _ m: Int, _ k: Int, _ n: Int) -> [Double] {
+        var c = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for p in 0..<k { for j in 0..<n { c[i * n + j] += a[i * k + p] * b[p * n + j] } } }
+        return c
+    }
+
+    func close(_ got: [Double], _ want: [Double], _ tol: Double = 1e-12) -> Bool {
+        Comparison(got, reference: want).relativeFrobenius < tol
+    }
+
+    @Test mutating func linear() throws {
+        let (T, K, N) = (70, 50, 90)   // ragged against 64-wide tiles
+        let x = array(T * K), w = array(K * N), b = array(N)
+        let out = try run("Kernels/stack/linear.kern", ["T": .int(Int64(T)), "K": .int(Int64(K)), "N": .int(Int64(N)), "BK": .int(16)],
+                          ["X": .init(shape: [T, K], values: x), "W": .init(shape: [K, N], values: w), "b": .init(shape: [N], values: b)])
+        var want = Self.matmul(x, w, T, K, N)
+        for i in 0..<T { for j in 0..<N { want[i * N + j] += b[j] } }
+        #expect(close(out["Y"]!.values, want))
+    }
+
+    @Test mutating func rmsnormAndLayernorm() throws {
+        let (T, d) = (45, 24)
+        let x = array(T * d), g = array(d), b = array(d)
+        let eps = 1e-5
+        var rms = [Double](repeating: 0, count: T * d), ln = rms
+        for i in 0..<T {
+            let row = Array(x[(i * d)..<((i + 1) * d)])
+            let ms = row.map { $0 * $0 }.reduce(0, +) / Double(d)
+            let mu = row.reduce(0, +) / Double(d)
+            let v = row.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(d)
+            for j in 0..<d {
+                rms[i * d + j] = row[j] / (ms + eps).squareRoot() * g[j]
+                ln[i * d + j] = (row[j] - mu) / (v + eps).squareRoot() * g[j] + b[j]
+            }
+        }
+        let p: [String: ParamValue] = ["T": .int(Int64(T)), "d": .int(Int64(d))]
+        let r = try run("Kernels/stack/rmsnorm.kern", p, ["X": .init(shape: [T, d], values: x), "g": .init(shape: [d], values: g)])
+        #expect(close(r["Y"]!.values, rms))
+        let l = try run("Kernels/stack/layernorm.kern", p, ["X": .init(shape: [T, d], values: x), "g": .init(shape: [d], values: g), "b": .init(shape: [d], values: b)])
+        #expect(close(l["Y"]!.values, ln))
+    }
+
+    @Test mutating func swigluAndGeluMLPs() throws {
+        let (T, d, f) = (37, 16, 40)
+        let x = array(T * d), w1 = array(d * f), w3 = array(d * f), w2 = array(f * d), b1 = array(f), b2 = array(d)
+        let a = Self.matmul(x, w1, T, d, f), c = Self.matmul(x, w3, T, d, f)
+        let hSwiglu = zip(a, c).map { $0 / (1 + exp(-$0)) * $1 }
+        var aBias = a
+        for i in 0..<T { for j in 0..<f { aBias[i * f + j] += b1[j] } }
+        let hGelu = aBias.map { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }
+        var yGelu = Self.matmul(hGelu, w2, T, f, d)
+        for i in 0..<T { for j in 0..<d { yGelu[i * d + j] += b2[j] } }
+        let p: [String: ParamValue] = ["T": .int(Int64(T)), "d": .int(Int64(d)), "dff": .int(Int64(f)), "BT": .int(16), "BF": .int(16)]
+        let s = try run("Kernels/stack/swiglu_mlp.kern", p, ["X": .init(shape: [T, d], values: x), "W1": .init(shape: [d, f], values: w1),
+                                                            "W3": .init(shape: [d, f], values: w3), "W2": .init(shape: [f, d], values: w2)])
+        #expect(close(s["Y"]!.values, Self.matmul(hSwiglu, w2, T, f, d)))
+        let gl = try run("Kernels/stack/gelu_mlp.kern", p, ["X": .init(shape: [T, d], values: x), "W1": .init(shape: [d, f], values: w1), "b1": .init(shape: [f], values: b1),
+                                                           "W2": .init(shape: [f, d], values: w2), "b2": .init(shape: [d], values: b2)])
+        #expect(close(gl["Y"]!.values, yGelu))
+    }
+
+    @Test mutating func embeddingAndResidual() throws {
+        let (T, V, d) = (50, 300, 8)
+        let table = array(V * d)
+        let ids = (0..<T).map { Double(($0 * 37) % V) }
+        let e = try run("Kernels/stack/embedding.kern", ["T": .int(Int64(T)), "vocab": .int(Int64(V)), "d": .int(Int64(d))],
+                        ["ids": .init(shape: [T], values: ids), "E": .init(shape: [V, d], values: table)])
+        let want = ids.flatMap { Array(table[(Int($0) * d)..<((Int($0) + 1) * d)]) }
+        #expect(e["Y"]!.values == want)
+        let x = array(T * d), r = array(T * d)
+        let y = try run("Kernels/stack/residual_add.kern", ["T": .int(Int64(T)), "d": .int(Int64(d))],
+                        ["X": .init(shape: [T, d], values: x), "R": .init(shape: [T, d], values: r)])
+        #expect(y["Y"]!.values == zip(x, r).map(+))
+        // The gather reads only the rows it uses.
+        let s = try Runner.run(try program("Kernels/stack/embedding.kern"), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: ["T": .int(64), "d": .int(8), "vocab": .int(32000)]))
+        let usedRows: Int64 = 64 * 8 * 2
+        #expect(s.tensors["E"]?.read_bytes == usedRows)
+    }
+
+    @Test func modelStackComposes() throws {
+        let s = try Runner.run(try program("Kernels/models/tiny_mlp_stack.kern"), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!))
+        #expect(s.kernels["swiglu_mlp"]?.launches == 4)
+        #expect(s.kernels["rmsnorm"]?.launches == 5)
+        #expect(s.counts.launches == 15)
+        #expect(!s.sram.overflow)
+        let numeric = try Runner.runNumeric(try program("Kernels/models/tiny_mlp_stack.kern"), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: ["L": .int(2)]), numeric: NumericOptions())
+        let finite = numeric.outputs["logits"]!.values.allSatisfy { $0.isFinite }
+        #expect(finite)
+    }
+}
