@@ -7,8 +7,10 @@ import Simulator
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 func program(_ relative: String) throws -> CheckedProgram {
-    let text = try String(contentsOf: packageRoot.appendingPathComponent(relative), encoding: .utf8)
-    switch Checker.check(file: SourceFile(path: relative, text: text), loader: { _, _ in nil }) {
+    func read(_ rel: String) -> SourceFile? {
+        (try? String(contentsOf: packageRoot.appendingPathComponent(rel), encoding: .utf8)).map { SourceFile(path: rel, text: $0) }
+    }
+    switch Checker.check(file: read(relative)!, loader: { imp, from in read((from.path as NSString).deletingLastPathComponent + "/" + imp) }) {
     case .success(let p): return p
     case .failure(let d): throw d
     }
