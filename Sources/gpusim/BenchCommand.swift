@@ -21,7 +21,7 @@ struct BenchCommand: ParsableCommand {
     @Argument(help: "simulator (default) or numerics.")
     var suite: String = "simulator"
 
-    @Option(help: "Sequence lengths, comma-separated.")
+    @Option(name: .customLong("N"), help: "Sequence lengths, comma-separated.")
     var N: String = "8192,32768,131072,1048576"
 
     @Option(help: "Head dimension.")
@@ -37,6 +37,9 @@ struct BenchCommand: ParsableCommand {
     var traceUpTo: Int64 = 8192
 
     @OptionGroup var gpuOptions: GPUOptions
+
+    @Flag(help: "Print the measurements as JSON.")
+    var json = false
 
     @Option(help: "Kernels to measure.")
     var kernels: [String] = ["Kernels/standard_attention.kern", "Kernels/flash_attention.kern"]
@@ -57,6 +60,16 @@ struct BenchCommand: ParsableCommand {
             if isatty(2) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K  running \(label)...".utf8)) }
         }
         if isatty(2) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if json {
+            let items = rows.map { r -> [String: String] in
+                ["kernel": r.kernel, "N": "\(r.N)", "mode": r.mode, "runs": "\(r.runs)", "median_seconds": "\(r.medianSeconds)",
+                 "events": "\(r.events)", "max_rss_bytes": "\(r.maxRSSBytes)", "speedup_vs_full": r.speedup.map { "\($0)" } ?? ""]
+            }
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try enc.encode(items), as: UTF8.self))
+            return
+        }
         print("gpusim bench on \(bench.gpu.name), d = \(d), median of \(runs) runs (1 for the largest full simulations and traces)")
         print("kernel                    N          mode                  median   events (modeled)  trace events/s    max RSS   vs full")
         for r in rows {
@@ -82,6 +95,14 @@ extension BenchCommand {
         let programs = try kernels.map { (($0 as NSString).lastPathComponent, try loadProgram($0)) }
         let rows = try bench.run(kernels: programs, gpu: gpu, N: n, d: dim, runs: runs)
         let numpy = bench.numpy(N: n, d: dim, runs: runs)
+        if json {
+            var items = rows.map { ["kernel": $0.kernel, "median_seconds": "\($0.medianSeconds)"] }
+            if let numpy { items.append(["kernel": "numpy standard attention", "median_seconds": "\(numpy)"]) }
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try enc.encode(items), as: UTF8.self))
+            return
+        }
         print("gpusim bench numerics: N = \(n), d = \(dim), f32, median of \(runs) runs")
         if let numpy { print("  NumPy standard attention (same computation)   \(fmtSeconds(numpy).leftPad(11))") }
         else { print("  NumPy: not available (python3 with numpy not found)") }

@@ -135,3 +135,13 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
         }
     }
 }
+
+@Suite(.serialized) struct BenchCLITests {
+    @Test func benchPrintsRatiosAgainstFullSimulation() throws {
+        let r = try gpusim(["bench", "--N", "2048", "--runs", "1", "--gpu", "seed-a100", "--kernels", "Kernels/flash_attention.kern", "--json"])
+        #expect(r.status == 0)
+        let rows = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [[String: String]]
+        #expect(rows.map { $0["mode"]! } == ["full simulation", "fast-forward", "full JSONL trace"])
+        #expect(Double(rows[1]["speedup_vs_full"]!)! > 1)
+    }
+}

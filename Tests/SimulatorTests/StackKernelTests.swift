@@ -98,6 +98,35 @@ import Numerics
         #expect(s.tensors["E"]?.read_bytes == usedRows)
     }
 
+    @Test mutating func modelStackMatchesAComposedReference() throws {
+        let (T, d, f, V, L) = (20, 16, 24, 1100, 2)
+        let ids = (0..<T).map { Double(($0 * 53) % V) }
+        let E = array(V * d), g = array(d), w1 = array(d * f), w3 = array(d * f), w2 = array(f * d), wout = array(d * V), bout = array(V)
+        func rms(_ x: [Double]) -> [Double] {
+            var y = x
+            for i in 0..<T {
+                let ms = (0..<d).map { x[i * d + $0] * x[i * d + $0] }.reduce(0, +) / Double(d)
+                for j in 0..<d { y[i * d + j] = x[i * d + j] / (ms + 1e-5).squareRoot() * g[j] }
+            }
+            return y
+        }
+        var h = ids.flatMap { Array(E[(Int($0) * d)..<((Int($0) + 1) * d)]) }
+        for _ in 0..<L {
+            let x = rms(h)
+            let a = Self.matmul(x, w1, T, d, f), c = Self.matmul(x, w3, T, d, f)
+            let m = Self.matmul(zip(a, c).map { $0 / (1 + exp(-$0)) * $1 }, w2, T, f, d)
+            h = zip(h, m).map(+)
+        }
+        var logits = Self.matmul(rms(h), wout, T, d, V)
+        for i in 0..<T { for j in 0..<V { logits[i * V + j] += bout[j] } }
+        let out = try run("Kernels/models/tiny_mlp_stack.kern",
+                          ["T": .int(Int64(T)), "d": .int(Int64(d)), "dff": .int(Int64(f)), "vocab": .int(Int64(V)), "L": .int(Int64(L))],
+                          ["ids": .init(shape: [T], values: ids), "E": .init(shape: [V, d], values: E), "g": .init(shape: [d], values: g),
+                           "W1": .init(shape: [d, f], values: w1), "W3": .init(shape: [d, f], values: w3), "W2": .init(shape: [f, d], values: w2),
+                           "Wout": .init(shape: [d, V], values: wout), "bout": .init(shape: [V], values: bout)])
+        #expect(close(out["logits"]!.values, logits))
+    }
+
     @Test func modelStackComposes() throws {
         let s = try Runner.run(try program("Kernels/models/tiny_mlp_stack.kern"), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!))
         #expect(s.kernels["swiglu_mlp"]?.launches == 4)
