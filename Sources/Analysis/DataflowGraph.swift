@@ -163,7 +163,7 @@ public struct DataflowGraph: Sendable {
                 node(id, .op, "run \(name)" + (stat.count > 1 ? "   x \(stat.count)" : ""), cluster)
                 // Bound tensors: what the launched kernel reads flows in, what it writes flows out.
                 let callee = program.kernels[k]
-                for (calleeIndex, callerIndex) in tensors {
+                for (calleeIndex, callerIndex, _) in tensors {
                     let t = callee.tensors[calleeIndex]
                     if t.role == .input {
                         edges.append(Edge(from: "hbm_\(callerIndex)", to: id, kind: .load, label: t.name, totalBytes: 0))

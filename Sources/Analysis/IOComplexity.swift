@@ -262,7 +262,13 @@ public struct IOComplexity {
             if f.prefix.isEmpty { f.values[slot] = .poly(Poly(atom: name)); return (zero, zero, zero) }
             if let p = try? poly(e, f) { f.values[slot] = .poly(p) } else { f.values[slot] = .poly(Poly(atom: f.prefix + name)) }
         case .tensor(let index, _, _, let shape, let dt):
-            if let b = f.bound[index] { f.tensors[index] = b; return (zero, zero, zero) }
+            if let b = f.bound[index] {
+                // A reshaped binding (same size, declared shape differs) is read in the declared shape.
+                var dims: [Poly] = []
+                for d in shape { if let p = try? poly(d, f) { dims.append(p) } }
+                f.tensors[index] = dims.count == shape.count ? (dims, b.bytes) : b
+                return (zero, zero, zero)
+            }
             var dims: [Poly] = []
             for d in shape { dims.append(try poly(d, f)) }
             f.tensors[index] = (dims, bytes(try dtype(dt, f)))
@@ -364,7 +370,10 @@ public struct IOComplexity {
                 else { args[slot] = .poly(try poly(p.value, f)) }
             }
             var bound: [Int: (shape: [Poly], bytes: Int64)] = [:]
-            for (ci, caller) in tensors { bound[callee.tensors[ci].index] = f.tensors[caller] }
+            for (ci, caller, indices) in tensors {
+                guard let t = f.tensors[caller] else { continue }
+                bound[callee.tensors[ci].index] = (Array(t.shape.dropFirst(indices.count)), t.bytes)
+            }
             var g = Frame(kernel: callee, values: Array(repeating: .none, count: callee.slotNames.count), tensors: [:], bound: bound, args: args, prefix: callee.name + ".")
             return try block(callee.body, &g)
         }

@@ -43,7 +43,12 @@ public struct Expr: Sendable {
     public init(_ kind: ExprKind, _ span: Span) { self.kind = kind; self.span = span }
 }
 
-public enum TensorRole: String, Sendable, CaseIterable { case input, output, scratch }
+/// `weight`: a model parameter (counted by `gpusim params`); `cache`: persistent state such as a
+/// KV cache (its token axis is the second-to-last dimension). Both start filled, like inputs.
+public enum TensorRole: String, Sendable, CaseIterable {
+    case input, output, scratch, weight, cache
+    public var startsFilled: Bool { self == .input || self == .weight || self == .cache }
+}
 
 /// One dimension of a slice: `:` (all), an index or tile-range value, or `a ..< b`.
 public enum SliceExpr: Sendable {
@@ -73,6 +78,8 @@ public enum LoopDomain: Sendable {
 public struct NamedArg: Sendable {
     public let name: Ident
     public let value: Expr
+    /// `W = Wq[l]`: a tensor passed with its leading dimensions fixed (a view), e.g. one layer's weights.
+    public let indices: [Expr]?
 }
 
 public indirect enum StmtKind: Sendable {

@@ -218,7 +218,7 @@ public struct Checker {
         case .free(let slots): out.formUnion(slots)
         case .require(let c, _): e(c)
         case .repeatLoop(let c, let b): e(c); blk(b)
-        case .launch(_, _, let params, _): params.forEach { e($0.value) }
+        case .launch(_, _, let params, let tensors): params.forEach { e($0.value) }; tensors.forEach { $0.indices.forEach(e) }
         }
         return out
     }
@@ -272,7 +272,12 @@ public struct Checker {
             case .free: return true
             case .require(let c, _): return e(c)
             case .repeatLoop(let c, let b): return e(c) && blk(b)
-            case .launch(_, _, let params, _): return params.allSatisfy { e($0.value) }
+            case .launch(_, _, let params, let tensors):
+                // A view index selects like a slice index does (one layer's weights per iteration).
+                return params.allSatisfy { e($0.value) } && tensors.allSatisfy { $0.indices.allSatisfy { x in
+                    if case .local(let s) = x.kind, s == slot { return true }
+                    return e(x)
+                } }
             }
         }
         return blk(block)
@@ -372,7 +377,7 @@ public struct Checker {
             }
             launches.append((name.name, name.span))
             var params: [(Int, String, RExpr)] = []
-            var tensors: [(Int, Int)] = []
+            var tensors: [(Int, Int, [RExpr])] = []
             let calleeTensors = Self.tensorOrder(sig.kernel)
             let calleeParams = Self.paramOrder(sig.kernel)
             for a in args {
@@ -381,7 +386,17 @@ public struct Checker {
                         error("'\(a.name.name)' is a tensor of kernel '\(name.name)'; pass one of this kernel's tensors by name", a.value.span)
                         continue
                     }
-                    tensors.append((ti, b.slot))
+                    var indices: [RExpr] = []
+                    for ix in a.indices ?? [] { if let r = scalarExpr(ix, "a view index") { indices.append(r) } }
+                    let calleeRank = sig.kernel.body.compactMap { st -> Int? in
+                        if case .tensor(_, let tn, let shape, _) = st.kind, tn.name == a.name.name { return shape.count }
+                        return nil
+                    }.first ?? 0
+                    if b.rank - indices.count != calleeRank {
+                        error("'\(n)' has rank \(b.rank)\(indices.isEmpty ? "" : " (\(b.rank - indices.count) after fixing \(indices.count) index\(indices.count == 1 ? "" : "es"))") but '\(a.name.name)' of kernel '\(name.name)' has rank \(calleeRank)", a.value.span)
+                        continue
+                    }
+                    tensors.append((ti, b.slot, indices))
                 } else if let pi = calleeParams.firstIndex(of: a.name.name) {
                     if let v = scalarExpr(a.value, "a parameter argument") { params.append((pi, a.name.name, v)) }
                 } else {
@@ -390,7 +405,7 @@ public struct Checker {
                           notes: closestName(to: a.name.name, in: all).map { [.init("did you mean '\($0)'?")] } ?? [.init("it takes: \(all.joined(separator: ", "))")])
                 }
             }
-            return make(.launch(kernel: sig.index, name: name.name, params: params.map { ($0.0, $0.1, $0.2) }, tensors: tensors.map { ($0.0, $0.1) }))
+            return make(.launch(kernel: sig.index, name: name.name, params: params.map { ($0.0, $0.1, $0.2) }, tensors: tensors.map { ($0.0, $0.1, $0.2) }))
         }
     }
 

@@ -63,7 +63,7 @@ public enum Formatter {
         case .store(let v, let r): return "store \(expr(v)) -> \(ref(r))"
         case .free(let ns): return "free \(ns.map(\.name).joined(separator: ", "))"
         case .require(let c, let m): return "require \(expr(c)), \"\(m)\""
-        case .launch(let k, let args): return "run \(k.name)(\(args.map { "\($0.name.name) = \(expr($0.value))" }.joined(separator: ", ")))"
+        case .launch(let k, let args): return "run \(k.name)(\(args.map { "\($0.name.name) = \(expr($0.value))" + ($0.indices.map { "[" + $0.map(expr).joined(separator: ", ") + "]" } ?? "") }.joined(separator: ", ")))"
         case .autofree: return "autofree"
         case .forLoop, .ifStmt, .repeatLoop: return ""
         }
@@ -139,7 +139,7 @@ public enum Formatter {
             case .gather(let n, let t, let i): out.append(pad + "gather(\(n.name) \(t.name) \(sx(i)))")
             case .free(let ns): out.append(pad + "free(\(ns.map(\.name)))")
             case .require(let c, let m): out.append(pad + "require(\(sx(c)) \(m))")
-            case .launch(let k, let args): out.append(pad + "run(\(k.name) \(args.map { "\($0.name.name)=\(sx($0.value))" }))")
+            case .launch(let k, let args): out.append(pad + "run(\(k.name) \(args.map { "\($0.name.name)=\(sx($0.value))\($0.indices.map { $0.map(sx) } ?? [])" }))")
             case .autofree: out.append(pad + "autofree")
             }
         }

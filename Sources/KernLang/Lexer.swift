@@ -8,7 +8,7 @@ public enum TokenKind: Equatable, Sendable {
 }
 
 public enum Keyword: String, CaseIterable, Sendable {
-    case kernel, param, input, output, scratch, `for`, parallel, `in`, step, `if`, `else`
+    case kernel, param, input, output, scratch, weight, cache, `for`, parallel, `in`, step, `if`, `else`
     case load, store, free, require, `import`, run, `repeat`, `true`, `false`, autofree, gather
 }
 

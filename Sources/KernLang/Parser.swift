@@ -170,7 +170,7 @@ public struct Parser {
             _ = try expect(.assign, "'=' and a default value")
             let value = try parseExpr()
             return Stmt(.param(name, value), span(from: start))
-        case .keyword(.input), .keyword(.output), .keyword(.scratch):
+        case .keyword(.input), .keyword(.output), .keyword(.scratch), .keyword(.weight), .keyword(.cache):
             let role = TensorRole(rawValue: advance().text)!
             let name = try expectIdent("a tensor name")
             _ = try expect(.lbracket, "'[' and the tensor's shape")
@@ -241,7 +241,16 @@ public struct Parser {
                 repeat {
                     let n = try expectIdent("an argument name (NAME = value)")
                     _ = try expect(.assign, "'=' after the argument name")
-                    args.append(NamedArg(name: n, value: try parseExpr()))
+                    if tok.kind == .identifier, tokens[i + 1].kind == .symbol(.lbracket), !tokens[i + 1].newlineBefore {
+                        let t = advance()
+                        _ = advance()
+                        var indices: [Expr] = []
+                        repeat { indices.append(try parseExpr()) } while accept(.comma)
+                        _ = try expect(.rbracket, "']' after the view's indices")
+                        args.append(NamedArg(name: n, value: Expr(.name(t.text), t.span), indices: indices))
+                    } else {
+                        args.append(NamedArg(name: n, value: try parseExpr(), indices: nil))
+                    }
                 } while accept(.comma)
             }
             _ = try expect(.rparen, "')' or ',' in the argument list")

@@ -61,7 +61,8 @@ public indirect enum RStmtKind: Sendable {
     case free([Int])
     case require(RExpr, message: String)
     case repeatLoop(count: RExpr, body: RBlock)
-    case launch(kernel: Int, name: String, params: [(slot: Int, name: String, value: RExpr)], tensors: [(callee: Int, caller: Int)])
+    /// `tensors`: callee tensor (position in its declarations), caller tensor, and the fixed leading indices of a view.
+    case launch(kernel: Int, name: String, params: [(slot: Int, name: String, value: RExpr)], tensors: [(callee: Int, caller: Int, indices: [RExpr])])
 }
 
 public struct RStmt: Sendable {

@@ -188,16 +188,20 @@ extension Interpreter {
     /// Resolves a tensor slice to its tensor and the (rows x cols) tile it covers.
     func slice(_ ref: RTensorRef, _ f: Frame) throws(SimulationError) -> (Tensor, Int64, Int64, [SliceDim]) {
         let t = tensors[f.tensors[ref.tensor]]
+        // A view fixes leading dimensions of the underlying tensor.
+        let fixed = f.views[ref.tensor] ?? []
+        let prefix = fixed.map { SliceDim(start: $0, len: 1) }
+        let shape = f.reshapes[ref.tensor] ?? Array(t.shape.dropFirst(fixed.count))
         guard let slices = ref.slices else {
-            if t.shape.count > 2 {
-                throw fail("'\(ref.name)' has rank \(t.shape.count); a tile is 2-D, so index its leading dimensions", ref.span)
+            if shape.count > 2 {
+                throw fail("'\(ref.name)' has rank \(shape.count); a tile is 2-D, so index its leading dimensions", ref.span)
             }
-            return (t, t.shape.count == 2 ? t.shape[0] : 1, t.shape.last!, t.shape.map { SliceDim(start: 0, len: $0) })
+            return (t, shape.count == 2 ? shape[0] : 1, shape.last!, prefix + shape.map { SliceDim(start: 0, len: $0) })
         }
         var kept: [Int64] = []
-        var dims: [SliceDim] = []
+        var dims: [SliceDim] = prefix
         for (d, s) in slices.enumerated() {
-            let size = t.shape[d]
+            let size = shape[d]
             var start: Int64 = 0, len = size, keep = true
             var at = ref.span
             switch s {
@@ -219,7 +223,7 @@ extension Interpreter {
             if len <= 0 || start < 0 || start > size - len {
                 let what = keep ? "\(start) ..< \(start + len)" : "index \(start)"
                 throw fail("slice \(what) is out of bounds for dimension \(d) of '\(ref.name)' (size \(size))", at,
-                           notes: [.init("'\(ref.name)' has shape \(fmtShape(t.shape))")])
+                           notes: [.init("'\(ref.name)' has shape \(fmtShape(shape))")])
             }
             if keep { kept.append(len) }
             dims.append(SliceDim(start: start, len: len))

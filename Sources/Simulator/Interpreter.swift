@@ -59,6 +59,11 @@ public final class Interpreter {
         var overrides: [Int: Value]
         /// Tensor index -> caller's global tensor id, for tensors passed into a launch.
         var bound: [Int: Int]
+        /// Tensor index -> fixed leading indices, for tensors passed as views (`W = Wq[l]`).
+        var views: [Int: [Int64]] = [:]
+        /// Tensor index -> the shape this kernel declares for a bound tensor of the same size
+        /// but another shape (a contiguous reshape, e.g. (1 x H hd) seen as (H x hd)).
+        var reshapes: [Int: [Int64]] = [:]
         var owned: [Int] = []
         init(kernel: CheckedKernel, overrides: [Int: Value], bound: [Int: Int]) {
             self.kernel = kernel
@@ -157,6 +162,25 @@ public final class Interpreter {
             guard case .param(let slot, let name, _) = s.kind else { continue }
             try execStmt(s, frame)
             out[name] = paramValue(frame.values[slot])
+        }
+        return out
+    }
+
+    /// The entry kernel's HBM tensors with their resolved shapes, without running it.
+    public func resolveTensors() throws(SimulationError) -> [(name: String, role: TensorRole, shape: [Int64], dtype: DType, bytes: Int64)] {
+        let saved = summary
+        defer { summary = saved }
+        let frame = Frame(kernel: program.entryKernel, overrides: try entryOverrides(), bound: [:])
+        var out: [(String, TensorRole, [Int64], DType, Int64)] = []
+        for s in program.entryKernel.body.stmts {
+            switch s.kind {
+            case .param: try execStmt(s, frame)
+            case .tensor(let index, let role, let name, _, _):
+                try execStmt(s, frame)
+                let t = tensors[frame.tensors[index]]
+                out.append((name, role, t.shape, t.dtype, t.bytes))
+            default: break
+            }
         }
         return out
     }
@@ -322,8 +346,14 @@ public final class Interpreter {
             }
             if let caller = f.bound[index] {
                 let t = tensors[caller]
-                if t.shape != shape {
-                    throw fail("tensor '\(t.name)' of shape \(fmtShape(t.shape)) is passed as '\(name)', declared \(fmtShape(shape))", s.span)
+                let fixed = f.views[index]?.count ?? 0
+                let seen = Array(t.shape.dropFirst(fixed))
+                if seen != shape {
+                    guard seen.reduce(1, *) == shape.reduce(1, *) else {
+                        let what = fixed == 0 ? fmtShape(t.shape) : "\(fmtShape(seen)) (a view of \(fmtShape(t.shape)))"
+                        throw fail("tensor '\(t.name)' of shape \(what) is passed as '\(name)', declared \(fmtShape(shape)) with a different number of elements", s.span)
+                    }
+                    f.reshapes[index] = shape
                 }
                 f.tensors[index] = caller
                 return
@@ -381,7 +411,7 @@ public final class Interpreter {
             let (t, rows, cols, dims) = try slice(ref, f)
             let bytes = gpu.bytes(rows * cols, t.dtype)
             let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
-            numerics?.load(id, tensor: f.tensors[ref.tensor], dims: dims)
+            numerics?.load(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
             try countRead(bytes, tensor: f.tensors[ref.tensor])
             try bind(slot, id, f)
             if sink != nil {
@@ -446,7 +476,7 @@ public final class Interpreter {
             }
             let bytes = gpu.bytes(rows * cols, t.dtype)
             try countWrite(bytes, tensor: f.tensors[ref.tensor])
-            numerics?.store(id, tensor: f.tensors[ref.tensor], dims: dims)
+            numerics?.store(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
             if sink != nil {
                 try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: Double(bytes) / memoryRate, s.span)
             }
@@ -467,14 +497,26 @@ public final class Interpreter {
             var overrides: [Int: Value] = [:]
             for p in params { overrides[callee.params[p.slot].slot] = try scalar(p.value, f) }
             var bound: [Int: Int] = [:]
-            for (calleeIndex, callerIndex) in tensorArgs {
+            var views: [Int: [Int64]] = [:]
+            for (calleeIndex, callerIndex, indices) in tensorArgs {
                 let calleeTensor = callee.tensors[calleeIndex].index
-                bound[calleeTensor] = f.tensors[callerIndex]
+                let base = f.tensors[callerIndex]
+                bound[calleeTensor] = base
+                var fixed = f.views[callerIndex] ?? []
+                for ix in indices {
+                    let v = try int(ix, f, "a view index")
+                    let size = tensors[base].shape[fixed.count]
+                    if v < 0 || v >= size { throw fail("view index \(v) is out of bounds for dimension \(fixed.count) of '\(tensors[base].name)' (size \(size))", ix.span) }
+                    fixed.append(v)
+                }
+                if !fixed.isEmpty { views[calleeTensor] = fixed }
             }
             tally.launches += 1
             if sink != nil { try emit(.launch, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) }
             let before = (tally.readBytes, tally.writeBytes, tally.flops, tally.tensorCoreFlops)
-            try runKernel(Frame(kernel: callee, overrides: overrides, bound: bound), isEntry: false)
+            let frame = Frame(kernel: callee, overrides: overrides, bound: bound)
+            frame.views = views
+            try runKernel(frame, isEntry: false)
             tally.bump(.kernelLaunches, k, by: 1)
             tally.bump(.kernelRead, k, by: tally.readBytes - before.0)
             tally.bump(.kernelWrite, k, by: tally.writeBytes - before.1)
@@ -514,6 +556,14 @@ public final class Interpreter {
         }
         while k < count { try one(k); k += 1 }
         if let slot { f.values[slot] = .none }
+    }
+
+    /// The shape slices of a local tensor are laid out in: the underlying tensor's, or, for a
+    /// reshaped binding, its fixed leading dimensions followed by the declared shape.
+    func numericShape(_ local: Int, _ f: Frame) -> [Int64] {
+        let t = tensors[f.tensors[local]]
+        guard let r = f.reshapes[local] else { return t.shape }
+        return Array(t.shape.prefix(f.views[local]?.count ?? 0)) + r
     }
 
     /// What an iteration could carry into the next: bound tiles' shapes and the occupancies.

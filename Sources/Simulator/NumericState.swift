@@ -23,9 +23,9 @@ public struct NumericOptions: Sendable {
 /// every operation after doing its own shape and cost accounting.
 protocol NumericEngine: AnyObject {
     func allocTensor(_ id: Int, name: String, shape: [Int64], dtype: DType, role: TensorRole) throws(NumericFailure)
-    func load(_ tile: Int32, tensor: Int, dims: [SliceDim])
+    func load(_ tile: Int32, tensor: Int, shape: [Int64], dims: [SliceDim])
     func gather(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure)
-    func store(_ tile: Int32, tensor: Int, dims: [SliceDim])
+    func store(_ tile: Int32, tensor: Int, shape: [Int64], dims: [SliceDim])
     func elementwise(_ op: TileOp, result: Int32, rows: Int64, cols: Int64, operands: [NumericOperand])
     func update(_ op: TileOp, target: Int32, operand: NumericOperand)
     func matmul(result: Int32, a: Int32, aT: Bool, b: Int32, bT: Bool, m: Int64, k: Int64, n: Int64)
@@ -91,7 +91,7 @@ final class NumericState<T: NumericScalar>: NumericEngine {
                 throw NumericFailure(message: "--input \(name): the file has shape \(given.shape), the kernel declares \(shape)")
             }
             for i in 0..<count { values[i] = T(Double(fmt.round(Float(given.values[i])))) }
-        } else if role == .input {
+        } else if role.startsFilled {
             var rng = SeededRandom(seed: Self.seed(options.seed, name))
             for i in 0..<count {
                 let x: Double
@@ -144,7 +144,7 @@ final class NumericState<T: NumericScalar>: NumericEngine {
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func load(_ tile: Int32, tensor: Int, dims: [SliceDim]) {
+    func load(_ tile: Int32, tensor: Int, shape: [Int64], dims: [SliceDim]) {
         guard let t = tensors[tensor] else { return }
         ensure(tile, Int(dims.reduce(1) { $0 * $1.len }))
         var out = tiles[Int(tile)]
@@ -152,7 +152,7 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         var pos = 0
         out.withUnsafeMutableBufferPointer { o in
             t.values.withUnsafeBufferPointer { v in
-                forEachRun(shape: t.shape, dims: dims) { off, run in
+                forEachRun(shape: shape, dims: dims) { off, run in
                     for i in 0..<run { o[pos + i] = v[off + i] }
                     pos += run
                 }
@@ -163,19 +163,19 @@ final class NumericState<T: NumericScalar>: NumericEngine {
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func store(_ tile: Int32, tensor: Int, dims: [SliceDim]) {
+    func store(_ tile: Int32, tensor: Int, shape: [Int64], dims: [SliceDim]) {
         guard var t = tensors[tensor] else { return }
         tensors[tensor] = nil
         let src = tiles[Int(tile)]
         var pos = 0
-        forEachRun(shape: t.shape, dims: dims) { off, run in
+        forEachRun(shape: shape, dims: dims) { off, run in
             for i in 0..<run { t.values[off + i] = T(Double(t.format.round(Float(src[pos + i].double)))) }
             pos += run
         }
         if case .f32 = t.format, T.self == Double.self {
             // Reference runs keep full precision in f32 tensors.
             pos = 0
-            forEachRun(shape: t.shape, dims: dims) { off, run in
+            forEachRun(shape: shape, dims: dims) { off, run in
                 for i in 0..<run { t.values[off + i] = src[pos + i] }
                 pos += run
             }

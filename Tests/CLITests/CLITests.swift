@@ -116,16 +116,22 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
         let tmp = NSTemporaryDirectory() + "gpusim-every-\(getpid())"
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        let small = ["--gpu", "seed-a100"]   // each kernel at its default (small) sizes
+        // Each kernel at its default sizes; whole models (full-size defaults) at small ones.
+        let modelSizes: [String: [String]] = [
+            "Kernels/models/gpt2_small.kern": ["--T", "24", "--L", "2", "--d", "64", "--H", "2", "--vocab", "1100", "--ctx", "32"],
+            "Kernels/models/llama2_7b.kern": ["--T", "24", "--L", "2", "--d", "64", "--H", "4", "--KVH", "2", "--dff", "96", "--vocab", "1100", "--ctx", "32"],
+            "Kernels/models/llama2_7b_decode.kern": ["--L", "2", "--d", "64", "--H", "4", "--dff", "96", "--vocab", "1100", "--ctx", "32", "--pos", "9", "--topk_k", "5"],
+        ]
+        let small = ["--gpu", "seed-a100"] + (modelSizes[kernel] ?? [])
         let runs: [[String]] = [
-            ["check", "--run", kernel],
+            ["check", kernel],
             ["run", kernel, "--numeric"] + small,
             ["run", kernel, "--trace", tmp + "/t.jsonl"] + small,
             ["graph", tmp + "/t.jsonl", "-o", tmp + "/g.svg"],
             ["roofline", tmp + "/t.jsonl", "-o", tmp + "/r.svg"],
             ["timeline", tmp + "/t.jsonl", "-o", tmp + "/tl.svg"],
             ["diff", tmp + "/t.jsonl", "Traces/flash_attention.jsonl"],
-            ["sweep", kernel, "--gpu", "seed-a100", "--dt", "f16,f32"],
+            ["sweep", kernel, "--dt", "f16,f32"] + small,
             ["report", kernel, "-o", tmp + "/r.html"] + small,
             ["fmt", kernel],
         ]

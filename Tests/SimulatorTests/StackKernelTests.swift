@@ -138,3 +138,77 @@ import Numerics
         #expect(finite)
     }
 }
+
+/// Multi-head (and grouped-query) attention, RoPE and decode attention against Float64.
+@Suite struct AttentionStackTests {
+    var rng = SeededRandom(seed: 33)
+    mutating func array(_ n: Int) -> [Double] { (0..<n).map { _ in Double(Float(rng.normal())) } }
+
+    func run(_ path: String, _ params: [String: ParamValue], _ inputs: [String: NPY.Array]) throws -> [String: OutputTensor] {
+        var numeric = NumericOptions()
+        numeric.inputs = inputs
+        numeric.accumulate64 = true
+        var p = params
+        p["dt"] = .dtype("f32")
+        return try Runner.runNumeric(try program(path), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: p), numeric: numeric).outputs
+    }
+
+    /// Causal (or, for decode, full) attention of head h over keys [0, n) of kv head h / group.
+    static func attend(_ q: [Double], _ k: [Double], _ v: [Double], rows: Int, keys: Int, H: Int, KVH: Int, hd: Int, causalOffset: Int?) -> [Double] {
+        var out = [Double](repeating: 0, count: rows * H * hd)
+        let group = H / KVH
+        for h in 0..<H {
+            let g = h / group
+            for i in 0..<rows {
+                let visible = causalOffset.map { min(keys, i + $0 + 1) } ?? keys
+                var s = [Double](repeating: 0, count: visible)
+                for j in 0..<visible {
+                    var dot = 0.0
+                    for p in 0..<hd { dot += q[i * H * hd + h * hd + p] * k[j * KVH * hd + g * hd + p] }
+                    s[j] = dot / Double(hd).squareRoot()
+                }
+                let m = s.max()!, e = s.map { exp($0 - m) }, z = e.reduce(0, +)
+                for p in 0..<hd {
+                    var acc = 0.0
+                    for j in 0..<visible { acc += e[j] / z * v[j * KVH * hd + g * hd + p] }
+                    out[i * H * hd + h * hd + p] = acc
+                }
+            }
+        }
+        return out
+    }
+
+    @Test(arguments: [4, 2, 1])
+    mutating func groupedQueryAttention(_ kvh: Int) throws {
+        let (T, H, hd) = (45, 4, 8)
+        let q = array(T * H * hd), k = array(T * kvh * hd), v = array(T * kvh * hd)
+        let out = try run("Kernels/stack/mha_causal.kern", ["T": .int(Int64(T)), "H": .int(Int64(H)), "KVH": .int(Int64(kvh)), "hd": .int(Int64(hd)), "Br": .int(16), "Bc": .int(8)],
+                          ["Q": .init(shape: [T, H * hd], values: q), "K": .init(shape: [T, kvh * hd], values: k), "V": .init(shape: [T, kvh * hd], values: v)])
+        let want = Self.attend(q, k, v, rows: T, keys: T, H: H, KVH: kvh, hd: hd, causalOffset: 0)
+        #expect(Comparison(out["O"]!.values, reference: want).relativeFrobenius < 1e-12)
+    }
+
+    @Test mutating func decodeAttentionReadsTheCache() throws {
+        let (ctx, P, H, kvh, hd) = (40, 23, 4, 2, 8)
+        let q = array(H * hd), kc = array(ctx * kvh * hd), vc = array(ctx * kvh * hd)
+        let out = try run("Kernels/stack/decode_attention.kern", ["ctx": .int(Int64(ctx)), "P": .int(Int64(P)), "H": .int(Int64(H)), "KVH": .int(Int64(kvh)), "hd": .int(Int64(hd)), "Bc": .int(8)],
+                          ["q": .init(shape: [H, hd], values: q), "Kc": .init(shape: [ctx, kvh * hd], values: kc), "Vc": .init(shape: [ctx, kvh * hd], values: vc)])
+        let want = Self.attend(q, kc, vc, rows: 1, keys: P, H: H, KVH: kvh, hd: hd, causalOffset: nil)
+        #expect(Comparison(out["o"]!.values, reference: want).relativeFrobenius < 1e-12)
+    }
+
+    @Test mutating func ropeRotatesHalves() throws {
+        let (T, H, hd) = (10, 2, 8)
+        let x = array(T * H * hd), c = array(T * hd / 2), s = array(T * hd / 2)
+        let out = try run("Kernels/stack/rope.kern", ["T": .int(Int64(T)), "H": .int(Int64(H)), "hd": .int(Int64(hd)), "BT": .int(4)],
+                          ["X": .init(shape: [T, H * hd], values: x), "C": .init(shape: [T, hd / 2], values: c), "S": .init(shape: [T, hd / 2], values: s)])
+        var want = x
+        for t in 0..<T { for h in 0..<H { for p in 0..<(hd / 2) {
+            let x1 = x[t * H * hd + h * hd + p], x2 = x[t * H * hd + h * hd + hd / 2 + p]
+            let cs = c[t * hd / 2 + p], sn = s[t * hd / 2 + p]
+            want[t * H * hd + h * hd + p] = x1 * cs - x2 * sn
+            want[t * H * hd + h * hd + hd / 2 + p] = x2 * cs + x1 * sn
+        } } }
+        #expect(Comparison(out["Y"]!.values, reference: want).relativeFrobenius < 1e-12)
+    }
+}

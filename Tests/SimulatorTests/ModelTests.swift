@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+import KernLang
+import Numerics
+@testable import Simulator
+
+/// Small sizes at which the whole models also run with values (tests and CLI checks use them).
+let smallModelParams: [String: [String: ParamValue]] = [
+    "Kernels/models/gpt2_small.kern": ["T": .int(24), "L": .int(2), "d": .int(64), "H": .int(2), "vocab": .int(1100), "ctx": .int(32)],
+    "Kernels/models/llama2_7b.kern": ["T": .int(24), "L": .int(2), "d": .int(64), "H": .int(4), "KVH": .int(2), "dff": .int(96), "vocab": .int(1100), "ctx": .int(32)],
+    "Kernels/models/llama2_7b_decode.kern": ["L": .int(2), "d": .int(64), "H": .int(4), "KVH": .int(2), "dff": .int(96), "vocab": .int(1100), "ctx": .int(32), "pos": .int(9), "topk_k": .int(5)],
+    "Kernels/models/tiny_mlp_stack.kern": ["T": .int(24), "L": .int(2)],
+]
+
+@Suite struct ModelTests {
+    let a100 = GPUModel.preset(named: "a100-80gb")!
+
+    func tensors(_ path: String, _ o: [String: ParamValue] = [:]) throws -> [String: Int64] {
+        let t = try Interpreter(program: try program(path), options: RunOptions(gpu: a100, overrides: o)).resolveTensors()
+        var out: [String: Int64] = [:]
+        for x in t where x.role == .weight { out[x.name] = x.shape.reduce(1, *) }
+        return out
+    }
+
+    @Test func parameterCountsMatchThePublishedModels() throws {
+        let llama = try tensors("Kernels/models/llama2_7b.kern")
+        #expect(llama.values.reduce(0, +) == 6_738_415_616)
+        #expect(llama.values.reduce(0, +) - llama["W3"]! == 5_295_575_040)   // the seeds' two-matrix FFN count
+        #expect(try tensors("Kernels/models/llama2_7b_decode.kern").values.reduce(0, +) == 6_738_415_616)
+        #expect(try tensors("Kernels/models/gpt2_small.kern").values.reduce(0, +) == 124_439_808)
+    }
+
+    @Test func kvCacheBytesPerToken() throws {
+        func perToken(_ o: [String: ParamValue]) throws -> Int64 {
+            let t = try Interpreter(program: try program("Kernels/models/llama2_7b_decode.kern"), options: RunOptions(gpu: a100, overrides: o)).resolveTensors()
+            let caches = t.filter { $0.role == .cache }
+            return caches.reduce(0) { $0 + $1.bytes } / caches[0].shape[1]
+        }
+        #expect(try perToken([:]) == 524_288)
+        #expect(try perToken(["KVH": .int(8)]) == 131_072)
+    }
+
+    @Test func fullSizeModelsRunShapeOnly() throws {
+        let prefill = try Runner.run(try program("Kernels/models/llama2_7b.kern"), options: RunOptions(gpu: a100))
+        #expect(!prefill.sram.overflow)
+        let matmuls: Int64 = 32 * 7 + 1
+        #expect(prefill.kernels["matmul"]?.launches == matmuls)
+        #expect(prefill.hbm.peak_bytes > 13_476_831_232)   // the weights alone
+        let decode = try Runner.run(try program("Kernels/models/llama2_7b_decode.kern"), options: RunOptions(gpu: a100))
+        #expect(decode.bound == "memory")
+        #expect(!decode.sram.overflow)
+        // Decoding reads every weight once (but one row of the embedding table) and the whole KV cache.
+        let weights: Int64 = 13_476_831_232 - 32_000 * 4096 * 2, cache: Int64 = 2 * 32 * 4096 * 4096 * 2
+        // Beyond those, only activations: each GEMV re-reads its 8 KB input row per column tile (~50 MB in all).
+        #expect(decode.hbm.read_bytes > weights + cache && decode.hbm.read_bytes < weights + cache + 100_000_000)
+        let gqa = try Runner.run(try program("Kernels/models/llama2_7b_decode.kern"), options: RunOptions(gpu: a100, overrides: ["KVH": .int(8)]))
+        #expect(gqa.tensors["Kc"]!.read_bytes * 4 == decode.tensors["Kc"]!.read_bytes)
+        let gpt2 = try Runner.run(try program("Kernels/models/gpt2_small.kern"), options: RunOptions(gpu: a100))
+        #expect(!gpt2.sram.overflow)
+        #expect(gpt2.kernels["mha_causal"]?.launches == 12)
+    }
+
+    @Test(arguments: smallModelParams.keys.sorted())
+    func modelsRunWithValuesAtSmallSizes(_ path: String) throws {
+        let r = try Runner.runNumeric(try program(path), options: RunOptions(gpu: a100, overrides: smallModelParams[path]!), numeric: NumericOptions())
+        #expect(!r.outputs.isEmpty)
+        for (_, o) in r.outputs {
+            let finite = o.values.allSatisfy { $0.isFinite }
+            #expect(finite)
+        }
+    }
+}
