@@ -30,21 +30,17 @@ struct DiffCommand: ParsableCommand {
     @Argument(parsing: .allUnrecognized, help: "Kernel parameters: --NAME VALUE ...")
     var params: [String] = []
 
-    func summary(_ path: String, _ overrides: [String: ParamValue], _ others: Set<String>) throws -> (RunSummary, String) {
-        if TraceReader.looksLikeTrace(path) {
-            do { let t = try TraceReader.read(path); return (t.summary, t.kernel) } catch {
-                printError("gpusim: error: \(error)")
-                throw ExitCode(1)
+    /// Each kernel takes the parameters it declares.
+    func summary(_ path: String) throws -> (RunSummary, String) {
+        var mine: [String] = []
+        if !TraceReader.looksLikeTrace(path), case .success(let p)? = try? Runner.load(path) {
+            let known = Set(p.entryKernel.params.map(\.name))
+            for (name, value) in try parseKernelParams(params).sorted(by: { $0.key < $1.key }) where known.contains(name) {
+                mine += ["--\(name)", value.description]
             }
         }
-        let program = try loadProgram(path)
-        let known = Set(program.entryKernel.params.map(\.name))
-        let mine = overrides.filter { known.contains($0.key) }
-        let gpu = try gpuOptions.model()
-        do {
-            let s = try Runner.run(program, options: RunOptions(gpu: gpu, overrides: mine))
-            return (s, program.entryKernel.name)
-        } catch { throw failRun(error) }
+        let (s, _) = try summaryOf(path, params: mine, gpu: gpuOptions)
+        return (s, s.kernel)
     }
 
     func run() throws {
@@ -56,7 +52,7 @@ struct DiffCommand: ParsableCommand {
         for name in overrides.keys where !known.contains(name) {
             throw ValidationError("--\(name): neither kernel has a parameter '\(name)'")
         }
-        let (x, la) = try summary(a, overrides, known), (y, lb) = try summary(b, overrides, known)
+        let (x, la) = try summary(a), (y, lb) = try summary(b)
         let labels = la == lb ? ("A (\(la))", "B (\(lb))") : (la, lb)
         let d = RunDiff(x, y, labels: labels)
         if json {

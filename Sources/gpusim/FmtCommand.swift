@@ -22,11 +22,7 @@ struct FmtCommand: ParsableCommand {
         if diags.hasErrors { throw failDiagnostics(diags) }
         let text = Formatter.format(unit)
         if write {
-            do {
-                let out = try AtomicFileWriter(path: file)
-                try out.write(text)
-                try out.commit()
-            } catch { throw failRun(error) }
+            try writeFile(file, text)
         } else {
             print(text, terminator: "")
         }

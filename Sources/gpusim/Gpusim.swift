@@ -1,3 +1,4 @@
+import Analysis
 import ArgumentParser
 import Foundation
 import KernLang
@@ -72,6 +73,36 @@ func loadProgram(_ path: String, entry: String? = nil) throws -> CheckedProgram 
     } catch let e as SimulationError {
         throw failRun(e)
     }
+}
+
+/// Writes a whole output file through a temporary name (nothing partial on failure).
+func writeFile(_ path: String, _ data: Data) throws {
+    do {
+        let w = try AtomicFileWriter(path: path)
+        try w.write(data)
+        try w.commit()
+    } catch { throw failRun(error) }
+}
+
+func writeFile(_ path: String, _ text: String) throws { try writeFile(path, Data(text.utf8)) }
+
+/// The summary of a recorded trace, or of a run of a kernel with the command's parameters;
+/// `sink` sees every event either way.
+func summaryOf(_ input: String, params: [String], gpu gpuOptions: GPUOptions, sink: EventSink? = nil) throws -> (RunSummary, GPUModel) {
+    if TraceReader.looksLikeTrace(input) {
+        if !params.isEmpty { throw ValidationError("parameters cannot be given with a trace; they were fixed when it was recorded") }
+        do {
+            let t = try TraceReader.read(input, into: sink)
+            return (t.summary, t.gpu)
+        } catch {
+            printError("gpusim: error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+    let gpu = try gpuOptions.model()
+    let program = try loadProgram(input)
+    let options = RunOptions(gpu: gpu, overrides: try parseKernelParams(params))
+    do { return (try Runner.run(program, options: options, extraSink: sink), gpu) } catch { throw failRun(error) }
 }
 
 /// `--N 8192 --d=64 --dt bf16` after the kernel path.

@@ -67,11 +67,7 @@ struct GraphCommand: ParsableCommand {
             }
         }
         if let output {
-            do {
-                let w = try AtomicFileWriter(path: output)
-                try w.write(data)
-                try w.commit()
-            } catch { throw failRun(error) }
+            try writeFile(output, data)
         } else {
             FileHandle.standardOutput.write(data)
         }

@@ -45,10 +45,6 @@ func writeOutputs(_ specs: [String], _ outputs: [String: OutputTensor]) throws {
             throw ExitCode(1)
         }
         let data = NPY.encode(shape: out.shape.map(Int.init), values: out.values.map(Float.init))
-        do {
-            let w = try AtomicFileWriter(path: parts[1])
-            try w.write(data)
-            try w.commit()
-        } catch { throw failRun(error) }
+        try writeFile(parts[1], data)
     }
 }

@@ -43,11 +43,7 @@ struct ReportCommand: ParsableCommand {
                                    roofline: RooflineChart.svg(Roofline(summary: summary, gpu: gpu), title: "roofline"),
                                    graph: graphSVG,
                                    timeline: TimelineChart.svg(timeline, capacity: summary.sram.capacity_bytes, unit: summary.time.unit, title: "SRAM and HBM traffic over time"))
-        do {
-            let w = try AtomicFileWriter(path: output)
-            try w.write(html)
-            try w.commit()
-        } catch { throw failRun(error) }
+        try writeFile(output, html)
         print("wrote \(output) (\(fmtBytes(Int64(html.utf8.count))))")
     }
 }

@@ -30,26 +30,9 @@ struct RooflineCommand: ParsableCommand {
     var params: [String] = []
 
     func run() throws {
-        let summary: RunSummary, gpu: GPUModel
-        if TraceReader.looksLikeTrace(input) {
-            do { let t = try TraceReader.read(input); summary = t.summary; gpu = t.gpu } catch {
-                printError("gpusim: error: \(error)")
-                throw ExitCode(1)
-            }
-        } else {
-            gpu = try gpuOptions.model()
-            let program = try loadProgram(input)
-            let options = RunOptions(gpu: gpu, overrides: try parseKernelParams(params))
-            do { summary = try Runner.run(program, options: options) } catch { throw failRun(error) }
-        }
+        let (summary, gpu) = try summaryOf(input, params: params, gpu: gpuOptions)
         let r = Roofline(summary: summary, gpu: gpu)
-        if let output {
-            do {
-                let w = try AtomicFileWriter(path: output)
-                try w.write(RooflineChart.svg(r, title: "\(summary.kernel) on \(gpu.name)"))
-                try w.commit()
-            } catch { throw failRun(error) }
-        }
+        if let output { try writeFile(output, RooflineChart.svg(r, title: "\(summary.kernel) on \(gpu.name)")) }
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .prettyPrinted]

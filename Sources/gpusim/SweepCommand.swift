@@ -62,10 +62,8 @@ struct SweepCommand: ParsableCommand {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         if let output {
-            do {
-                let c = try AtomicFileWriter(path: output + ".csv"); try c.write(sweep.csv); try c.commit()
-                let j = try AtomicFileWriter(path: output + ".json"); try j.write(try enc.encode(out)); try j.commit()
-            } catch let e as SimulationError { throw failRun(e) }
+            try writeFile(output + ".csv", sweep.csv)
+            try writeFile(output + ".json", try enc.encode(out))
         }
         if json { print(String(decoding: try enc.encode(out), as: UTF8.self)); return }
         let names = sweep.names

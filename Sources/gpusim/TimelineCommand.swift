@@ -27,24 +27,10 @@ struct TimelineCommand: ParsableCommand {
 
     func run() throws {
         let timeline = Timeline()
-        let summary: RunSummary
-        if TraceReader.looksLikeTrace(input) {
-            do { summary = try TraceReader.read(input, into: timeline).summary } catch {
-                printError("gpusim: error: \(error)")
-                throw ExitCode(1)
-            }
-        } else {
-            let program = try loadProgram(input)
-            let options = RunOptions(gpu: try gpuOptions.model(), overrides: try parseKernelParams(params))
-            do { summary = try Runner.run(program, options: options, extraSink: timeline) } catch { throw failRun(error) }
-        }
+        let (summary, _) = try summaryOf(input, params: params, gpu: gpuOptions, sink: timeline)
         let svg = TimelineChart.svg(timeline, capacity: summary.sram.capacity_bytes, unit: summary.time.unit,
                                     title: "\(summary.kernel) on \(summary.gpu): SRAM and HBM traffic over time")
-        do {
-            let w = try AtomicFileWriter(path: output)
-            try w.write(svg)
-            try w.commit()
-        } catch { throw failRun(error) }
+        try writeFile(output, svg)
         print("\(output): \(timeline.samples.count) samples, \(summary.sram.overflow_count) overflow(s), peak SRAM \(fmtBytes(summary.sram.peak_bytes)) of \(fmtBytes(summary.sram.capacity_bytes))")
     }
 }
