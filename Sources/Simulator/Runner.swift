@@ -26,16 +26,19 @@ public enum Runner {
     }
 
     public enum TraceFormat: String, CaseIterable, Sendable { case jsonl, chrome }
+    /// `full`: every event; `summary`: the header and the closing summary only (the run may
+    /// then fast-forward, so huge runs still leave a small, readable trace).
+    public enum TraceMode: String, CaseIterable, Sendable { case full, summary }
 
     /// Runs `program`; with `tracePath` the events stream to that file, which appears only if the run succeeds.
     public static func run(_ program: CheckedProgram, options: RunOptions, tracePath: String? = nil,
-                           traceFormat: TraceFormat = .jsonl, extraSink: EventSink? = nil) throws(SimulationError) -> RunSummary {
-        try runNumeric(program, options: options, numeric: nil, tracePath: tracePath, traceFormat: traceFormat, extraSink: extraSink).summary
+                           traceFormat: TraceFormat = .jsonl, traceMode: TraceMode = .full, extraSink: EventSink? = nil) throws(SimulationError) -> RunSummary {
+        try runNumeric(program, options: options, numeric: nil, tracePath: tracePath, traceFormat: traceFormat, traceMode: traceMode, extraSink: extraSink).summary
     }
 
     /// A run that also computes values when `numeric` is given; returns the entry kernel's outputs.
     public static func runNumeric(_ program: CheckedProgram, options: RunOptions, numeric: NumericOptions?, tracePath: String? = nil,
-                                  traceFormat: TraceFormat = .jsonl, extraSink: EventSink? = nil,
+                                  traceFormat: TraceFormat = .jsonl, traceMode: TraceMode = .full, extraSink: EventSink? = nil,
                                   progress: ((Double) -> Void)? = nil) throws(SimulationError)
         -> (summary: RunSummary, outputs: [String: OutputTensor]) {
         var writer: TraceWriter?
@@ -47,7 +50,8 @@ public enum Runner {
             case .chrome: try ChromeTraceWriter(path: tracePath, header: header)
             }
         }
-        let sink: EventSink? = switch (writer, extraSink) {
+        let streamed = traceMode == .full ? writer : nil
+        let sink: EventSink? = switch (streamed, extraSink) {
         case (let w?, let x?): Tee(w, x)
         case (let w?, nil): w
         case (nil, let x): x

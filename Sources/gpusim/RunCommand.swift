@@ -28,6 +28,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("trace-format"), help: "jsonl (default) or chrome (Perfetto / chrome://tracing).")
     var traceFormat: String = "jsonl"
 
+    @Option(name: .customLong("trace-mode"), help: "full (every event, default) or summary (header and summary only; the run may fast-forward).")
+    var traceMode: String = "full"
+
     @Flag(help: "Print the summary as one JSON object.")
     var json = false
 
@@ -52,6 +55,10 @@ struct RunCommand: ParsableCommand {
     var params: [String] = []
 
     func validate() throws {
+        guard Runner.TraceMode(rawValue: traceMode) != nil else {
+            throw ValidationError("--trace-mode: expected full or summary, got '\(traceMode)'")
+        }
+        if traceMode == "summary" && traceFormat == "chrome" { throw ValidationError("--trace-mode summary writes JSONL only") }
         guard Runner.TraceFormat(rawValue: traceFormat) != nil else {
             throw ValidationError("--trace-format: expected jsonl or chrome, got '\(traceFormat)'")
         }
@@ -73,7 +80,8 @@ struct RunCommand: ParsableCommand {
             let bar = ProgressBar(label: "running \(program.entryKernel.name)", enabled: isatty(2) != 0 && !verbose)
             defer { bar.finish() }
             let result = try Runner.runNumeric(program, options: options, numeric: numericOptions, tracePath: trace,
-                                               traceFormat: Runner.TraceFormat(rawValue: traceFormat)!, extraSink: printer,
+                                               traceFormat: Runner.TraceFormat(rawValue: traceFormat)!,
+                                               traceMode: Runner.TraceMode(rawValue: traceMode)!, extraSink: printer,
                                                progress: bar.update)
             summary = result.summary
             try writeOutputs(outputs, result.outputs)
@@ -86,7 +94,7 @@ struct RunCommand: ParsableCommand {
             print(String(decoding: try enc.encode(summary), as: UTF8.self))
         } else {
             print(report.render(summary, gpu: gpu))
-            if let trace { print("  Trace        \(trace) (\(summary.counts.events) events, \(traceFormat))") }
+            if let trace { print("  Trace        \(trace) (" + (traceMode == "summary" ? "summary only" : "\(summary.counts.events) events, \(traceFormat)") + ")") }
         }
     }
 }

@@ -63,6 +63,21 @@ import KernLang
         }
     }
 
+    @Test func summaryModeKeepsFastForward() throws {
+        let path = temporaryPath("summary.jsonl")
+        defer { unlink(path) }
+        let options = RunOptions(gpu: GPUModel.preset(named: "seed-a100")!, overrides: ["N": .int(1_048_576), "d": .int(128)])
+        let s = try Runner.run(try program("Kernels/flash_attention.kern"), options: options, tracePath: path, traceMode: .summary)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        // Q once, K and V once per 158-row query tile (6,637 of them): N d (1 + 2 x 6637) elements.
+        let expected: Int64 = 1_048_576 * 128 * (1 + 2 * 6_637)
+        #expect(s.hbm.read_elements == expected)
+        #expect(s.counts.events == 0)
+        struct Closing: Decodable { var summary: RunSummary }
+        #expect(try JSONDecoder().decode(Closing.self, from: Data(lines[1].utf8)).summary == s)
+    }
+
     @Test func failedRunLeavesNoFile() throws {
         let path = temporaryPath("fail.jsonl")
         let p = try programFromText("kernel k {\n    param N = 8\n    input Q[N, N] f16\n    a = load Q\n    b = a @ zeros(4, 4)\n}\n")
