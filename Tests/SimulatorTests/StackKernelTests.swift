@@ -212,3 +212,70 @@ import Numerics
         #expect(Comparison(out["Y"]!.values, reference: want).relativeFrobenius < 1e-12)
     }
 }
+
+/// Quantised, LoRA, sliding-window and cross-attention kernels against Float64 references.
+@Suite struct MoreStackTests {
+    var rng = SeededRandom(seed: 44)
+    mutating func array(_ n: Int) -> [Double] { (0..<n).map { _ in Double(Float(rng.normal())) } }
+
+    func run(_ path: String, _ params: [String: ParamValue], _ inputs: [String: NPY.Array]) throws -> [String: OutputTensor] {
+        var numeric = NumericOptions()
+        numeric.inputs = inputs
+        numeric.accumulate64 = true
+        var p = params
+        p["dt"] = .dtype("f32")
+        return try Runner.runNumeric(try program(path), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: p), numeric: numeric).outputs
+    }
+
+    @Test(arguments: ["i8", "i4"])
+    mutating func quantisedMatmulDequantises(_ wdt: String) throws {
+        let (T, K, N) = (3, 40, 50)
+        let x = array(T * K), s = array(N)
+        let limit = wdt == "i8" ? 127.0 : 7.0
+        let wq = (0..<(K * N)).map { _ in min(limit, max(-limit - 1, (rng.normal() * 3).rounded())) }
+        let out = try run("Kernels/stack/quant_matmul.kern", ["T": .int(Int64(T)), "K": .int(Int64(K)), "N": .int(Int64(N)), "wdt": .dtype(wdt), "BN": .int(16), "BK": .int(16)],
+                          ["X": .init(shape: [T, K], values: x), "Wq": .init(shape: [K, N], values: wq), "scales": .init(shape: [N], values: s)])
+        var w = wq
+        for k in 0..<K { for j in 0..<N { w[k * N + j] *= s[j] } }
+        #expect(Comparison(out["Y"]!.values, reference: StackKernelTests.matmul(x, w, T, K, N)).relativeFrobenius < 1e-12)
+        // Sub-byte weights move at half a byte each.
+        let traffic = try Runner.run(try program("Kernels/stack/quant_matmul.kern"), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: ["wdt": .dtype(wdt)])).tensors["Wq"]!.read_bytes
+        let expected: Int64 = 4096 * 4096 / (wdt == "i8" ? 1 : 2)
+        #expect(traffic == expected)
+    }
+
+    @Test mutating func loraAddsTheLowRankUpdate() throws {
+        let (T, K, N, r) = (20, 30, 26, 4)
+        let x = array(T * K), w = array(K * N), a = array(K * r), b = array(r * N)
+        let out = try run("Kernels/stack/lora_linear.kern", ["T": .int(Int64(T)), "K": .int(Int64(K)), "N": .int(Int64(N)), "r": .int(Int64(r)), "alpha": .int(8), "BM": .int(8), "BN": .int(8), "BK": .int(8)],
+                          ["X": .init(shape: [T, K], values: x), "W": .init(shape: [K, N], values: w), "A": .init(shape: [K, r], values: a), "B": .init(shape: [r, N], values: b)])
+        let base = StackKernelTests.matmul(x, w, T, K, N)
+        let low = StackKernelTests.matmul(StackKernelTests.matmul(x, a, T, K, r), b, T, r, N)
+        #expect(Comparison(out["Y"]!.values, reference: zip(base, low).map { $0 + 2 * $1 }).relativeFrobenius < 1e-12)
+    }
+
+    @Test mutating func slidingWindowAndCrossAttention() throws {
+        let (N, d, window) = (50, 8, 12)
+        let q = array(N * d), k = array(N * d), v = array(N * d)
+        let sw = try run("Kernels/stack/sliding_window_attention.kern", ["N": .int(Int64(N)), "d": .int(Int64(d)), "window": .int(Int64(window)), "Br": .int(8), "Bc": .int(8)],
+                         ["Q": .init(shape: [N, d], values: q), "K": .init(shape: [N, d], values: k), "V": .init(shape: [N, d], values: v)])
+        var want = [Double](repeating: 0, count: N * d)
+        for i in 0..<N {
+            let keys = Array(max(0, i - window + 1)...i)
+            let s = keys.map { j in (0..<d).map { q[i * d + $0] * k[j * d + $0] }.reduce(0, +) / Double(d).squareRoot() }
+            let m = s.max()!, e = s.map { exp($0 - m) }, z = e.reduce(0, +)
+            for p in 0..<d { want[i * d + p] = zip(keys, e).map { v[$0 * d + p] * $1 / z }.reduce(0, +) }
+        }
+        #expect(Comparison(sw["O"]!.values, reference: want).relativeFrobenius < 1e-12)
+        let (Tq, Tk, H) = (9, 21, 2)
+        let cq = array(Tq * H * d), ck = array(Tk * H * d), cv = array(Tk * H * d)
+        let cross = try run("Kernels/stack/cross_attention.kern", ["Tq": .int(Int64(Tq)), "Tk": .int(Int64(Tk)), "H": .int(Int64(H)), "hd": .int(Int64(d)), "Br": .int(4), "Bc": .int(8)],
+                            ["Q": .init(shape: [Tq, H * d], values: cq), "K": .init(shape: [Tk, H * d], values: ck), "V": .init(shape: [Tk, H * d], values: cv)])
+        let ref = AttentionStackTests.attend(cq, ck, cv, rows: Tq, keys: Tk, H: H, KVH: H, hd: d, causalOffset: nil)
+        #expect(Comparison(cross["O"]!.values, reference: ref).relativeFrobenius < 1e-12)
+        // The window bounds the work: traffic grows with N x window, not N^2.
+        let small = try Runner.run(try program("Kernels/stack/sliding_window_attention.kern"), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: ["N": .int(4096)]))
+        let big = try Runner.run(try program("Kernels/stack/sliding_window_attention.kern"), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: ["N": .int(8192)]))
+        #expect(abs(Double(big.hbm.total_bytes) / Double(small.hbm.total_bytes) - 2) < 0.05)
+    }
+}
