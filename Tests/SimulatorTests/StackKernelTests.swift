@@ -4,20 +4,22 @@ import KernLang
 import Numerics
 @testable import Simulator
 
+/// Runs a kernel with values in Float64 on the given inputs (dt = f32), on a100-80gb.
+func runF64(_ path: String, _ params: [String: ParamValue], _ inputs: [String: NPY.Array]) throws -> [String: OutputTensor] {
+    var numeric = NumericOptions()
+    numeric.inputs = inputs
+    numeric.accumulate64 = true
+    var p = params
+    p["dt"] = .dtype("f32")
+    return try Runner.runNumeric(try program(path), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: p), numeric: numeric).outputs
+}
+
 /// The transformer-stack kernels computed by gpusim against plain Float64 references here.
 @Suite struct StackKernelTests {
     var rng = SeededRandom(seed: 21)
 
     mutating func array(_ n: Int) -> [Double] { (0..<n).map { _ in Double(Float(rng.normal())) } }
 
-    func run(_ path: String, _ params: [String: ParamValue], _ inputs: [String: NPY.Array], gpu: String = "a100-80gb") throws -> [String: OutputTensor] {
-        var numeric = NumericOptions()
-        numeric.inputs = inputs
-        numeric.accumulate64 = true
-        var p = params
-        p["dt"] = .dtype("f32")
-        return try Runner.runNumeric(try program(path), options: RunOptions(gpu: GPUModel.preset(named: gpu)!, overrides: p), numeric: numeric).outputs
-    }
 
     static func matmul(_ a: [Double], _ b: [Double], _ m: Int, _ k: Int, _ n: Int) -> [Double] {
         var c = [Double](repeating: 0, count: m * n)
@@ -32,7 +34,7 @@ import Numerics
     @Test mutating func linear() throws {
         let (T, K, N) = (70, 50, 90)   // ragged against 64-wide tiles
         let x = array(T * K), w = array(K * N), b = array(N)
-        let out = try run("Kernels/stack/linear.kern", ["T": .int(Int64(T)), "K": .int(Int64(K)), "N": .int(Int64(N)), "BK": .int(16)],
+        let out = try runF64("Kernels/stack/linear.kern", ["T": .int(Int64(T)), "K": .int(Int64(K)), "N": .int(Int64(N)), "BK": .int(16)],
                           ["X": .init(shape: [T, K], values: x), "W": .init(shape: [K, N], values: w), "b": .init(shape: [N], values: b)])
         var want = Self.matmul(x, w, T, K, N)
         for i in 0..<T { for j in 0..<N { want[i * N + j] += b[j] } }
@@ -55,9 +57,9 @@ import Numerics
             }
         }
         let p: [String: ParamValue] = ["T": .int(Int64(T)), "d": .int(Int64(d))]
-        let r = try run("Kernels/stack/rmsnorm.kern", p, ["X": .init(shape: [T, d], values: x), "g": .init(shape: [d], values: g)])
+        let r = try runF64("Kernels/stack/rmsnorm.kern", p, ["X": .init(shape: [T, d], values: x), "g": .init(shape: [d], values: g)])
         #expect(close(r["Y"]!.values, rms))
-        let l = try run("Kernels/stack/layernorm.kern", p, ["X": .init(shape: [T, d], values: x), "g": .init(shape: [d], values: g), "b": .init(shape: [d], values: b)])
+        let l = try runF64("Kernels/stack/layernorm.kern", p, ["X": .init(shape: [T, d], values: x), "g": .init(shape: [d], values: g), "b": .init(shape: [d], values: b)])
         #expect(close(l["Y"]!.values, ln))
     }
 
@@ -72,10 +74,10 @@ import Numerics
         var yGelu = Self.matmul(hGelu, w2, T, f, d)
         for i in 0..<T { for j in 0..<d { yGelu[i * d + j] += b2[j] } }
         let p: [String: ParamValue] = ["T": .int(Int64(T)), "d": .int(Int64(d)), "dff": .int(Int64(f)), "BT": .int(16), "BF": .int(16)]
-        let s = try run("Kernels/stack/swiglu_mlp.kern", p, ["X": .init(shape: [T, d], values: x), "W1": .init(shape: [d, f], values: w1),
+        let s = try runF64("Kernels/stack/swiglu_mlp.kern", p, ["X": .init(shape: [T, d], values: x), "W1": .init(shape: [d, f], values: w1),
                                                             "W3": .init(shape: [d, f], values: w3), "W2": .init(shape: [f, d], values: w2)])
         #expect(close(s["Y"]!.values, Self.matmul(hSwiglu, w2, T, f, d)))
-        let gl = try run("Kernels/stack/gelu_mlp.kern", p, ["X": .init(shape: [T, d], values: x), "W1": .init(shape: [d, f], values: w1), "b1": .init(shape: [f], values: b1),
+        let gl = try runF64("Kernels/stack/gelu_mlp.kern", p, ["X": .init(shape: [T, d], values: x), "W1": .init(shape: [d, f], values: w1), "b1": .init(shape: [f], values: b1),
                                                            "W2": .init(shape: [f, d], values: w2), "b2": .init(shape: [d], values: b2)])
         #expect(close(gl["Y"]!.values, yGelu))
     }
@@ -84,12 +86,12 @@ import Numerics
         let (T, V, d) = (50, 300, 8)
         let table = array(V * d)
         let ids = (0..<T).map { Double(($0 * 37) % V) }
-        let e = try run("Kernels/stack/embedding.kern", ["T": .int(Int64(T)), "vocab": .int(Int64(V)), "d": .int(Int64(d))],
+        let e = try runF64("Kernels/stack/embedding.kern", ["T": .int(Int64(T)), "vocab": .int(Int64(V)), "d": .int(Int64(d))],
                         ["ids": .init(shape: [T], values: ids), "E": .init(shape: [V, d], values: table)])
         let want = ids.flatMap { Array(table[(Int($0) * d)..<((Int($0) + 1) * d)]) }
         #expect(e["Y"]!.values == want)
         let x = array(T * d), r = array(T * d)
-        let y = try run("Kernels/stack/residual_add.kern", ["T": .int(Int64(T)), "d": .int(Int64(d))],
+        let y = try runF64("Kernels/stack/residual_add.kern", ["T": .int(Int64(T)), "d": .int(Int64(d))],
                         ["X": .init(shape: [T, d], values: x), "R": .init(shape: [T, d], values: r)])
         #expect(y["Y"]!.values == zip(x, r).map(+))
         // The gather reads only the rows it uses.
@@ -119,7 +121,7 @@ import Numerics
         }
         var logits = Self.matmul(rms(h), wout, T, d, V)
         for i in 0..<T { for j in 0..<V { logits[i * V + j] += bout[j] } }
-        let out = try run("Kernels/models/tiny_mlp_stack.kern",
+        let out = try runF64("Kernels/models/tiny_mlp_stack.kern",
                           ["T": .int(Int64(T)), "d": .int(Int64(d)), "dff": .int(Int64(f)), "vocab": .int(Int64(V)), "L": .int(Int64(L))],
                           ["ids": .init(shape: [T], values: ids), "E": .init(shape: [V, d], values: E), "g": .init(shape: [d], values: g),
                            "W1": .init(shape: [d, f], values: w1), "W3": .init(shape: [d, f], values: w3), "W2": .init(shape: [f, d], values: w2),
@@ -144,14 +146,6 @@ import Numerics
     var rng = SeededRandom(seed: 33)
     mutating func array(_ n: Int) -> [Double] { (0..<n).map { _ in Double(Float(rng.normal())) } }
 
-    func run(_ path: String, _ params: [String: ParamValue], _ inputs: [String: NPY.Array]) throws -> [String: OutputTensor] {
-        var numeric = NumericOptions()
-        numeric.inputs = inputs
-        numeric.accumulate64 = true
-        var p = params
-        p["dt"] = .dtype("f32")
-        return try Runner.runNumeric(try program(path), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: p), numeric: numeric).outputs
-    }
 
     /// Causal (or, for decode, full) attention of head h over keys [0, n) of kv head h / group.
     static func attend(_ q: [Double], _ k: [Double], _ v: [Double], rows: Int, keys: Int, H: Int, KVH: Int, hd: Int, causalOffset: Int?) -> [Double] {
@@ -182,7 +176,7 @@ import Numerics
     mutating func groupedQueryAttention(_ kvh: Int) throws {
         let (T, H, hd) = (45, 4, 8)
         let q = array(T * H * hd), k = array(T * kvh * hd), v = array(T * kvh * hd)
-        let out = try run("Kernels/stack/mha_causal.kern", ["T": .int(Int64(T)), "H": .int(Int64(H)), "KVH": .int(Int64(kvh)), "hd": .int(Int64(hd)), "Br": .int(16), "Bc": .int(8)],
+        let out = try runF64("Kernels/stack/mha_causal.kern", ["T": .int(Int64(T)), "H": .int(Int64(H)), "KVH": .int(Int64(kvh)), "hd": .int(Int64(hd)), "Br": .int(16), "Bc": .int(8)],
                           ["Q": .init(shape: [T, H * hd], values: q), "K": .init(shape: [T, kvh * hd], values: k), "V": .init(shape: [T, kvh * hd], values: v)])
         let want = Self.attend(q, k, v, rows: T, keys: T, H: H, KVH: kvh, hd: hd, causalOffset: 0)
         #expect(Comparison(out["O"]!.values, reference: want).relativeFrobenius < 1e-12)
@@ -191,7 +185,7 @@ import Numerics
     @Test mutating func decodeAttentionReadsTheCache() throws {
         let (ctx, P, H, kvh, hd) = (40, 23, 4, 2, 8)
         let q = array(H * hd), kc = array(ctx * kvh * hd), vc = array(ctx * kvh * hd)
-        let out = try run("Kernels/stack/decode_attention.kern", ["ctx": .int(Int64(ctx)), "P": .int(Int64(P)), "H": .int(Int64(H)), "KVH": .int(Int64(kvh)), "hd": .int(Int64(hd)), "Bc": .int(8)],
+        let out = try runF64("Kernels/stack/decode_attention.kern", ["ctx": .int(Int64(ctx)), "P": .int(Int64(P)), "H": .int(Int64(H)), "KVH": .int(Int64(kvh)), "hd": .int(Int64(hd)), "Bc": .int(8)],
                           ["q": .init(shape: [H, hd], values: q), "Kc": .init(shape: [ctx, kvh * hd], values: kc), "Vc": .init(shape: [ctx, kvh * hd], values: vc)])
         let want = Self.attend(q, kc, vc, rows: 1, keys: P, H: H, KVH: kvh, hd: hd, causalOffset: nil)
         #expect(Comparison(out["o"]!.values, reference: want).relativeFrobenius < 1e-12)
@@ -200,7 +194,7 @@ import Numerics
     @Test mutating func ropeRotatesHalves() throws {
         let (T, H, hd) = (10, 2, 8)
         let x = array(T * H * hd), c = array(T * hd / 2), s = array(T * hd / 2)
-        let out = try run("Kernels/stack/rope.kern", ["T": .int(Int64(T)), "H": .int(Int64(H)), "hd": .int(Int64(hd)), "BT": .int(4)],
+        let out = try runF64("Kernels/stack/rope.kern", ["T": .int(Int64(T)), "H": .int(Int64(H)), "hd": .int(Int64(hd)), "BT": .int(4)],
                           ["X": .init(shape: [T, H * hd], values: x), "C": .init(shape: [T, hd / 2], values: c), "S": .init(shape: [T, hd / 2], values: s)])
         var want = x
         for t in 0..<T { for h in 0..<H { for p in 0..<(hd / 2) {
@@ -218,14 +212,6 @@ import Numerics
     var rng = SeededRandom(seed: 44)
     mutating func array(_ n: Int) -> [Double] { (0..<n).map { _ in Double(Float(rng.normal())) } }
 
-    func run(_ path: String, _ params: [String: ParamValue], _ inputs: [String: NPY.Array]) throws -> [String: OutputTensor] {
-        var numeric = NumericOptions()
-        numeric.inputs = inputs
-        numeric.accumulate64 = true
-        var p = params
-        p["dt"] = .dtype("f32")
-        return try Runner.runNumeric(try program(path), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: p), numeric: numeric).outputs
-    }
 
     @Test(arguments: ["i8", "i4"])
     mutating func quantisedMatmulDequantises(_ wdt: String) throws {
@@ -233,7 +219,7 @@ import Numerics
         let x = array(T * K), s = array(N)
         let limit = wdt == "i8" ? 127.0 : 7.0
         let wq = (0..<(K * N)).map { _ in min(limit, max(-limit - 1, (rng.normal() * 3).rounded())) }
-        let out = try run("Kernels/stack/quant_matmul.kern", ["T": .int(Int64(T)), "K": .int(Int64(K)), "N": .int(Int64(N)), "wdt": .dtype(wdt), "BN": .int(16), "BK": .int(16)],
+        let out = try runF64("Kernels/stack/quant_matmul.kern", ["T": .int(Int64(T)), "K": .int(Int64(K)), "N": .int(Int64(N)), "wdt": .dtype(wdt), "BN": .int(16), "BK": .int(16)],
                           ["X": .init(shape: [T, K], values: x), "Wq": .init(shape: [K, N], values: wq), "scales": .init(shape: [N], values: s)])
         var w = wq
         for k in 0..<K { for j in 0..<N { w[k * N + j] *= s[j] } }
@@ -247,7 +233,7 @@ import Numerics
     @Test mutating func loraAddsTheLowRankUpdate() throws {
         let (T, K, N, r) = (20, 30, 26, 4)
         let x = array(T * K), w = array(K * N), a = array(K * r), b = array(r * N)
-        let out = try run("Kernels/stack/lora_linear.kern", ["T": .int(Int64(T)), "K": .int(Int64(K)), "N": .int(Int64(N)), "r": .int(Int64(r)), "alpha": .int(8), "BM": .int(8), "BN": .int(8), "BK": .int(8)],
+        let out = try runF64("Kernels/stack/lora_linear.kern", ["T": .int(Int64(T)), "K": .int(Int64(K)), "N": .int(Int64(N)), "r": .int(Int64(r)), "alpha": .int(8), "BM": .int(8), "BN": .int(8), "BK": .int(8)],
                           ["X": .init(shape: [T, K], values: x), "W": .init(shape: [K, N], values: w), "A": .init(shape: [K, r], values: a), "B": .init(shape: [r, N], values: b)])
         let base = StackKernelTests.matmul(x, w, T, K, N)
         let low = StackKernelTests.matmul(StackKernelTests.matmul(x, a, T, K, r), b, T, r, N)
@@ -257,7 +243,7 @@ import Numerics
     @Test mutating func slidingWindowAndCrossAttention() throws {
         let (N, d, window) = (50, 8, 12)
         let q = array(N * d), k = array(N * d), v = array(N * d)
-        let sw = try run("Kernels/stack/sliding_window_attention.kern", ["N": .int(Int64(N)), "d": .int(Int64(d)), "window": .int(Int64(window)), "Br": .int(8), "Bc": .int(8)],
+        let sw = try runF64("Kernels/stack/sliding_window_attention.kern", ["N": .int(Int64(N)), "d": .int(Int64(d)), "window": .int(Int64(window)), "Br": .int(8), "Bc": .int(8)],
                          ["Q": .init(shape: [N, d], values: q), "K": .init(shape: [N, d], values: k), "V": .init(shape: [N, d], values: v)])
         var want = [Double](repeating: 0, count: N * d)
         for i in 0..<N {
@@ -269,7 +255,7 @@ import Numerics
         #expect(Comparison(sw["O"]!.values, reference: want).relativeFrobenius < 1e-12)
         let (Tq, Tk, H) = (9, 21, 2)
         let cq = array(Tq * H * d), ck = array(Tk * H * d), cv = array(Tk * H * d)
-        let cross = try run("Kernels/stack/cross_attention.kern", ["Tq": .int(Int64(Tq)), "Tk": .int(Int64(Tk)), "H": .int(Int64(H)), "hd": .int(Int64(d)), "Br": .int(4), "Bc": .int(8)],
+        let cross = try runF64("Kernels/stack/cross_attention.kern", ["Tq": .int(Int64(Tq)), "Tk": .int(Int64(Tk)), "H": .int(Int64(H)), "hd": .int(Int64(d)), "Br": .int(4), "Bc": .int(8)],
                             ["Q": .init(shape: [Tq, H * d], values: cq), "K": .init(shape: [Tk, H * d], values: ck), "V": .init(shape: [Tk, H * d], values: cv)])
         let ref = AttentionStackTests.attend(cq, ck, cv, rows: Tq, keys: Tk, H: H, KVH: H, hd: d, causalOffset: nil)
         #expect(Comparison(cross["O"]!.values, reference: ref).relativeFrobenius < 1e-12)
