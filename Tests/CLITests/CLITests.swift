@@ -121,6 +121,8 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
             "Kernels/models/gpt2_small.kern": ["--T", "24", "--L", "2", "--d", "64", "--H", "2", "--vocab", "1100", "--ctx", "32"],
             "Kernels/models/llama2_7b.kern": ["--T", "24", "--L", "2", "--d", "64", "--H", "4", "--KVH", "2", "--dff", "96", "--vocab", "1100", "--ctx", "32"],
             "Kernels/models/llama2_7b_decode.kern": ["--L", "2", "--d", "64", "--H", "4", "--dff", "96", "--vocab", "1100", "--ctx", "32", "--pos", "9", "--topk_k", "5"],
+            "Kernels/paper/flash_attention_v1.kern": ["--B", "1", "--H", "2", "--N", "100", "--d", "16", "--Bc", "24"],
+            "Kernels/paper/standard_attention_eager.kern": ["--B", "1", "--H", "2", "--N", "100", "--d", "16", "--T", "32", "--R", "8"],
         ]
         let small = ["--gpu", "seed-a100"] + (modelSizes[kernel] ?? [])
         let runs: [[String]] = [

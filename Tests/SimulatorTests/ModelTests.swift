@@ -10,6 +10,8 @@ let smallModelParams: [String: [String: ParamValue]] = [
     "Kernels/models/llama2_7b.kern": ["T": .int(24), "L": .int(2), "d": .int(64), "H": .int(4), "KVH": .int(2), "dff": .int(96), "vocab": .int(1100), "ctx": .int(32)],
     "Kernels/models/llama2_7b_decode.kern": ["L": .int(2), "d": .int(64), "H": .int(4), "KVH": .int(2), "dff": .int(96), "vocab": .int(1100), "ctx": .int(32), "pos": .int(9), "topk_k": .int(5)],
     "Kernels/models/tiny_mlp_stack.kern": ["T": .int(24), "L": .int(2)],
+    "Kernels/paper/flash_attention_v1.kern": ["B": .int(1), "H": .int(2), "N": .int(100), "d": .int(16), "Bc": .int(24)],
+    "Kernels/paper/standard_attention_eager.kern": ["B": .int(1), "H": .int(2), "N": .int(100), "d": .int(16), "T": .int(32), "R": .int(8)],
 ]
 
 @Suite struct ModelTests {
@@ -67,6 +69,26 @@ let smallModelParams: [String: [String: ParamValue]] = [
         for (_, o) in r.outputs {
             let finite = o.values.allSatisfy { $0.isFinite }
             #expect(finite)
+        }
+    }
+}
+
+@Suite struct BackwardPassTests {
+    /// FlashAttention's forward and backward (recomputing S and P from the saved statistics)
+    /// give the same O, dQ, dK and dV as eager standard attention, on the same seeded inputs.
+    @Test func flashBackwardMatchesEagerStandard() throws {
+        let gpu = GPUModel.preset(named: "a100-80gb")!
+        var numeric = NumericOptions()
+        numeric.seed = 4
+        func outputs(_ path: String) throws -> [String: OutputTensor] {
+            var p = smallModelParams[path]!
+            p["dt"] = .dtype("f32")
+            return try Runner.runNumeric(try program(path), options: RunOptions(gpu: gpu, overrides: p), numeric: numeric).outputs
+        }
+        let flash = try outputs("Kernels/paper/flash_attention_v1.kern"), eager = try outputs("Kernels/paper/standard_attention_eager.kern")
+        for name in ["O", "dQ", "dK", "dV"] {
+            let c = Comparison(flash[name]!.values, reference: eager[name]!.values)
+            #expect(c.relativeFrobenius < 1e-5 && c.nonFinite == 0, "\(name): \(c.relativeFrobenius)")
         }
     }
 }
