@@ -52,6 +52,37 @@ public struct TerminalReport {
         return lines.joined(separator: "\n")
     }
 
+    /// `--explain-time`: how the time of the whole run and of each phase follows from its bytes
+    /// and FLOPs under the preset's rates.
+    public func explainTime(_ s: RunSummary, gpu: GPUModel) -> String {
+        let seed = gpu.units == .cycles
+        let per = seed ? "cycle" : "s"
+        func rate(_ v: Double) -> String { seed ? String(format: "%g", v) : RooflineChart.tick(v) }
+        func t(_ v: Double) -> String { seed ? "\(group(v)) cycles" : fmtSeconds(v) }
+        let bw = gpu.hbmBandwidth * gpu.hbmEfficiency
+        let tc = gpu.matmulFlops * gpu.computeEfficiency, cc = gpu.vectorFlops * gpu.computeEfficiency
+        var lines = ["Time model (\(gpu.name)): memory = HBM bytes / \(rate(bw)) B/\(per) (\(rate(gpu.hbmBandwidth)) peak x \(gpu.hbmEfficiency));"]
+        if gpu.matmulFlops == gpu.vectorFlops {
+            lines.append("  compute = FLOPs / \(rate(cc)) FLOP/\(per); total = \(gpu.overlap ? "max(compute, memory), overlapped" : "compute + memory, serial (the seed's model)")")
+        } else {
+            lines.append("  compute = tensor-core FLOPs / \(rate(tc)) + other FLOPs / \(rate(cc)) FLOP/\(per) (peaks x \(gpu.computeEfficiency)); total = \(gpu.overlap ? "max(compute, memory), overlapped" : "compute + memory")")
+        }
+        func explain(_ label: String, bytes: Int64, flops: Int64, tensor: Int64?, compute: Double, memory: Double, total: Double, bound: String) {
+            let tcf = tensor ?? 0
+            var c = "\(fmtBytes(bytes)) -> memory \(t(memory)); "
+            c += gpu.matmulFlops == gpu.vectorFlops ? "\(group(Double(flops))) FLOPs" : "\(group(Double(tcf))) tensor-core + \(group(Double(flops - tcf))) other FLOPs"
+            c += " -> compute \(t(compute)); total \(t(total)), \(bound)-bound"
+            lines.append("  \(label): " + c)
+        }
+        explain("whole run", bytes: s.hbm.total_bytes, flops: s.flops.total, tensor: s.flops.tensor_core, compute: s.time.compute, memory: s.time.memory, total: s.time.total, bound: s.bound)
+        for p in s.phases {
+            explain("line \(p.line) \(p.label)", bytes: p.read_bytes + p.write_bytes, flops: p.flops, tensor: p.tensor_core_flops,
+                    compute: p.time_compute, memory: p.time_memory, total: p.time_total, bound: p.bound)
+        }
+        lines.append("  Not modelled: L2 hits, SM waves and occupancy, launch overhead (docs/model.md).")
+        return lines.joined(separator: "\n")
+    }
+
     /// One line per event with the SRAM bar, as the seed's verbose mode prints.
     public func eventLine(_ e: Event, capacity: Int64, gpu: GPUModel) -> String {
         let eb = Int64(gpu.elementBytes ?? 1)

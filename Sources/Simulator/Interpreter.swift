@@ -189,7 +189,7 @@ public final class Interpreter {
         let (computeTime, memoryTime) = (self.computeTime, self.memoryTime)
         summary.hbm.read_bytes = tally.readBytes
         summary.hbm.write_bytes = tally.writeBytes
-        summary.flops = .init(total: tally.flops, matmul: tally.matmulFlops, elementwise: tally.elementwiseFlops, special: tally.specialFlops)
+        summary.flops = .init(total: tally.flops, matmul: tally.matmulFlops, tensor_core: tally.tensorCoreFlops, elementwise: tally.elementwiseFlops, special: tally.specialFlops)
         summary.counts.loads = tally.loads
         summary.counts.stores = tally.stores
         summary.counts.computes = tally.computes
@@ -283,7 +283,7 @@ public final class Interpreter {
         let compute = computeTime(d), memory = Double(d.readBytes + d.writeBytes) / memoryRate
         summary.phases.append(RunSummary.Phase(
             label: label, line: line, read_bytes: d.readBytes, write_bytes: d.writeBytes, flops: d.flops,
-            time_compute: compute, time_memory: memory, time_total: gpu.overlap ? Swift.max(compute, memory) : compute + memory,
+            tensor_core_flops: d.tensorCoreFlops, time_compute: compute, time_memory: memory, time_total: gpu.overlap ? Swift.max(compute, memory) : compute + memory,
             bound: memory > compute ? "memory" : "compute"))
     }
 

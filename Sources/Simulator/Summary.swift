@@ -25,6 +25,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public struct FLOPs: Sendable, Codable, Equatable {
         public var total: Int64 = 0
         public var matmul: Int64 = 0
+        public var tensor_core: Int64? = 0
         public var elementwise: Int64 = 0
         public var special: Int64 = 0
     }
@@ -68,6 +69,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var read_bytes: Int64
         public var write_bytes: Int64
         public var flops: Int64
+        /// The part of `flops` run on tensor cores (absent in traces written before it existed).
+        public var tensor_core_flops: Int64?
         public var time_compute: Double
         public var time_memory: Double
         public var time_total: Double

@@ -37,6 +37,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print one line per event with the SRAM bar.")
     var verbose = false
 
+    @Flag(name: .customLong("explain-time"), help: "Show how the time of the run and of each phase follows from its bytes and FLOPs.")
+    var explainTime = false
+
     @Flag(help: "Compute real values (Float32; seeded random or --input inputs).")
     var numeric = false
 
@@ -94,6 +97,7 @@ struct RunCommand: ParsableCommand {
             print(String(decoding: try enc.encode(summary), as: UTF8.self))
         } else {
             print(report.render(summary, gpu: gpu))
+            if explainTime { print(report.explainTime(summary, gpu: gpu)) }
             if let trace { print("  Trace        \(trace) (" + (traceMode == "summary" ? "summary only" : "\(summary.counts.events) events, \(traceFormat)") + ")") }
         }
     }

@@ -88,6 +88,12 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
         #expect(diags.first?["line"] == "5")
     }
 
+    @Test func explainTimeShowsTheArithmetic() throws {
+        let r = try gpusim(["run", "Kernels/flash_attention.kern", "--gpu", "seed-a100", "--explain-time"])
+        #expect(r.out.contains("compute = FLOPs / 150 FLOP/cycle; total = compute + memory, serial (the seed's model)"))
+        #expect(r.out.contains("whole run: 1.84 MB -> memory 917,504 cycles; 282,863,616 FLOPs -> compute 1,885,757.4 cycles; total 2,803,261.4 cycles, compute-bound"))
+    }
+
     @Test func completionScriptsAndHelp() throws {
         let bash = try gpusim(["--generate-completion-script", "bash"])
         #expect(bash.status == 0 && bash.out.contains("_gpusim"))

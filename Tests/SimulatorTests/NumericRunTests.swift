@@ -54,6 +54,7 @@ import Numerics
         ("Kernels/attention_2d.kern", false, ["Br": .int(48), "Bc": .int(40)]),       // ragged tiles both ways
         ("Kernels/flash_attention.kern", false, ["Br": .int(48), "Bc": .int(40)]),
         ("Kernels/flash_attention.kern", false, [:]),
+        ("Kernels/flash_attention2.kern", false, ["Br": .int(48), "Bc": .int(40)]),
         ("Kernels/standard_attention_causal.kern", true, [:]),
         ("Kernels/flash_attention_causal.kern", true, ["Br": .int(32), "Bc": .int(56)]),
     ]
