@@ -245,7 +245,8 @@ final class NumericState<T: NumericScalar>: NumericEngine {
     @_specialize(where T == Double)
     func elementwise(_ op: TileOp, result: Int32, rows: Int64, cols: Int64, operands: [NumericOperand]) {
         let R = Int(rows), C = Int(cols)
-        var out = [T](repeating: 0, count: R * C)
+        // Every element is written below, so skip zero-filling the result.
+        var out = [T](unsafeUninitializedCapacity: R * C) { _, n in n = R * C }
         out.withUnsafeMutableBufferPointer { o in
             if operands.count == 1 {
                 if case .tile(let a, let ar, let ac) = operands[0], ar == rows, ac == cols {
