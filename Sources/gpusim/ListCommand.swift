@@ -14,6 +14,19 @@ struct ListCommand: ParsableCommand {
     @Flag(help: "Print as JSON.")
     var json = false
 
+    /// The doc comment's first sentence (a period followed by a capital letter; doc lines wrap
+    /// mid-sentence), at most 160 characters.
+    static func summary(_ doc: [String]) -> String {
+        let chars = Array(doc.joined(separator: " "))
+        var end = chars.count
+        for i in 0..<max(0, chars.count - 2) where chars[i] == "." && chars[i + 1] == " " && chars[i + 2].isUppercase {
+            end = i + 1
+            break
+        }
+        let sentence = String(chars[..<end])
+        return sentence.count > 160 ? String(sentence.prefix(159)) + "…" : sentence
+    }
+
     func run() throws {
         var items: [[String: String]] = []
         let fm = FileManager.default
@@ -27,7 +40,7 @@ struct ListCommand: ParsableCommand {
                 continue
             }
             let k = program.entryKernel
-            items.append(["file": path, "kernel": k.name, "doc": k.doc.first ?? "", "params": k.params.map(\.name).joined(separator: " ")])
+            items.append(["file": path, "kernel": k.name, "doc": Self.summary(k.doc), "params": k.params.map(\.name).joined(separator: " ")])
         }
         if json {
             let enc = JSONEncoder()
