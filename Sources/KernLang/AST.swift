@@ -124,4 +124,6 @@ public struct SourceUnit: Sendable {
     public let file: SourceFile
     public let imports: [Import]
     public let kernels: [Kernel]
+    /// Plain comments in source order (for `gpusim fmt`).
+    public var comments: [Comment] = []
 }

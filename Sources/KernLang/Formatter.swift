@@ -1,23 +1,51 @@
+import Foundation
+
 /// Prints canonical `.kern` source (`gpusim fmt`): four-space indents, one statement a line,
-/// parentheses only where precedence needs them. Comments other than doc comments are not kept.
+/// parentheses only where precedence needs them. Comments are kept: a comment on a line of
+/// its own stays before the statement that follows it, a trailing one after its statement.
 public enum Formatter {
+    /// The comments not yet printed, in source order.
+    struct Pending {
+        var comments: [Comment]
+        var next = 0
+
+        /// Prints every comment that starts before `offset`.
+        mutating func flush(upTo offset: Int, pad: String, into out: inout [String]) {
+            while next < comments.count && comments[next].start < offset {
+                let c = comments[next]
+                if !c.ownLine, let last = out.indices.last, !out[last].isEmpty { out[last] += "  " + c.text } else { out.append(pad + c.text) }
+                next += 1
+            }
+        }
+    }
+
     public static func format(_ unit: SourceUnit) -> String {
         var out: [String] = []
-        for imp in unit.imports { out.append("import \"\(imp.path)\"") }
+        var pending = Pending(comments: unit.comments)
+        for imp in unit.imports {
+            pending.flush(upTo: imp.span.start, pad: "", into: &out)
+            out.append("import \"\(imp.path)\"")
+        }
         if !unit.imports.isEmpty { out.append("") }
         for (n, k) in unit.kernels.enumerated() {
             if n > 0 { out.append("") }
+            pending.flush(upTo: k.span.start, pad: "", into: &out)
             for line in k.doc { out.append(line.isEmpty ? "##" : "## \(line)") }
             out.append("kernel \(k.name.name) {")
-            block(k.body, indent: 1, into: &out)
+            block(k.body, indent: 1, into: &out, &pending)
+            pending.flush(upTo: k.span.end - 1, pad: "    ", into: &out)
             out.append("}")
         }
+        pending.flush(upTo: Int.max, pad: "", into: &out)
         return out.joined(separator: "\n") + "\n"
     }
 
-    static func block(_ stmts: [Stmt], indent: Int, into out: inout [String]) {
+    static func block(_ stmts: [Stmt], indent: Int, into out: inout [String], _ pending: inout Pending) {
         let pad = String(repeating: "    ", count: indent)
-        for s in stmts {
+        for (n, s) in stmts.enumerated() {
+            // Keep one blank line where the source separated statements with one or more.
+            if n > 0, blankLineBetween(stmts[n - 1].span, s.span) { out.append("") }
+            pending.flush(upTo: s.span.start, pad: pad, into: &out)
             switch s.kind {
             case .forLoop(let parallel, let v, let domain, let body):
                 let d: String
@@ -26,13 +54,15 @@ public enum Formatter {
                 case .range(let a, let b, let c): d = "\(expr(a)) ..< \(expr(b))" + (c.map { " step \(expr($0))" } ?? "")
                 }
                 out.append(pad + (parallel ? "parallel " : "") + "for \(v.name) in \(d) {")
-                block(body, indent: indent + 1, into: &out)
+                block(body, indent: indent + 1, into: &out, &pending)
+                pending.flush(upTo: s.span.end - 1, pad: pad + "    ", into: &out)
                 out.append(pad + "}")
             case .ifStmt:
-                ifChain(s, pad: pad, indent: indent, prefix: "", into: &out)
+                ifChain(s, pad: pad, indent: indent, prefix: "", into: &out, &pending)
             case .repeatLoop(let count, let body):
                 out.append(pad + "repeat \(expr(count)) {")
-                block(body, indent: indent + 1, into: &out)
+                block(body, indent: indent + 1, into: &out, &pending)
+                pending.flush(upTo: s.span.end - 1, pad: pad + "    ", into: &out)
                 out.append(pad + "}")
             default:
                 out.append(pad + simple(s))
@@ -40,15 +70,23 @@ public enum Formatter {
         }
     }
 
-    static func ifChain(_ s: Stmt, pad: String, indent: Int, prefix: String, into out: inout [String]) {
+    static func blankLineBetween(_ a: Span, _ b: Span) -> Bool {
+        guard a.file === b.file, a.end < b.start else { return false }
+        let lines = a.file.text(Span(file: a.file, start: a.end, end: b.start)).split(separator: "\n", omittingEmptySubsequences: false)
+        return lines.dropFirst().dropLast().contains { $0.trimmingCharacters(in: .whitespaces).isEmpty }
+    }
+
+    static func ifChain(_ s: Stmt, pad: String, indent: Int, prefix: String, into out: inout [String], _ pending: inout Pending) {
         guard case .ifStmt(let c, let t, let f) = s.kind else { return }
         if prefix.isEmpty { out.append(pad + "if \(expr(c)) {") } else { out[out.count - 1] += " else if \(expr(c)) {" }
-        block(t, indent: indent + 1, into: &out)
+        block(t, indent: indent + 1, into: &out, &pending)
+        if let f, let first = f.first { pending.flush(upTo: first.span.start, pad: pad + "    ", into: &out) } else { pending.flush(upTo: s.span.end - 1, pad: pad + "    ", into: &out) }
         out.append(pad + "}")
         guard let f else { return }
-        if f.count == 1, case .ifStmt = f[0].kind { ifChain(f[0], pad: pad, indent: indent, prefix: "else", into: &out); return }
+        if f.count == 1, case .ifStmt = f[0].kind { ifChain(f[0], pad: pad, indent: indent, prefix: "else", into: &out, &pending); return }
         out[out.count - 1] += " else {"
-        block(f, indent: indent + 1, into: &out)
+        block(f, indent: indent + 1, into: &out, &pending)
+        pending.flush(upTo: s.span.end - 1, pad: pad + "    ", into: &out)
         out.append(pad + "}")
     }
 

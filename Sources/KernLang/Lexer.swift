@@ -22,6 +22,13 @@ public enum Symbol: String, CaseIterable, Sendable {
     case and = "&&", or = "||", not = "!"
 }
 
+/// A `# ...` comment: where it starts and whether it stands on a line of its own.
+public struct Comment: Sendable {
+    public let start: Int
+    public let text: String
+    public let ownLine: Bool
+}
+
 public struct Token: Sendable {
     public let kind: TokenKind
     public let span: Span
@@ -37,10 +44,17 @@ public struct Lexer {
     let b: [UInt8]
     var pos = 0
     public private(set) var diagnostics = DiagnosticList()
+    /// Plain `#` comments, kept for the formatter.
+    public private(set) var comments: [Comment] = []
 
     public init(file: SourceFile) { self.file = file; self.b = file.bytes }
 
     public static func tokenize(_ file: SourceFile) -> (tokens: [Token], diagnostics: DiagnosticList) {
+        let (toks, diags, _) = tokenizeKeepingComments(file)
+        return (toks, diags)
+    }
+
+    public static func tokenizeKeepingComments(_ file: SourceFile) -> (tokens: [Token], diagnostics: DiagnosticList, comments: [Comment]) {
         var lx = Lexer(file: file)
         var toks: [Token] = []
         while true {
@@ -48,7 +62,7 @@ public struct Lexer {
             toks.append(t)
             if t.kind == .eof { break }
         }
-        return (toks, lx.diagnostics)
+        return (toks, lx.diagnostics, lx.comments)
     }
 
     private func peek(_ k: Int = 0) -> UInt8 { pos + k < b.count ? b[pos + k] : 0 }
@@ -63,7 +77,9 @@ public struct Lexer {
             if c == 0x0A { sawNewline = true; pos += 1 }
             else if c == 0x20 || c == 0x09 || c == 0x0D { pos += 1 }
             else if c == 0x23 && peek(1) != 0x23 {
+                let start = pos
                 while pos < b.count && b[pos] != 0x0A { pos += 1 }
+                comments.append(Comment(start: start, text: String(decoding: b[start..<pos], as: UTF8.self), ownLine: sawNewline))
             } else { break }
         }
         let start = pos

@@ -11,11 +11,14 @@ public struct Parser {
 
     private struct Bail: Error {}
 
+    private var comments: [Comment] = []
+
     public init(file: SourceFile) {
-        let (toks, diags) = Lexer.tokenize(file)
+        let (toks, diags, comments) = Lexer.tokenizeKeepingComments(file)
         self.file = file
         self.tokens = toks
         self.diagnostics = diags
+        self.comments = comments
     }
 
     public static func parse(_ file: SourceFile) -> (SourceUnit, DiagnosticList) {
@@ -98,7 +101,7 @@ public struct Parser {
                 doc = []
             }
         }
-        return SourceUnit(file: file, imports: imports, kernels: kernels)
+        return SourceUnit(file: file, imports: imports, kernels: kernels, comments: comments)
     }
 
     private mutating func parseKernel(doc: [String]) throws -> Kernel {

@@ -105,8 +105,9 @@ func kinds(_ text: String) -> [TokenKind] {
         let (again, d2) = Parser.parse(SourceFile(path: path, text: formatted))
         #expect(!d2.hasErrors, "\(d2)")
         #expect(Formatter.structure(again) == Formatter.structure(unit))
-        // Canonical: formatting is idempotent.
+        // Canonical: formatting is idempotent, and every comment survives.
         #expect(Formatter.format(again) == formatted)
+        #expect(again.comments.map(\.text) == unit.comments.map(\.text))
     }
 }
 
