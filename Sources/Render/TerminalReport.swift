@@ -46,7 +46,8 @@ public struct TerminalReport {
         let cw = Int((cf * Double(width)).rounded())
         lines.append("  Time         compute \(time(s.time.compute)), HBM \(time(s.time.memory)), total \(time(s.time.total))"
                      + (gpu.overlap ? " (overlapped)" : " (serial)"))
-        lines.append("               [" + paint("36", String(repeating: "█", count: cw)) + paint("35", String(repeating: "█", count: width - cw)) + "] " + paint("36", "compute") + " vs " + paint("35", "memory"))
+        // Distinct glyphs as well as colours, so the split reads without colour too.
+        lines.append("               [" + paint("36", String(repeating: "█", count: cw)) + paint("35", String(repeating: "▒", count: width - cw)) + "] " + paint("36", "█ compute") + " vs " + paint("35", "▒ memory"))
         let verdict = s.bound == "memory" ? "memory-bound" : "compute-bound"
         lines.append("  Verdict      " + paint("1", verdict) + String(format: "  (arithmetic intensity %.1f FLOP/byte)", s.intensity))
         return lines.joined(separator: "\n")
