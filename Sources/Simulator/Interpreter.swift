@@ -6,7 +6,37 @@ enum TileOp: Int, CaseIterable {
     case add, sub, mul, neg, max, min, abs, div, exp, log, sqrt, rsqrt, tanh, gelu, silu
     case rowmax, rowsum, rowmean, softmax, mask, cast, copy, transpose, fill, topk, gather
     /// Special-function-unit operations (weight above 1 in the seed), reported apart from plain ALU work.
-    var key: String { String(describing: self) }
+    /// The op's name (events, weights): a static string, not reflection, since every event asks.
+    var key: String {
+        switch self {
+        case .add: "add"
+        case .sub: "sub"
+        case .mul: "mul"
+        case .neg: "neg"
+        case .max: "max"
+        case .min: "min"
+        case .abs: "abs"
+        case .div: "div"
+        case .exp: "exp"
+        case .log: "log"
+        case .sqrt: "sqrt"
+        case .rsqrt: "rsqrt"
+        case .tanh: "tanh"
+        case .gelu: "gelu"
+        case .silu: "silu"
+        case .rowmax: "rowmax"
+        case .rowsum: "rowsum"
+        case .rowmean: "rowmean"
+        case .softmax: "softmax"
+        case .mask: "mask"
+        case .cast: "cast"
+        case .copy: "copy"
+        case .transpose: "transpose"
+        case .fill: "fill"
+        case .topk: "topk"
+        case .gather: "gather"
+        }
+    }
     var isSpecial: Bool {
         switch self {
         case .div, .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .softmax: true
