@@ -121,6 +121,8 @@ public final class Interpreter {
     public var fastForward = true
     /// Values of tensors and tiles, in `--numeric` runs.
     var numerics: NumericEngine?
+    /// Events of the iteration being recorded for replay (nil when not recording).
+    var recording: [RecordedEvent]?
     /// Called with the fraction of the outermost loop done (for progress bars).
     public var progress: ((Double) -> Void)?
     var loopDepth = 0
@@ -572,12 +574,22 @@ public final class Interpreter {
             if sink != nil { try emit(.iteration, op: "loop", name: name, rows: k, cols: count, bytes: 0, flops: 0, duration: 0, loop.span) }
             try exec(body, f)
         }
-        if uniform && fastForward && sink == nil && numerics == nil && full >= 4 {
+        if uniform && fastForward && numerics == nil && full >= 4 {
             try one(0)
             let before = stateSignature(f), t0 = tally
+            // With an event sink, record the second iteration's events to replay for the skipped ones.
+            let outer = recording
+            if sink != nil { recording = [] }
             try one(1)
+            let recorded = recording ?? []
+            recording = outer.map { $0 + recorded }
             if stateSignature(f) == before {
-                try tally.add(tally - t0, times: full - 3)
+                let delta = tally - t0
+                if sink != nil {
+                    for skipped in 2..<(full - 1) { try replay(recorded, iteration: skipped, from: t0) ; try tally.add(delta, times: 1) }
+                } else {
+                    try tally.add(delta, times: full - 3)
+                }
                 try one(full - 1)
                 k = full
             } else {
@@ -700,7 +712,48 @@ public final class Interpreter {
         e.sramBytes = sramCurrent; e.hbmBytes = hbmCurrent
         let (l, c) = span.file.location(of: span.start)
         e.file = span.file.path; e.line = l; e.column = c
+        if recording != nil { recording!.append(RecordedEvent(event: e, tally)) }
         try sink.record(e)
+    }
+
+    /// An event of a recorded iteration, with the counters its time derives from.
+    struct RecordedEvent {
+        var event: Event
+        var bytes: Int64, flops: Int64, tensorCoreFlops: Int64
+        init(event: Event, _ t: Tally) {
+            self.event = event
+            bytes = t.readBytes + t.writeBytes; flops = t.flops; tensorCoreFlops = t.tensorCoreFlops
+        }
+    }
+
+    /// Emits a recorded iteration again as iteration `k`: the same events (iterations of a
+    /// fast-forwarded loop are identical), renumbered, their times recomputed from the counters
+    /// they would have had, the loop's own iteration event carrying `k`. The trace is the one
+    /// a full simulation writes.
+    func replay(_ recorded: [RecordedEvent], iteration k: Int64, from start: Tally) throws(SimulationError) {
+        guard let sink else { return }
+        let startBytes = start.readBytes + start.writeBytes
+        let nowBytes = tally.readBytes + tally.writeBytes
+        for (n, r) in recorded.enumerated() {
+            seq += 1
+            if let m = options.maxEvents, seq > m {
+                throw .input("--max-events: the run produced more than \(m) events and was stopped")
+            }
+            var e = r.event
+            e.seq = seq
+            let bytes = nowBytes + (r.bytes - startBytes)
+            let flops = tally.flops + (r.flops - start.flops), tensor = tally.tensorCoreFlops + (r.tensorCoreFlops - start.tensorCoreFlops)
+            let compute = computeTime(flops: flops, tensorCore: tensor), memory = Double(bytes) / memoryRate
+            e.time = gpu.overlap ? Swift.max(compute, memory) : compute + memory
+            if n == 0 && e.kind == .iteration { e.rows = k }
+            if recording != nil {
+                var copy = r
+                copy.event = e
+                copy.bytes = bytes; copy.flops = flops; copy.tensorCoreFlops = tensor
+                recording!.append(copy)
+            }
+            try sink.record(e)
+        }
     }
 }
 

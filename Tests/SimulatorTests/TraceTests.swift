@@ -63,6 +63,22 @@ import KernLang
         }
     }
 
+    /// With a trace, fast-forward replays the recorded iteration's events: the file must be the
+    /// one a full simulation writes, byte for byte.
+    @Test(arguments: shippedKernels())
+    func replayedTracesEqualFullSimulation(_ path: String) throws {
+        let p = try program(path)
+        let options = RunOptions(gpu: GPUModel.preset(named: "seed-a100")!, overrides: smallModelParams[path] ?? [:])
+        func trace(fastForward: Bool) throws -> String {
+            let collector = EventCollector()
+            let interp = Interpreter(program: p, options: options, sink: collector)
+            interp.fastForward = fastForward
+            let s = try interp.run()
+            return "\(s.counts.events) " + collector.events.map { "\($0.seq) \($0.time) \($0.kind) \($0.op) \($0.name) \($0.rows)x\($0.cols) \($0.bytes) \($0.flops) \($0.sramBytes) \($0.line):\($0.column)" }.joined(separator: "\n")
+        }
+        #expect(try trace(fastForward: true) == trace(fastForward: false))
+    }
+
     @Test func summaryModeKeepsFastForward() throws {
         let path = temporaryPath("summary.jsonl")
         defer { unlink(path) }
