@@ -32,12 +32,14 @@ let package = Package(
             "KernLang", "Simulator", "Analysis", "Render",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "KernLangTests", dependencies: ["KernLang"]),
-        .testTarget(name: "SimulatorTests", dependencies: ["KernLang", "Simulator", "Render"], exclude: ["Diagnostics", "Fixtures"]),
+        // Helpers shared by the test targets (package root, loading kernels).
+        .target(name: "TestSupport", dependencies: ["KernLang"], path: "Tests/TestSupport"),
+        .testTarget(name: "KernLangTests", dependencies: ["KernLang", "TestSupport"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["KernLang", "Simulator", "Render", "TestSupport"], exclude: ["Diagnostics", "Fixtures"]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         // Runs the built gpusim binary: exit statuses, flags, terminal habits.
-        .testTarget(name: "CLITests"),
-        .testTarget(name: "AnalysisTests", dependencies: ["KernLang", "Simulator", "Analysis"]),
-        .testTarget(name: "RenderTests", dependencies: ["KernLang", "Simulator", "Analysis", "Render"], exclude: ["Golden"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["KernLang", "Simulator", "Analysis", "TestSupport"]),
+        .testTarget(name: "RenderTests", dependencies: ["KernLang", "Simulator", "Analysis", "Render", "TestSupport"], exclude: ["Golden"]),
     ]
 )

@@ -3,6 +3,7 @@ import Testing
 import KernLang
 import Simulator
 @testable import Analysis
+import TestSupport
 
 @Suite struct ComplexityTests {
     let seed = GPUModel.preset(named: "seed-a100")!

@@ -3,6 +3,7 @@ import Testing
 import KernLang
 import Simulator
 @testable import Analysis
+import TestSupport
 
 @Suite struct DiffTests {
     func summary(_ kernel: String, _ params: [String: ParamValue]) throws -> RunSummary {

@@ -3,6 +3,7 @@ import Testing
 import KernLang
 import Simulator
 @testable import Analysis
+import TestSupport
 
 /// The FlashAttention paper's Figure 2 setting on a100-40gb (shared/reference/hardware-and-papers.md).
 @Suite struct PaperValidationTests {

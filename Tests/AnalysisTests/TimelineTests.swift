@@ -3,6 +3,7 @@ import Testing
 import KernLang
 import Simulator
 @testable import Analysis
+import TestSupport
 
 @Suite struct TimelineTests {
     @Test func followsOccupancyAndTraffic() throws {

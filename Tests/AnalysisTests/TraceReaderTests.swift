@@ -3,18 +3,7 @@ import Testing
 import KernLang
 import Simulator
 @testable import Analysis
-
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-func program(_ relative: String) throws -> CheckedProgram {
-    func read(_ rel: String) -> SourceFile? {
-        (try? String(contentsOf: packageRoot.appendingPathComponent(rel), encoding: .utf8)).map { SourceFile(path: rel, text: $0) }
-    }
-    switch Checker.check(file: read(relative)!, loader: { imp, from in read((from.path as NSString).deletingLastPathComponent + "/" + imp) }) {
-    case .success(let p): return p
-    case .failure(let d): throw d
-    }
-}
+import TestSupport
 
 @Suite struct TraceReaderTests {
     func write(_ text: String) throws -> String {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
+import TestSupport
 
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 struct Result { let status: Int32; let out: String; let err: String }
 

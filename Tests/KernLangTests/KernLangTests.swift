@@ -1,21 +1,9 @@
 import Foundation
 import Testing
 @testable import KernLang
+import TestSupport
 
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-func shippedKernels() -> [String] {
-    let dir = packageRoot.appendingPathComponent("Kernels")
-    let e = FileManager.default.enumerator(atPath: dir.path)
-    var out: [String] = []
-    while let p = e?.nextObject() as? String { if p.hasSuffix(".kern") { out.append("Kernels/" + p) } }
-    return out.sorted()
-}
-
-func source(_ relative: String) throws -> SourceFile {
-    let text = try String(contentsOf: packageRoot.appendingPathComponent(relative), encoding: .utf8)
-    return SourceFile(path: relative, text: text)
-}
+func source(_ relative: String) throws -> SourceFile { try readRelative(relative) }
 
 func kinds(_ text: String) -> [TokenKind] {
     Lexer.tokenize(SourceFile(path: "t.kern", text: text)).tokens.map(\.kind)

@@ -7,6 +7,7 @@ import KernLang
 import Simulator
 import Analysis
 @testable import Render
+import TestSupport
 
 @Suite struct RooflineTests {
     func summary(_ kernel: String, gpu: String, _ params: [String: ParamValue]) throws -> (RunSummary, GPUModel) {
