@@ -131,13 +131,13 @@ public struct DataflowGraph: Sendable {
                 let stat = profile.stat(within: s.span)
                 tileNode[slot] = nil
                 let t = tile(slot, cluster)
-                edges.append(Edge(from: "hbm_\(tensorIndex(ref.tensor))", to: t, kind: .load, label: "load " + traffic(stat), totalBytes: stat.bytes))
+                edges.append(Edge(from: "hbm_\(ref.tensor)", to: t, kind: .load, label: "load " + traffic(stat), totalBytes: stat.bytes))
             case .gather(let slot, _, let table, _, let index):
                 let stat = profile.stat(within: s.span)
                 tileNode[slot] = nil
                 let t = tile(slot, cluster)
                 for o in Self.tileSlots(index) { edges.append(Edge(from: tile(o, cluster), to: t, kind: .operand, label: "ids", totalBytes: 0)) }
-                edges.append(Edge(from: "hbm_\(tensorIndex(table))", to: t, kind: .load, label: "gather " + traffic(stat), totalBytes: stat.bytes))
+                edges.append(Edge(from: "hbm_\(table)", to: t, kind: .load, label: "gather " + traffic(stat), totalBytes: stat.bytes))
             case .assign(let slot, _, let e):
                 let operands = Self.tileSlots(e)
                 if case .local(let src) = e.kind, e.isTile {
@@ -156,7 +156,7 @@ public struct DataflowGraph: Sendable {
                 let stat = profile.stat(within: s.span)
                 let from: String
                 if case .local(let slot) = e.kind { from = tile(slot, cluster) } else { from = op(s, operands: Self.tileSlots(e), cluster: cluster) }
-                edges.append(Edge(from: from, to: "hbm_\(tensorIndex(ref.tensor))", kind: .store, label: "store " + traffic(stat), totalBytes: stat.bytes))
+                edges.append(Edge(from: from, to: "hbm_\(ref.tensor)", kind: .store, label: "store " + traffic(stat), totalBytes: stat.bytes))
             case .launch(let k, let name, _, let tensors):
                 let stat = profile.stat(within: s.span)
                 let id = "op_\(s.span.start)"
@@ -176,7 +176,6 @@ public struct DataflowGraph: Sendable {
             }
         }
 
-        func tensorIndex(_ local: Int) -> Int { local }
     }
 }
 
