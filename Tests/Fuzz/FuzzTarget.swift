@@ -1,4 +1,4 @@
-// libFuzzer entry point: lexer, parser, checker and a bounded shape-only run of arbitrary bytes.
+// libFuzzer entry point: lexer, parser, checker and bounded runs (shape-only and with values) of arbitrary bytes.
 // Built by scripts/fuzz.sh (all library sources compiled as one module with -sanitize=fuzzer).
 import Foundation
 
@@ -18,6 +18,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let collector = CountingSink()
     _ = try? Interpreter(program: program, options: options, sink: collector).run()
     _ = try? Interpreter(program: program, options: options).run()
+    // With values too, under a small HBM cap so that every array stays small.
+    var small = gpu
+    small.hbmBytes = 1 << 20
+    _ = try? Interpreter(program: program, options: RunOptions(gpu: small, maxEvents: 10_000, maxSteps: 5_000), numeric: NumericOptions()).run()
     return 0
 }
 
