@@ -205,7 +205,7 @@ public struct IOComplexity {
                 return (r, c, b, Poly(), true)
             case .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .abs, .max, .min:
                 return try elementwise(fn.rawValue, args, &f, e)
-            case .rowmax, .rowsum, .rowmean, .softmax, .copy, .cast, .transpose, .mask_causal, .mask_window, .topk:
+            case .rowmax, .rowsum, .rowmean, .softmax, .copy, .cast, .transpose, .mask_causal, .mask_window, .alibi, .topk:
                 let x = try tileExpr(args[0], &f)
                 let n = x.0 * x.1
                 var (r, c, b) = (x.0, x.1, x.2)
@@ -215,6 +215,7 @@ public struct IOComplexity {
                 case .transpose: (r, c) = (x.1, x.0)
                 case .cast: b = bytes(try dtype(args[1], f))
                 case .mask_causal, .mask_window: op = "mask"
+                case .alibi: op = "alibi"
                 case .topk: c = try poly(args[1], f)
                 default: break
                 }

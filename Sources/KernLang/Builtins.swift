@@ -34,7 +34,7 @@ public enum Builtin: String, CaseIterable, Sendable {
     // Tile constructors and tile ops.
     case zeros, full, cast, copy, transpose
     case rowmax, rowsum, rowmean, softmax
-    case mask_causal, mask_window, topk
+    case mask_causal, mask_window, alibi, topk
 
     /// Allowed argument counts.
     public var arity: ClosedRange<Int> {
@@ -48,7 +48,7 @@ public enum Builtin: String, CaseIterable, Sendable {
         case .cast: 2...2
         case .copy, .transpose, .rowmax, .rowsum, .rowmean, .softmax: 1...1
         case .mask_causal: 3...3
-        case .mask_window: 4...4
+        case .mask_window, .alibi: 4...4
         case .topk: 2...2
         }
     }
@@ -60,6 +60,7 @@ public enum Builtin: String, CaseIterable, Sendable {
         case .cast: "cast(tile, dtype)"
         case .mask_causal: "mask_causal(scores, row_tile, col_tile)"
         case .mask_window: "mask_window(scores, row_tile, col_tile, window)"
+        case .alibi: "alibi(scores, row_tile, col_tile, slope)"
         case .topk: "topk(tile, k)"
         case .max, .min: "\(rawValue)(a, b)"
         case .cdiv: "cdiv(a, b)"
@@ -72,6 +73,6 @@ public enum Builtin: String, CaseIterable, Sendable {
     /// Functions whose result is always a tile.
     public var makesTile: Bool {
         [.zeros, .full, .cast, .copy, .transpose, .rowmax, .rowsum, .rowmean, .softmax,
-         .mask_causal, .mask_window, .topk].contains(self)
+         .mask_causal, .mask_window, .alibi, .topk].contains(self)
     }
 }

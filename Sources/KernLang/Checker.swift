@@ -232,7 +232,7 @@ public struct Checker {
             case .rangeMember(let a, let m):
                 if case .local(let s) = a.kind, s == slot { return m == .len }
                 return e(a)
-            case .call(let fn, let args) where fn == .mask_causal || fn == .mask_window:
+            case .call(let fn, let args) where fn == .mask_causal || fn == .mask_window || fn == .alibi:
                 return e(args[0]) && args.dropFirst(3).allSatisfy(e) && args[1...2].allSatisfy { a in
                     if case .local(let s) = a.kind, s == slot { return true }
                     return e(a)
@@ -581,7 +581,7 @@ public struct Checker {
                 error("'\(fn.name)' takes \(n) argument\(n == "1" ? "" : "s"), got \(args.count)", e.span, notes: [.init("usage: \(builtin.signature)")])
                 return nil
             }
-            let rangeArgs = builtin == .mask_causal || builtin == .mask_window
+            let rangeArgs = builtin == .mask_causal || builtin == .mask_window || builtin == .alibi
             var rargs: [RExpr] = []
             for (k, a) in args.enumerated() {
                 guard let r = expr(a, allowRange: rangeArgs && (k == 1 || k == 2)) else { return nil }

@@ -359,6 +359,7 @@ extension Interpreter {
         let op: TileOp
         var scratch: Int64 = 0
         var extra: [Int64] = [s.rows, s.cols]
+        var value = 0.0
         switch fn {
         case .rowmax: op = .rowmax; cols = 1
         case .rowsum: op = .rowsum; cols = 1
@@ -367,13 +368,14 @@ extension Interpreter {
         case .transpose: op = .transpose; (rows, cols) = (s.cols, s.rows)
         case .copy: op = .copy
         case .cast: op = .cast; dtype = try dtypeArg(1)
-        case .mask_causal, .mask_window:
-            op = .mask
+        case .mask_causal, .mask_window, .alibi:
+            op = fn == .alibi ? .alibi : .mask
             for k in 1...2 {
                 guard case .range(let start, _) = try scalar(args[k], f) else { throw fail("\(fn.rawValue) needs tile ranges (loop variables of tiles()) for rows and columns", args[k].span) }
                 extra.append(start)
             }
             if fn == .mask_window { extra.append(try int(args[3], f, "the window")) }
+            if fn == .alibi { value = try number(args[3], f) }
         case .topk:
             op = .topk
             let k = try dim(args[1], "k")
@@ -389,7 +391,7 @@ extension Interpreter {
         if scratch > 0 { scratchID = allocTile(rows: s.rows, cols: s.cols, dtype: dtype, name: "\(name).scratch") }
         try checkOverflow(e.span, name)
         try charge(op, elements: s.rows * s.cols, name: name, rows: rows, cols: cols, e.span)
-        numerics?.unaryTile(op, result: id, source: src, extra: extra, dtype: dtype)
+        numerics?.unaryTile(op, result: id, source: src, extra: extra, dtype: dtype, value: value)
         if let scratchID { releaseTile(scratchID, e.span) }
         if temp { releaseTile(src, e.span) }
         return (id, true)

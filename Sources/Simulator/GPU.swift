@@ -34,7 +34,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
         "add": 1, "sub": 1, "mul": 1, "neg": 1, "max": 1, "min": 1, "abs": 1,
         "div": 8, "exp": 8, "log": 8, "sqrt": 8, "rsqrt": 8, "tanh": 8, "gelu": 8, "silu": 8,
         "rowmax": 1, "rowsum": 1, "rowmean": 1, "softmax": 19,
-        "mask": 1, "cast": 1, "copy": 1, "transpose": 0, "fill": 0, "topk": 1, "gather": 0,
+        "mask": 1, "alibi": 2, "cast": 1, "copy": 1, "transpose": 0, "fill": 0, "topk": 1, "gather": 0,
     ]
 
     /// Bytes of `count` elements of `dtype`, rounded up to whole bytes.

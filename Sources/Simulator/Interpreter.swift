@@ -4,7 +4,7 @@ import KernLang
 /// Tile operations as the cost model sees them; each charges `weight x elements` FLOPs.
 enum TileOp: Int, CaseIterable {
     case add, sub, mul, neg, max, min, abs, div, exp, log, sqrt, rsqrt, tanh, gelu, silu
-    case rowmax, rowsum, rowmean, softmax, mask, cast, copy, transpose, fill, topk, gather
+    case rowmax, rowsum, rowmean, softmax, mask, alibi, cast, copy, transpose, fill, topk, gather
     /// Special-function-unit operations (weight above 1 in the seed), reported apart from plain ALU work.
     /// The op's name (events, weights): a static string, not reflection, since every event asks.
     var key: String {
@@ -29,6 +29,7 @@ enum TileOp: Int, CaseIterable {
         case .rowmean: "rowmean"
         case .softmax: "softmax"
         case .mask: "mask"
+        case .alibi: "alibi"
         case .cast: "cast"
         case .copy: "copy"
         case .transpose: "transpose"

@@ -29,7 +29,7 @@ protocol NumericEngine: AnyObject {
     func elementwise(_ op: TileOp, result: Int32, rows: Int64, cols: Int64, operands: [NumericOperand])
     func update(_ op: TileOp, target: Int32, operand: NumericOperand)
     func matmul(result: Int32, a: Int32, aT: Bool, b: Int32, bT: Bool, m: Int64, k: Int64, n: Int64)
-    func unaryTile(_ op: TileOp, result: Int32, source: Int32, extra: [Int64], dtype: DType)
+    func unaryTile(_ op: TileOp, result: Int32, source: Int32, extra: [Int64], dtype: DType, value: Double)
     func fill(_ tile: Int32, count: Int64, value: Double)
     func free(_ tile: Int32)
     func tensorValues(_ id: Int) -> [Double]
@@ -322,7 +322,7 @@ final class NumericState<T: NumericScalar>: NumericEngine {
     /// (rows, cols, and for masks the row start, column start and window).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func unaryTile(_ op: TileOp, result: Int32, source: Int32, extra: [Int64], dtype: DType) {
+    func unaryTile(_ op: TileOp, result: Int32, source: Int32, extra: [Int64], dtype: DType, value: Double) {
         let x = tiles[Int(source)]
         let R = Int(extra[0]), C = Int(extra[1])
         var out: [T]
@@ -361,6 +361,11 @@ final class NumericState<T: NumericScalar>: NumericEngine {
                     if kpos > q || (window.map { q - kpos >= $0 } ?? false) { out[r * C + c] = -.infinity }
                 }
             }
+        case .alibi:
+            // ALiBi: a linear penalty on the distance from the query back to the key.
+            out = x
+            let rowStart = Int(extra[2]), colStart = Int(extra[3]), slope = T(value)
+            for r in 0..<R { for c in 0..<C { out[r * C + c] -= slope * T(Double((rowStart + r) - (colStart + c))) } }
         case .cast:
             let fmt = Self.format(dtype)
             out = x.map { T(Double(fmt.round(Float($0.double)))) }

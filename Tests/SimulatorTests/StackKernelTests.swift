@@ -240,6 +240,32 @@ func runF64(_ path: String, _ params: [String: ParamValue], _ inputs: [String: N
         #expect(Comparison(out["Y"]!.values, reference: zip(base, low).map { $0 + 2 * $1 }).relativeFrobenius < 1e-12)
     }
 
+    @Test mutating func alibiBiasesByDistance() throws {
+        let (T, H, hd) = (30, 2, 8)
+        let q = array(T * H * hd), k = array(T * H * hd), v = array(T * H * hd)
+        let out = try runF64("Kernels/stack/alibi_attention.kern", ["T": .int(Int64(T)), "H": .int(Int64(H)), "hd": .int(Int64(hd)), "Br": .int(8), "Bc": .int(8)],
+                             ["Q": .init(shape: [T, H * hd], values: q), "K": .init(shape: [T, H * hd], values: k), "V": .init(shape: [T, H * hd], values: v)])
+        var want = [Double](repeating: 0, count: T * H * hd)
+        for h in 0..<H {
+            let slope = pow(2, -8 * Double(h + 1) / Double(H))
+            for i in 0..<T {
+                var s: [Double] = []
+                for j in 0...i {
+                    var dot = 0.0
+                    for p in 0..<hd { dot += q[i * H * hd + h * hd + p] * k[j * H * hd + h * hd + p] }
+                    s.append(dot / Double(hd).squareRoot() - slope * Double(i - j))
+                }
+                let m = s.max()!, e = s.map { exp($0 - m) }, z = e.reduce(0, +)
+                for p in 0..<hd {
+                    var acc = 0.0
+                    for j in 0...i { acc += v[j * H * hd + h * hd + p] * e[j] / z }
+                    want[i * H * hd + h * hd + p] = acc
+                }
+            }
+        }
+        #expect(Comparison(out["O"]!.values, reference: want).relativeFrobenius < 1e-12)
+    }
+
     @Test mutating func slidingWindowAndCrossAttention() throws {
         let (N, d, window) = (50, 8, 12)
         let q = array(N * d), k = array(N * d), v = array(N * d)
