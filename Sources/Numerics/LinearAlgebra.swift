@@ -22,22 +22,30 @@ public enum LinearAlgebra {
         if openblas_get_num_threads() != want { openblas_set_num_threads(want) }
     }
 
-    public static func sgemm(_ a: [Float], _ aT: Bool, _ b: [Float], _ bT: Bool, _ m: Int, _ k: Int, _ n: Int) -> [Float] {
-        var c = [Float](repeating: 0, count: m * n)
+    /// The shared part of sgemm/dgemm: shapes, leading dimensions, threads; `call` is the typed CBLAS routine.
+    static func gemm<T: NumericScalar>(_ a: [T], _ aT: Bool, _ b: [T], _ bT: Bool, _ m: Int, _ k: Int, _ n: Int,
+                                       _ call: (CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, Int32, Int32, Int32, UnsafePointer<T>, Int32,
+                                                UnsafePointer<T>, Int32, UnsafeMutablePointer<T>, Int32) -> Void) -> [T] {
+        var c = [T](repeating: 0, count: m * n)
         guard m > 0, n > 0, k > 0 else { return c }
         threads(m, k, n)
-        cblas_sgemm(CblasRowMajor, aT ? CblasTrans : CblasNoTrans, bT ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), 1, a, Int32(aT ? m : k), b, Int32(bT ? k : n), 0, &c, Int32(n))
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    call(aT ? CblasTrans : CblasNoTrans, bT ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                         ap.baseAddress!, Int32(aT ? m : k), bp.baseAddress!, Int32(bT ? k : n), cp.baseAddress!, Int32(n))
+                }
+            }
+        }
         return c
     }
 
+    public static func sgemm(_ a: [Float], _ aT: Bool, _ b: [Float], _ bT: Bool, _ m: Int, _ k: Int, _ n: Int) -> [Float] {
+        gemm(a, aT, b, bT, m, k, n) { cblas_sgemm(CblasRowMajor, $0, $1, $2, $3, $4, 1, $5, $6, $7, $8, 0, $9, $10) }
+    }
+
     public static func dgemm(_ a: [Double], _ aT: Bool, _ b: [Double], _ bT: Bool, _ m: Int, _ k: Int, _ n: Int) -> [Double] {
-        var c = [Double](repeating: 0, count: m * n)
-        guard m > 0, n > 0, k > 0 else { return c }
-        threads(m, k, n)
-        cblas_dgemm(CblasRowMajor, aT ? CblasTrans : CblasNoTrans, bT ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), 1, a, Int32(aT ? m : k), b, Int32(bT ? k : n), 0, &c, Int32(n))
-        return c
+        gemm(a, aT, b, bT, m, k, n) { cblas_dgemm(CblasRowMajor, $0, $1, $2, $3, $4, 1, $5, $6, $7, $8, 0, $9, $10) }
     }
 
     @inlinable
