@@ -11,7 +11,7 @@ fi
 
 # System packages: libgraphviz (gpusim graph), OpenBLAS (numeric matmuls), pkg-config to find them.
 need=()
-for pkg in libgraphviz-dev pkg-config; do
+for pkg in libgraphviz-dev libopenblas-dev pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
