@@ -42,8 +42,8 @@ public struct Benchmark {
         return Self.median(xs)
     }
 
-    /// Runs each kernel at each size: fast-forward (median of `runs`), full simulation while it
-    /// stays under `fullLimit` iterations' worth of time, and a full JSONL trace to `traceDir`.
+    /// Runs each kernel at each size: fast-forward (median of `runs`), full simulation up to
+    /// `fullUpTo`, and full traces (JSONL and binary) to `traceDir` up to `traceUpTo`.
     public func run(kernels: [(name: String, program: CheckedProgram)], sizes: [Int64], runs: Int,
                     fullUpTo: Int64, traceUpTo: Int64, traceDir: String,
                     progress: (String) -> Void = { _ in }) throws -> [Row] {
@@ -68,14 +68,16 @@ public struct Benchmark {
                 rows.append(Row(kernel: name, N: N, mode: "fast-forward", runs: runs, medianSeconds: t, events: summary.map { $0.counts.loads + $0.counts.stores + $0.counts.computes } ?? 0,
                                 maxRSSBytes: Self.maxRSS(), speedup: baseline.map { $0 / t }))
                 if N <= traceUpTo {
-                    let path = traceDir + "/gpusim-bench-\(getpid()).jsonl"
-                    var events: Int64 = 0
-                    let tt = try time(1) {
-                        events = try Runner.run(program, options: options, tracePath: path).counts.events
+                    for format in [Runner.TraceFormat.jsonl, .binary] {
+                        let path = traceDir + "/gpusim-bench-\(getpid()).\(format == .binary ? "gstrace" : "jsonl")"
+                        var events: Int64 = 0
+                        let tt = try time(runs) {
+                            events = try Runner.run(program, options: options, tracePath: path, traceFormat: format).counts.events
+                        }
+                        unlink(path)
+                        rows.append(Row(kernel: name, N: N, mode: "full \(format == .binary ? "binary" : "JSONL") trace", runs: runs, medianSeconds: tt,
+                                        events: events, maxRSSBytes: Self.maxRSS(), speedup: baseline.map { $0 / tt }))
                     }
-                    unlink(path)
-                    rows.append(Row(kernel: name, N: N, mode: "full JSONL trace", runs: 1, medianSeconds: tt, events: events,
-                                    maxRSSBytes: Self.maxRSS(), speedup: baseline.map { $0 / tt }))
                 }
             }
         }

@@ -2,8 +2,8 @@ import Foundation
 import KernLang
 import Simulator
 
-/// Reads gpusim's JSON Lines traces, refusing other schemas and versions and saying so when a
-/// trace was cut short (no closing summary line).
+/// Reads gpusim's traces (JSON Lines or the compact binary form), refusing other schemas and
+/// versions and saying so when a trace was cut short (no closing summary).
 public struct TraceReader {
     public enum Failure: Error, CustomStringConvertible {
         case message(String)
@@ -16,29 +16,24 @@ public struct TraceReader {
         public var gpu: GPUModel
         public var params: [String: ParamValue]
         public var summary: RunSummary
+        /// The header as recorded (to write the trace again in another format).
+        public var header: TraceHeader
     }
 
     /// Reads `path`, feeding every event to `sink` (if any); returns the header and summary.
     public static func read(_ path: String, into sink: EventSink? = nil) throws(Failure) -> Trace {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .message("cannot open '\(path)'") }
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { throw .message("cannot open '\(path)'") }
+        if data.starts(with: BinaryTrace.magic) { return try readBinary(data, path: path, into: sink) }
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
         guard let first = lines.first else { throw .message("'\(path)' is empty, not a gpusim trace") }
-        struct Header: Decodable {
-            var schema: String?
-            var version: Int?
-            var kernel: String
-            var file: String
-            var gpu: GPUModel
-            var params: [String: ParamValue]
-        }
         guard let probe = try? JSONSerialization.jsonObject(with: Data(first)) as? [String: Any], probe["schema"] as? String == "gpusim-trace" else {
             throw .message("'\(path)' is not a gpusim JSONL trace (its first line has no \"schema\": \"gpusim-trace\")")
         }
         guard probe["version"] as? Int == traceSchemaVersion else {
             throw .message("'\(path)' is a gpusim trace of schema version \(probe["version"] ?? "?"); this gpusim reads version \(traceSchemaVersion)")
         }
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: Data(first)) } catch {
+        let header: TraceHeader
+        do { header = try JSONDecoder().decode(TraceHeader.self, from: Data(first)) } catch {
             throw .message("'\(path)': the trace header is malformed")
         }
         lines.removeFirst()
@@ -52,32 +47,98 @@ public struct TraceReader {
         } catch { throw .message("'\(path)': the closing summary is malformed") }
         lines.removeLast()
         if let sink {
+            // JSONDecoder, not JSONSerialization: it parses every double exactly, so times read
+            // back bit for bit as they were written.
+            struct Line: Decodable {
+                var seq: Int64, t: Double?, dur: Double?, kind: EventKind, op: String, name: String, shape: [Int64]
+                var bytes: Int64, flops: Int64?, sram: Int64, hbm: Int64, loc: String
+            }
+            let decoder = JSONDecoder()
             for (n, line) in lines.enumerated() {
-                guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                      let kindName = o["kind"] as? String, let kind = EventKind(rawValue: kindName),
-                      let loc = o["loc"] as? String, let shape = o["shape"] as? [Int] else {
+                guard let o = try? decoder.decode(Line.self, from: Data(line)), o.shape.count == 2 else {
                     throw .message("'\(path)': line \(n + 2) is not a valid event")
                 }
-                let lc = loc.split(separator: ":").compactMap { Int($0) }
-                guard lc.count == 2 else { throw .message("'\(path)': line \(n + 2) has a bad loc '\(loc)'") }
-                func int(_ k: String) -> Int64 { (o[k] as? NSNumber)?.int64Value ?? 0 }
+                let lc = o.loc.split(separator: ":").compactMap { Int($0) }
+                guard lc.count == 2 else { throw .message("'\(path)': line \(n + 2) has a bad loc '\(o.loc)'") }
                 var e = Event()
-                e.seq = int("seq"); e.kind = kind; e.op = o["op"] as? String ?? ""; e.name = o["name"] as? String ?? ""
-                e.time = (o["t"] as? NSNumber)?.doubleValue ?? 0; e.duration = (o["dur"] as? NSNumber)?.doubleValue ?? 0
-                e.rows = Int64(shape.first ?? 0); e.cols = Int64(shape.last ?? 0)
-                e.bytes = int("bytes"); e.flops = int("flops"); e.sramBytes = int("sram"); e.hbmBytes = int("hbm")
-                e.file = header.file; e.line = lc[0]; e.column = lc[1]
+                e.seq = o.seq; e.kind = o.kind; e.op = o.op; e.name = o.name; e.time = o.t ?? 0; e.duration = o.dur ?? 0
+                e.rows = o.shape[0]; e.cols = o.shape[1]
+                e.bytes = o.bytes; e.flops = o.flops ?? 0; e.sramBytes = o.sram; e.hbmBytes = o.hbm
+                guard BinaryTrace.plausible(e.seq, e.rows, e.cols, e.bytes, e.flops, e.sramBytes, e.hbmBytes), e.time.isFinite, e.duration.isFinite else {
+                    throw .message("'\(path)': line \(n + 2) has a value that is negative, not finite or beyond 2^50")
+                }
+                e.line = lc[0]; e.column = lc[1]
                 do { try sink.record(e) } catch { throw .message("'\(path)': \(error)") }
             }
         }
-        return Trace(kernel: header.kernel, file: header.file, gpu: header.gpu, params: header.params, summary: summary)
+        return Trace(kernel: header.kernel, file: header.file, gpu: header.gpu, params: header.params, summary: summary,
+                     header: header)
     }
 
-    /// True when the file starts like a JSON trace rather than kernel source.
+    /// The binary layout is documented on `BinaryTrace`.
+    static func readBinary(_ data: Data, path: String, into sink: EventSink?) throws(Failure) -> Trace {
+        func u32(_ at: Int) -> Int { Int(UInt32(littleEndian: data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) })) }
+        func u64(_ at: Int) -> Int64 { Int64(bitPattern: UInt64(littleEndian: data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) })) }
+        guard data.count >= 16 else { throw .message("'\(path)' is truncated: it ends inside the binary trace's header") }
+        guard u32(8) == traceSchemaVersion else {
+            throw .message("'\(path)' is a gpusim trace of schema version \(u32(8)); this gpusim reads version \(traceSchemaVersion)")
+        }
+        let headerEnd = 16 + u32(12)
+        guard data.count >= headerEnd, let header = try? JSONDecoder().decode(TraceHeader.self, from: data[16..<headerEnd]) else {
+            throw .message("'\(path)': the trace header is malformed")
+        }
+        let n = data.count
+        guard n >= headerEnd + BinaryTrace.trailerSize, data[(n - 8)...].elementsEqual(BinaryTrace.endMagic) else {
+            throw .message("'\(path)' is truncated: it has no closing summary (the run that wrote it did not finish)")
+        }
+        let footerStart = u64(n - 24), count = u64(n - 16)
+        guard count >= 0, footerStart >= Int64(headerEnd), footerStart <= Int64(n - BinaryTrace.trailerSize) else {
+            throw .message("'\(path)': the trailer's footer offset (\(footerStart)) lies outside the file")
+        }
+        let footer: BinaryTrace.Footer
+        do { footer = try JSONDecoder().decode(BinaryTrace.Footer.self, from: data[Int(footerStart)..<(n - BinaryTrace.trailerSize)]) } catch {
+            throw .message("'\(path)': the closing summary is malformed")
+        }
+        let sites = footer.sites.compactMap(BinaryTrace.decode)
+        guard sites.count == footer.sites.count else { throw .message("'\(path)': the site table is malformed") }
+        if let sink {
+            let result: Result<Int64, Failure> = data.withUnsafeBytes { bytes in
+                var decoder = BinaryTraceDecoder(bytes: bytes, start: headerEnd, end: Int(footerStart), sites: sites)
+                var e = Event()
+                var k: Int64 = 0
+                do {
+                    while !decoder.atEnd {
+                        try decoder.next(into: &e)
+                        k += 1
+                        try sink.record(e)
+                    }
+                } catch let failure as BinaryTraceDecoder.Failure {
+                    guard case .malformed(let offset, let why) = failure else { return .success(k) }
+                    return .failure(.message("'\(path)': event \(k + 1) (byte \(offset)) is malformed: \(why)"))
+                } catch {
+                    return .failure(.message("'\(path)': \(error)"))
+                }
+                return .success(k)
+            }
+            let k = try result.get()
+            guard k == count else { throw .message("'\(path)': it holds \(k) events but its trailer says \(count)") }
+        }
+        return Trace(kernel: header.kernel, file: header.file, gpu: header.gpu, params: header.params, summary: footer.summary,
+                     header: header)
+    }
+
+    /// True when the file starts with the binary trace's magic.
+    public static func isBinary(_ path: String) -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        return h.readData(ofLength: BinaryTrace.magic.count).elementsEqual(BinaryTrace.magic)
+    }
+
+    /// True when the file starts like a trace (JSON or binary) rather than kernel source.
     public static func looksLikeTrace(_ path: String) -> Bool {
         guard let h = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? h.close() }
         let head = h.readData(ofLength: 64)
-        return head.first == UInt8(ascii: "{")
+        return head.first == UInt8(ascii: "{") || isBinary(path)
     }
 }

@@ -4,6 +4,20 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case alloc, free, load, store, compute, overflow, launch
     /// A loop iteration begins (`name` is the loop variable, `loc` the loop statement).
     case iteration
+
+    /// A small distinct number per kind (for hashing without the raw string).
+    public var code: Int {
+        switch self {
+        case .alloc: 0
+        case .free: 1
+        case .load: 2
+        case .store: 3
+        case .compute: 4
+        case .overflow: 5
+        case .launch: 6
+        case .iteration: 7
+        }
+    }
 }
 
 /// One thing that happened on the simulated GPU. Kept small and plain; the interpreter
@@ -23,7 +37,6 @@ public struct Event: Sendable {
     public var flops: Int64 = 0
     public var sramBytes: Int64 = 0
     public var hbmBytes: Int64 = 0
-    public var file: String = ""
     public var line: Int = 0
     public var column: Int = 0
     public init() {}

@@ -582,12 +582,12 @@ public final class Interpreter {
             let outer = recording
             if sink != nil { recording = [] }
             try one(1)
-            let recorded = recording ?? []
+            var recorded = recording ?? []
             recording = outer.map { $0 + recorded }
             if stateSignature(f) == before {
                 let delta = tally - t0
                 if sink != nil {
-                    for skipped in 2..<(full - 1) { try replay(recorded, iteration: skipped, from: t0) ; try tally.add(delta, times: 1) }
+                    for skipped in 2..<(full - 1) { try replay(&recorded, iteration: skipped, from: t0) ; try tally.add(delta, times: 1) }
                 } else {
                     try tally.add(delta, times: full - 3)
                 }
@@ -712,7 +712,7 @@ public final class Interpreter {
         e.bytes = bytes; e.flops = flops; e.duration = duration; e.time = now
         e.sramBytes = sramCurrent; e.hbmBytes = hbmCurrent
         let (l, c) = span.file.location(of: span.start)
-        e.file = span.file.path; e.line = l; e.column = c
+        e.line = l; e.column = c
         if recording != nil { recording!.append(RecordedEvent(event: e, tally)) }
         try sink.record(e)
     }
@@ -731,29 +731,31 @@ public final class Interpreter {
     /// fast-forwarded loop are identical), renumbered, their times recomputed from the counters
     /// they would have had, the loop's own iteration event carrying `k`. The trace is the one
     /// a full simulation writes.
-    func replay(_ recorded: [RecordedEvent], iteration k: Int64, from start: Tally) throws(SimulationError) {
+    func replay(_ recorded: inout [RecordedEvent], iteration k: Int64, from start: Tally) throws(SimulationError) {
         guard let sink else { return }
         let startBytes = start.readBytes + start.writeBytes
         let nowBytes = tally.readBytes + tally.writeBytes
-        for (n, r) in recorded.enumerated() {
-            seq += 1
-            if let m = options.maxEvents, seq > m {
-                throw .input("--max-events: the run produced more than \(m) events and was stopped")
+        if let m = options.maxEvents, seq + Int64(recorded.count) > m {
+            throw .input("--max-events: the run produced more than \(m) events and was stopped")
+        }
+        // Patched in place through a pointer (no copy of each event and its strings); every
+        // field patched is rewritten on each replay, so the array stays a faithful template.
+        try recorded.withUnsafeMutableBufferPointer { (r) throws(SimulationError) in
+            for n in r.indices {
+                seq += 1
+                let bytes = nowBytes + (r[n].bytes - startBytes)
+                let flops = tally.flops + (r[n].flops - start.flops), tensor = tally.tensorCoreFlops + (r[n].tensorCoreFlops - start.tensorCoreFlops)
+                let compute = computeTime(flops: flops, tensorCore: tensor), memory = Double(bytes) / memoryRate
+                r[n].event.seq = seq
+                r[n].event.time = gpu.overlap ? Swift.max(compute, memory) : compute + memory
+                if n == 0 && r[n].event.kind == .iteration { r[n].event.rows = k }
+                if recording != nil {
+                    var copy = r[n]
+                    copy.bytes = bytes; copy.flops = flops; copy.tensorCoreFlops = tensor
+                    recording!.append(copy)
+                }
+                try sink.record(r[n].event)
             }
-            var e = r.event
-            e.seq = seq
-            let bytes = nowBytes + (r.bytes - startBytes)
-            let flops = tally.flops + (r.flops - start.flops), tensor = tally.tensorCoreFlops + (r.tensorCoreFlops - start.tensorCoreFlops)
-            let compute = computeTime(flops: flops, tensorCore: tensor), memory = Double(bytes) / memoryRate
-            e.time = gpu.overlap ? Swift.max(compute, memory) : compute + memory
-            if n == 0 && e.kind == .iteration { e.rows = k }
-            if recording != nil {
-                var copy = r
-                copy.event = e
-                copy.bytes = bytes; copy.flops = flops; copy.tensorCoreFlops = tensor
-                recording!.append(copy)
-            }
-            try sink.record(e)
         }
     }
 }

@@ -25,7 +25,23 @@ public enum Runner {
         }
     }
 
-    public enum TraceFormat: String, CaseIterable, Sendable { case jsonl, chrome }
+    public enum TraceFormat: String, CaseIterable, Sendable {
+        case jsonl, chrome, binary
+
+        /// The format a path's extension asks for: `.gstrace` is binary, anything else JSONL.
+        public static func forPath(_ path: String) -> TraceFormat {
+            path.hasSuffix(".gstrace") ? .binary : .jsonl
+        }
+
+        /// A writer of this format streaming to `path`.
+        public func writer(path: String, header: TraceHeader) throws(SimulationError) -> TraceWriter {
+            switch self {
+            case .jsonl: try JSONLTraceWriter(path: path, header: header)
+            case .chrome: try ChromeTraceWriter(path: path, header: header)
+            case .binary: try BinaryTraceWriter(path: path, header: header)
+            }
+        }
+    }
     /// `full`: every event; `summary`: the header and the closing summary only (the run may
     /// then fast-forward, so huge runs still leave a small, readable trace).
     public enum TraceMode: String, CaseIterable, Sendable { case full, summary }
@@ -45,10 +61,7 @@ public enum Runner {
         if let tracePath {
             let params = try Interpreter(program: program, options: options).resolveParams()
             let header = TraceHeader(kernel: program.entryKernel.name, file: program.entryKernel.span.file.path, gpu: options.gpu, params: params)
-            writer = switch traceFormat {
-            case .jsonl: try JSONLTraceWriter(path: tracePath, header: header)
-            case .chrome: try ChromeTraceWriter(path: tracePath, header: header)
-            }
+            writer = try traceFormat.writer(path: tracePath, header: header)
         }
         let streamed = traceMode == .full ? writer : nil
         let sink: EventSink? = switch (streamed, extraSink) {

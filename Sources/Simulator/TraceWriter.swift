@@ -34,6 +34,15 @@ public final class AtomicFileWriter {
         if buffer.count >= 1 << 20 { try flush() }
     }
 
+    /// A block of bytes written straight through (after whatever is buffered).
+    public func write(_ block: UnsafeRawBufferPointer) throws(SimulationError) {
+        try flush()
+        guard let h = handle, block.count > 0 else { return }
+        if fwrite(block.baseAddress, 1, block.count, h) != block.count {
+            throw .input("writing '\(path)' failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Byte-level appends for the hot event path (no intermediate Strings).
     @inline(__always) func raw(_ s: StaticString) {
         s.withUTF8Buffer { buffer.append(contentsOf: $0) }
@@ -105,6 +114,10 @@ public struct TraceHeader: Codable, Sendable {
     public var file: String
     public var gpu: GPUModel
     public var params: [String: ParamValue]
+
+    public init(kernel: String, file: String, gpu: GPUModel, params: [String: ParamValue]) {
+        self.kernel = kernel; self.file = file; self.gpu = gpu; self.params = params
+    }
 }
 
 public func jsonString(_ s: String) -> String {

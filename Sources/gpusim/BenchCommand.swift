@@ -33,7 +33,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("full-up-to"), help: "Largest N that is also simulated in full (the baseline).")
     var fullUpTo: Int64 = 131_072
 
-    @Option(name: .customLong("trace-up-to"), help: "Largest N whose full JSONL trace is written and timed.")
+    @Option(name: .customLong("trace-up-to"), help: "Largest N whose full traces (JSONL and binary) are written and timed.")
     var traceUpTo: Int64 = 8192
 
     @OptionGroup var gpuOptions: GPUOptions

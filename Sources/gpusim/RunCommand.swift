@@ -25,8 +25,13 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Stream every event to this file.")
     var trace: String?
 
-    @Option(name: .customLong("trace-format"), help: "jsonl (default) or chrome (Perfetto / chrome://tracing).")
-    var traceFormat: String = "jsonl"
+    @Option(name: .customLong("trace-format"), help: "jsonl, binary (compact; the default for a .gstrace file) or chrome (Perfetto / chrome://tracing).")
+    var traceFormatName: String?
+
+    /// The format asked for, else the one the trace file's extension implies.
+    var traceFormat: Runner.TraceFormat {
+        traceFormatName.flatMap(Runner.TraceFormat.init(rawValue:)) ?? Runner.TraceFormat.forPath(trace ?? "")
+    }
 
     @Option(name: .customLong("trace-mode"), help: "full (every event, default) or summary (header and summary only; the run may fast-forward).")
     var traceMode: String = "full"
@@ -61,10 +66,10 @@ struct RunCommand: ParsableCommand {
         guard Runner.TraceMode(rawValue: traceMode) != nil else {
             throw ValidationError("--trace-mode: expected full or summary, got '\(traceMode)'")
         }
-        if traceMode == "summary" && traceFormat == "chrome" { throw ValidationError("--trace-mode summary writes JSONL only") }
-        guard Runner.TraceFormat(rawValue: traceFormat) != nil else {
-            throw ValidationError("--trace-format: expected jsonl or chrome, got '\(traceFormat)'")
+        if let name = traceFormatName, Runner.TraceFormat(rawValue: name) == nil {
+            throw ValidationError("--trace-format: expected jsonl, binary or chrome, got '\(name)'")
         }
+        if traceMode == "summary" && traceFormat == .chrome { throw ValidationError("--trace-mode summary writes JSONL or binary traces, not chrome") }
         if let m = maxEvents, m <= 0 { throw ValidationError("--max-events must be positive") }
         if let t = timeout, !(t > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
     }
@@ -83,7 +88,7 @@ struct RunCommand: ParsableCommand {
             let bar = ProgressBar(label: "running \(program.entryKernel.name)", enabled: isatty(2) != 0 && !verbose)
             defer { bar.finish() }
             let result = try Runner.runNumeric(program, options: options, numeric: numericOptions, tracePath: trace,
-                                               traceFormat: Runner.TraceFormat(rawValue: traceFormat)!,
+                                               traceFormat: traceFormat,
                                                traceMode: Runner.TraceMode(rawValue: traceMode)!, extraSink: printer,
                                                progress: bar.update)
             summary = result.summary
@@ -98,7 +103,7 @@ struct RunCommand: ParsableCommand {
         } else {
             print(report.render(summary, gpu: gpu))
             if explainTime { print(report.explainTime(summary, gpu: gpu)) }
-            if let trace { print("  Trace        \(trace) (" + (traceMode == "summary" ? "summary only" : "\(summary.counts.events) events, \(traceFormat)") + ")") }
+            if let trace { print("  Trace        \(trace) (" + (traceMode == "summary" ? "summary only" : "\(summary.counts.events) events, \(traceFormat.rawValue)") + ")") }
         }
     }
 }

@@ -123,18 +123,15 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         // Each kernel at its default sizes; whole models (full-size defaults) at small ones.
-        let modelSizes: [String: [String]] = [
-            "Kernels/models/gpt2_small.kern": ["--T", "24", "--L", "2", "--d", "64", "--H", "2", "--vocab", "1100", "--ctx", "32"],
-            "Kernels/models/llama2_7b.kern": ["--T", "24", "--L", "2", "--d", "64", "--H", "4", "--KVH", "2", "--dff", "96", "--vocab", "1100", "--ctx", "32"],
-            "Kernels/models/llama2_7b_decode.kern": ["--L", "2", "--d", "64", "--H", "4", "--dff", "96", "--vocab", "1100", "--ctx", "32", "--pos", "9", "--topk_k", "5"],
-            "Kernels/paper/flash_attention_v1.kern": ["--B", "1", "--H", "2", "--N", "100", "--d", "16", "--Bc", "24"],
-            "Kernels/paper/standard_attention_eager.kern": ["--B", "1", "--H", "2", "--N", "100", "--d", "16", "--T", "32", "--R", "8"],
-        ]
-        let small = ["--gpu", "seed-a100"] + (modelSizes[kernel] ?? [])
+        let small = ["--gpu", "seed-a100"] + smallSizeFlags(kernel)
         let runs: [[String]] = [
             ["check", kernel],
             ["run", kernel, "--numeric"] + small,
             ["run", kernel, "--trace", tmp + "/t.jsonl"] + small,
+            ["run", kernel, "--trace", tmp + "/t.gstrace"] + small,
+            ["trace", "convert", tmp + "/t.gstrace", tmp + "/c.jsonl"],
+            ["trace", "info", tmp + "/t.gstrace"],
+            ["graph", tmp + "/t.gstrace", "-o", tmp + "/gb.svg"],
             ["graph", tmp + "/t.jsonl", "-o", tmp + "/g.svg"],
             ["roofline", tmp + "/t.jsonl", "-o", tmp + "/r.svg"],
             ["timeline", tmp + "/t.jsonl", "-o", tmp + "/tl.svg"],
@@ -147,6 +144,39 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
             let r = try gpusim(args)
             #expect(r.status == 0, "gpusim \(args.joined(separator: " ")): \(r.err)")
         }
+        #expect(FileManager.default.contentsEqual(atPath: tmp + "/t.jsonl", andPath: tmp + "/c.jsonl"))
+    }
+}
+
+@Suite struct TraceCommandTests {
+    @Test func convertAndInfoAndTheirErrors() throws {
+        let tmp = NSTemporaryDirectory() + "gpusim-tracecmd-\(getpid())"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        #expect(try gpusim(["run", "Kernels/flash_attention.kern", "--gpu", "seed-a100", "--trace", tmp + "/f.gstrace"]).status == 0)
+        let info = try gpusim(["trace", "info", tmp + "/f.gstrace"])
+        #expect(info.out.contains("binary trace"))
+        #expect(info.out.contains("Events       1,330 in the file; the run modelled loads 78, stores 6, computes 744"))
+        let chrome = try gpusim(["trace", "convert", tmp + "/f.gstrace", tmp + "/f.json", "--to", "chrome"])
+        #expect(chrome.status == 0 && chrome.out == tmp + "/f.json: 1,330 events, chrome\n")
+        let parsed = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tmp + "/f.json"))) as? [String: Any]
+        #expect((parsed?["traceEvents"] as? [Any])?.isEmpty == false)
+        // Back to binary from JSONL: the same bytes as the original.
+        #expect(try gpusim(["trace", "convert", tmp + "/f.gstrace", tmp + "/f.jsonl"]).status == 0)
+        #expect(try gpusim(["trace", "convert", tmp + "/f.jsonl", tmp + "/g.gstrace"]).status == 0)
+        #expect(FileManager.default.contentsEqual(atPath: tmp + "/f.gstrace", andPath: tmp + "/g.gstrace"))
+
+        let same = try gpusim(["trace", "convert", tmp + "/f.gstrace", tmp + "/f.gstrace"])
+        #expect(same.status == 2 && same.err.contains("would overwrite the input"))
+        let to = try gpusim(["trace", "convert", tmp + "/f.gstrace", tmp + "/x", "--to", "xml"])
+        #expect(to.status == 2 && to.err.contains("--to: expected jsonl, binary or chrome, got 'xml'"))
+        let notTrace = try gpusim(["trace", "convert", "Kernels/flash_attention.kern", tmp + "/x.jsonl"])
+        #expect(notTrace.status == 1 && notTrace.err == "gpusim: error: 'Kernels/flash_attention.kern' is not a gpusim trace (JSONL or binary)\n")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: tmp + "/f.gstrace"))
+        try bytes.prefix(bytes.count - 3).write(to: URL(fileURLWithPath: tmp + "/cut.gstrace"))
+        let cut = try gpusim(["trace", "convert", tmp + "/cut.gstrace", tmp + "/cut.jsonl"])
+        #expect(cut.status == 1 && cut.err.contains("is truncated"))
+        #expect(!FileManager.default.fileExists(atPath: tmp + "/cut.jsonl"))
     }
 }
 
@@ -155,7 +185,7 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
         let r = try gpusim(["bench", "--N", "2048", "--runs", "1", "--gpu", "seed-a100", "--kernels", "Kernels/flash_attention.kern", "--json"])
         #expect(r.status == 0)
         let rows = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [[String: String]]
-        #expect(rows.map { $0["mode"]! } == ["full simulation", "fast-forward", "full JSONL trace"])
+        #expect(rows.map { $0["mode"]! } == ["full simulation", "fast-forward", "full JSONL trace", "full binary trace"])
         #expect(Double(rows[1]["speedup_vs_full"]!)! > 1)
     }
 }

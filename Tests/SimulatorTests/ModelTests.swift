@@ -2,17 +2,11 @@ import Foundation
 import Testing
 import KernLang
 import Numerics
+import TestSupport
 @testable import Simulator
 
 /// Small sizes at which the whole models also run with values (tests and CLI checks use them).
-let smallModelParams: [String: [String: ParamValue]] = [
-    "Kernels/models/gpt2_small.kern": ["T": .int(24), "L": .int(2), "d": .int(64), "H": .int(2), "vocab": .int(1100), "ctx": .int(32)],
-    "Kernels/models/llama2_7b.kern": ["T": .int(24), "L": .int(2), "d": .int(64), "H": .int(4), "KVH": .int(2), "dff": .int(96), "vocab": .int(1100), "ctx": .int(32)],
-    "Kernels/models/llama2_7b_decode.kern": ["L": .int(2), "d": .int(64), "H": .int(4), "KVH": .int(2), "dff": .int(96), "vocab": .int(1100), "ctx": .int(32), "pos": .int(9), "topk_k": .int(5)],
-    "Kernels/models/tiny_mlp_stack.kern": ["T": .int(24), "L": .int(2)],
-    "Kernels/paper/flash_attention_v1.kern": ["B": .int(1), "H": .int(2), "N": .int(100), "d": .int(16), "Bc": .int(24)],
-    "Kernels/paper/standard_attention_eager.kern": ["B": .int(1), "H": .int(2), "N": .int(100), "d": .int(16), "T": .int(32), "R": .int(8)],
-]
+let smallModelParams: [String: [String: ParamValue]] = smallSizes.mapValues { $0.mapValues { .int($0) } }
 
 @Suite struct ModelTests {
     let a100 = GPUModel.preset(named: "a100-80gb")!

@@ -30,3 +30,19 @@ public func shippedKernels() -> [String] {
     while let p = e?.nextObject() as? String { if p.hasSuffix(".kern") { out.append("Kernels/" + p) } }
     return out.sorted()
 }
+
+/// Sizes at which the big shipped kernels (whole models, the paper's batched kernels) run in
+/// tests; every other kernel runs at its defaults.
+public let smallSizes: [String: [String: Int64]] = [
+    "Kernels/models/gpt2_small.kern": ["T": 24, "L": 2, "d": 64, "H": 2, "vocab": 1100, "ctx": 32],
+    "Kernels/models/llama2_7b.kern": ["T": 24, "L": 2, "d": 64, "H": 4, "KVH": 2, "dff": 96, "vocab": 1100, "ctx": 32],
+    "Kernels/models/llama2_7b_decode.kern": ["L": 2, "d": 64, "H": 4, "KVH": 2, "dff": 96, "vocab": 1100, "ctx": 32, "pos": 9, "topk_k": 5],
+    "Kernels/models/tiny_mlp_stack.kern": ["T": 24, "L": 2],
+    "Kernels/paper/flash_attention_v1.kern": ["B": 1, "H": 2, "N": 100, "d": 16, "Bc": 24],
+    "Kernels/paper/standard_attention_eager.kern": ["B": 1, "H": 2, "N": 100, "d": 16, "T": 32, "R": 8],
+]
+
+/// A kernel's small sizes as command-line flags (`--T 24 --L 2 ...`).
+public func smallSizeFlags(_ kernel: String) -> [String] {
+    (smallSizes[kernel] ?? [:]).sorted { $0.key < $1.key }.flatMap { ["--\($0.key)", "\($0.value)"] }
+}

@@ -1,0 +1,94 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import Render
+import Simulator
+
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Convert traces between formats, or describe one.",
+        subcommands: [Convert.self, Info.self])
+
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rewrite a trace (JSONL or binary) as JSONL, binary or Chrome trace JSON.",
+            discussion: """
+            The events, header and summary are carried over unchanged: a binary trace converted to
+            JSONL is byte for byte the JSONL trace the same run writes.
+            Examples:
+              gpusim run Kernels/flash_attention.kern --N 8192 --trace flash.gstrace
+              gpusim trace convert flash.gstrace flash.jsonl
+              gpusim trace convert flash.gstrace flash.json --to chrome
+            """)
+
+        @Argument(help: "The trace to read (JSONL or binary).")
+        var input: String
+
+        @Argument(help: "The file to write.")
+        var output: String
+
+        @Option(help: "jsonl, binary or chrome (default: binary for a .gstrace file, else jsonl).")
+        var to: String?
+
+        func validate() throws {
+            if let to, Runner.TraceFormat(rawValue: to) == nil {
+                throw ValidationError("--to: expected jsonl, binary or chrome, got '\(to)'")
+            }
+            if (input as NSString).standardizingPath == (output as NSString).standardizingPath {
+                throw ValidationError("the output would overwrite the input '\(input)'; give another file")
+            }
+        }
+
+        func run() throws {
+            let format = to.flatMap(Runner.TraceFormat.init(rawValue:)) ?? .forPath(output)
+            guard TraceReader.looksLikeTrace(input) else {
+                printError("gpusim: error: '\(input)' is not a gpusim trace (JSONL or binary)")
+                throw ExitCode(1)
+            }
+            // The header is needed before the first event: read it once without events.
+            let header: TraceHeader
+            do { header = try TraceReader.read(input).header } catch {
+                printError("gpusim: error: \(error)")
+                throw ExitCode(1)
+            }
+            let writer: TraceWriter
+            do { writer = try format.writer(path: output, header: header) } catch { throw failRun(error) }
+            do {
+                let trace = try TraceReader.read(input, into: writer)
+                try writer.finish(summary: trace.summary)
+                print("\(output): \(group(trace.summary.counts.events)) events, \(format.rawValue)")
+            } catch {
+                writer.abandon()
+                printError("gpusim: error: \(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a trace's kernel, GPU, parameters, event count and summary figures.")
+
+        @Argument(help: "A JSONL or binary trace.")
+        var input: String
+
+        func run() throws {
+            final class Counter: EventSink { var n: Int64 = 0; func record(_ e: Event) { n += 1 } }
+            let counter = Counter()
+            let trace: TraceReader.Trace
+            do { trace = try TraceReader.read(input, into: counter) } catch {
+                printError("gpusim: error: \(error)")
+                throw ExitCode(1)
+            }
+            let s = trace.summary
+            let size = ((try? FileManager.default.attributesOfItem(atPath: input))?[.size] as? NSNumber)?.int64Value ?? 0
+            print("\(input): \(TraceReader.isBinary(input) ? "binary" : "JSONL") trace, \(fmtBytes(size))")
+            print("  Kernel       \(trace.kernel) (\(trace.file)) on \(trace.gpu.name)")
+            print("  Parameters   " + trace.params.keys.sorted().map { "\($0)=\(trace.params[$0]!)" }.joined(separator: " "))
+            print("  Events       \(group(counter.n)) in the file\(counter.n == 0 ? " (a summary-only trace)" : ""); the run modelled loads \(group(s.counts.loads)), stores \(group(s.counts.stores)), computes \(group(s.counts.computes))")
+            let time = s.time.unit == "seconds" ? fmtSeconds(s.time.total) : group(s.time.total.rounded()) + " " + s.time.unit
+            print("  HBM traffic  \(fmtBytes(s.hbm.total_bytes)), FLOPs \(group(s.flops.total)), time \(time)")
+        }
+    }
+}
