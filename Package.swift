@@ -23,7 +23,7 @@ let package = Package(
                 // The interpreter's hot loop mutates class state; dynamic exclusivity checks cost ~20 %.
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Reading results: IO complexity, benchmarks (later: roofline, sweeps, diffs).
-        .target(name: "Analysis", dependencies: ["KernLang", "Simulator"]),
+        .target(name: "Analysis", dependencies: ["KernLang", "Numerics", "Simulator"]),
         // Graphviz's C library for graph layout (no shelling out to `dot`).
         .systemLibrary(name: "CGraphviz", pkgConfig: "libgvc", providers: [.apt(["libgraphviz-dev"])]),
         // Human-facing output: terminal report with bars, dataflow graphs through Graphviz.

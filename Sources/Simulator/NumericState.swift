@@ -153,7 +153,7 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         out.withUnsafeMutableBufferPointer { o in
             t.values.withUnsafeBufferPointer { v in
                 forEachRun(shape: shape, dims: dims) { off, run in
-                    for i in 0..<run { o[pos + i] = v[off + i] }
+                    (o.baseAddress! + pos).update(from: v.baseAddress! + off, count: run)
                     pos += run
                 }
             }
@@ -213,6 +213,19 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         }
     }
 
+    /// Calls `body` with the binary operation as a closure chosen once, outside the element
+    /// loop: each case's loop is compiled separately and vectorises (a switch per element
+    /// does not).
+    @inline(__always) func withBinary(_ op: TileOp, _ body: ((T, T) -> T) -> Void) {
+        switch op {
+        case .add: body { $0 + $1 }
+        case .sub: body { $0 - $1 }
+        case .mul: body { $0 * $1 }
+        case .div: body { $0 / $1 }
+        default: body { self.apply(op, $0, $1) }
+        }
+    }
+
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     @inline(__always) func apply(_ op: TileOp, _ x: T) -> T {
@@ -264,15 +277,17 @@ final class NumericState<T: NumericScalar>: NumericEngine {
                 return
             }
             tiles[Int(a)].withUnsafeBufferPointer { x in
-                switch operands[1] {
-                case .scalar(let v):
-                    let y = T(v)
-                    for i in 0..<(R * C) { o[i] = apply(op, x[i], y) }
-                case .tile(let b, let br, let bc):
-                    tiles[Int(b)].withUnsafeBufferPointer { y in
-                        if br == rows && bc == cols { for i in 0..<(R * C) { o[i] = apply(op, x[i], y[i]) } }
-                        else if bc == 1 { for r in 0..<R { let v = y[br == 1 ? 0 : r]; for c in 0..<C { o[r * C + c] = apply(op, x[r * C + c], v) } } }
-                        else { for r in 0..<R { for c in 0..<C { o[r * C + c] = apply(op, x[r * C + c], y[c]) } } }
+                withBinary(op) { f in
+                    switch operands[1] {
+                    case .scalar(let v):
+                        let y = T(v)
+                        for i in 0..<(R * C) { o[i] = f(x[i], y) }
+                    case .tile(let b, let br, let bc):
+                        tiles[Int(b)].withUnsafeBufferPointer { y in
+                            if br == rows && bc == cols { for i in 0..<(R * C) { o[i] = f(x[i], y[i]) } }
+                            else if bc == 1 { for r in 0..<R { let v = y[br == 1 ? 0 : r]; for c in 0..<C { o[r * C + c] = f(x[r * C + c], v) } } }
+                            else { for r in 0..<R { for c in 0..<C { o[r * C + c] = f(x[r * C + c], y[c]) } } }
+                        }
                     }
                 }
             }
@@ -288,21 +303,22 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         var x = tiles[t]
         tiles[t] = []
         let n = x.count
-        switch operand {
-        case .scalar(let v):
-            let s = T(v)
-            x.withUnsafeMutableBufferPointer { xp in for i in 0..<n { xp[i] = apply(op, xp[i], s) } }
-        case .tile(let id, let rows, let ocols):
-            let y = tiles[Int(id)]
-            x.withUnsafeMutableBufferPointer { xp in
-                y.withUnsafeBufferPointer { yp in
-                    if yp.count == n { for i in 0..<n { xp[i] = apply(op, xp[i], yp[i]) } }
-                    else if ocols == 1 {
-                        let C = n / Int(rows)
-                        for r in 0..<Int(rows) { let s = yp[r]; for c in 0..<C { xp[r * C + c] = apply(op, xp[r * C + c], s) } }
-                    } else {
-                        let C = Int(ocols)
-                        for r in 0..<(n / C) { for c in 0..<C { xp[r * C + c] = apply(op, xp[r * C + c], yp[c]) } }
+        withBinary(op) { f in
+            switch operand {
+            case .scalar(let v):
+                let s = T(v)
+                x.withUnsafeMutableBufferPointer { xp in for i in 0..<n { xp[i] = f(xp[i], s) } }
+            case .tile(let id, let rows, let ocols):
+                tiles[Int(id)].withUnsafeBufferPointer { yp in
+                    x.withUnsafeMutableBufferPointer { xp in
+                        if yp.count == n { for i in 0..<n { xp[i] = f(xp[i], yp[i]) } }
+                        else if ocols == 1 {
+                            let C = n / Int(rows)
+                            for r in 0..<Int(rows) { let s = yp[r]; for c in 0..<C { xp[r * C + c] = f(xp[r * C + c], s) } }
+                        } else {
+                            let C = Int(ocols)
+                            for r in 0..<(n / C) { for c in 0..<C { xp[r * C + c] = f(xp[r * C + c], yp[c]) } }
+                        }
                     }
                 }
             }
@@ -330,10 +346,9 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         case .rowmax, .rowsum, .rowmean:
             out = [T](repeating: 0, count: R)
             x.withUnsafeBufferPointer { xp in
+                guard let base = xp.baseAddress else { return }
                 for r in 0..<R {
-                    var acc: T = op == .rowmax ? -.infinity : 0
-                    if op == .rowmax { for c in 0..<C { acc = Swift.max(acc, xp[r * C + c]) } }
-                    else { for c in 0..<C { acc += xp[r * C + c] } }
+                    let acc = op == .rowmax ? T.max(base + r * C, count: C) : T.sum(base + r * C, count: C)
                     out[r] = op == .rowmean ? acc / T(Double(C)) : acc
                 }
             }
@@ -342,13 +357,10 @@ final class NumericState<T: NumericScalar>: NumericEngine {
             out.withUnsafeMutableBufferPointer { o in
                 for r in 0..<R {
                     let row = UnsafeMutableBufferPointer(rebasing: o[(r * C)..<((r + 1) * C)])
-                    var m: T = -.infinity
-                    for c in 0..<C { m = Swift.max(m, row[c]) }
+                    let m = T.max(row.baseAddress!, count: C)
                     for c in 0..<C { row[c] -= m }
                     T.exp(UnsafeBufferPointer(row), into: row)
-                    var s: T = 0
-                    for c in 0..<C { s += row[c] }
-                    let inv = 1 / s
+                    let inv = 1 / T.sum(row.baseAddress!, count: C)
                     for c in 0..<C { row[c] *= inv }
                 }
             }

@@ -93,6 +93,21 @@ import Foundation
 }
 
 @Suite struct FastMathTests {
+    @Test func vectorisedMaxAndSumMatchScalarLoops() {
+        var rng = SeededRandom(seed: 7)
+        for n in [0, 1, 7, 8, 9, 95, 199, 1024] {
+            let xs = (0..<n).map { _ in Float(rng.normal() * 10) }
+            xs.withUnsafeBufferPointer { p in
+                let base = p.baseAddress ?? UnsafePointer(bitPattern: 8)!
+                #expect(FastMath.max(base, count: n) == (xs.max() ?? -.infinity))
+                let exact = xs.reduce(0.0) { $0 + Double($1) }
+                #expect(abs(Double(FastMath.sum(base, count: n)) - exact) <= 1e-5 * max(1, xs.reduce(0) { $0 + Double(abs($1)) }))
+            }
+        }
+        let withInf: [Float] = [-.infinity, -.infinity, -3, -.infinity, -1, -.infinity, -.infinity, -.infinity, -.infinity]
+        withInf.withUnsafeBufferPointer { #expect(FastMath.max($0.baseAddress!, count: 9) == -1) }
+    }
+
     @Test func vectorisedExpIsWithinTwoUlps() {
         var rng = SeededRandom(seed: 8)
         let xs: [Float] = (0..<100_000).map { _ in Float(rng.uniform() * 180 - 90) } + [0, -0.0, 1, -1, 88.7, -87.3, 1e-8]
