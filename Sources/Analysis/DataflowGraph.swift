@@ -157,6 +157,13 @@ public struct DataflowGraph: Sendable {
                 let from: String
                 if case .local(let slot) = e.kind { from = tile(slot, cluster) } else { from = op(s, operands: Self.tileSlots(e), cluster: cluster) }
                 edges.append(Edge(from: from, to: "hbm_\(ref.tensor)", kind: .store, label: "store " + traffic(stat), totalBytes: stat.bytes))
+            case .scatter(let e, let table, _, let index):
+                // Adds into rows of the table: a read and a write of those rows.
+                let stat = profile.stat(within: s.span)
+                let from: String
+                if case .local(let slot) = e.kind { from = tile(slot, cluster) } else { from = op(s, operands: Self.tileSlots(e), cluster: cluster) }
+                for o in Self.tileSlots(index) { edges.append(Edge(from: tile(o, cluster), to: from, kind: .operand, label: "ids", totalBytes: 0)) }
+                edges.append(Edge(from: from, to: "hbm_\(table)", kind: .store, label: "scatter-add " + traffic(stat), totalBytes: stat.bytes))
             case .launch(let k, let name, _, let tensors):
                 let stat = profile.stat(within: s.span)
                 let id = "op_\(s.span.start)"

@@ -162,6 +162,7 @@ public struct IOComplexity {
             case .range(let a, let b): kept.append(try poly(b, f) - poly(a, f))
             case .index(let e):
                 if case .local(let slot) = e.kind, case .len(let atom) = f.values[slot] { kept.append(Poly(atom: atom)) }
+                else if case .local(let slot) = e.kind, case .none = f.values[slot] { }   // a loop index: which one does not change the size
                 else { _ = try poly(e, f) }   // an integer index drops the dimension
             }
         }
@@ -205,7 +206,28 @@ public struct IOComplexity {
                 return (r, c, b, Poly(), true)
             case .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .abs, .max, .min:
                 return try elementwise(fn.rawValue, args, &f, e)
-            case .rowmax, .rowsum, .rowmean, .softmax, .copy, .cast, .transpose, .mask_causal, .mask_window, .alibi, .topk:
+            case .dispatch, .dispatch_gate, .expert_load:
+                let route = try tileExpr(args[0], &f)
+                var gates: (Poly, Poly, Int64, Poly, Bool)?
+                if fn == .dispatch_gate { gates = try tileExpr(args[1], &f) }
+                let r: Poly, c: Poly, b: Int64
+                switch fn {
+                case .expert_load: (r, c, b) = (Poly(1), try poly(args[1], f), bytes(.f32))
+                case .dispatch: (r, c, b) = (try poly(args[2], f), Poly(1), bytes(.i32))
+                default: (r, c, b) = (try poly(args[3], f), Poly(1), bytes(.f32))
+                }
+                alloc(r * c * Poly(b))
+                if let g = gates, g.4 { dropTemp(g) }
+                if route.4 { dropTemp(route) }
+                return (r, c, b, route.0 * route.1 * Poly(weight("dispatch")) + route.3 + (gates?.3 ?? Poly()), true)
+            case .sinusoidal:
+                guard case .local(let slot) = args[0].kind, case .len(let atom) = f.values[slot] else {
+                    throw fail("sinusoidal's rows must be a loop variable of tiles()", args[0].span)
+                }
+                let r = Poly(atom: atom), c = try poly(args[1], f)
+                alloc(r * c * Poly(bytes(.f32)))
+                return (r, c, bytes(.f32), r * c * Poly(weight("sinusoidal")), true)
+            case .rowmax, .rowsum, .rowmean, .softmax, .copy, .cast, .transpose, .mask_causal, .mask_window, .alibi, .topk, .argtopk, .top_p:
                 let x = try tileExpr(args[0], &f)
                 let n = x.0 * x.1
                 var (r, c, b) = (x.0, x.1, x.2)
@@ -217,6 +239,7 @@ public struct IOComplexity {
                 case .mask_causal, .mask_window: op = "mask"
                 case .alibi: op = "alibi"
                 case .topk: c = try poly(args[1], f)
+                case .argtopk: c = try poly(args[1], f); b = bytes(.i32)
                 default: break
                 }
                 alloc(r * c * Poly(b))
@@ -357,6 +380,13 @@ public struct IOComplexity {
             let (r, c, b) = try slice(ref, f)
             if t.4 { dropTemp(t) }
             return (zero, r * c * Poly(b), t.3)
+        case .scatter(let e, let table, _, let index):
+            let t = try tileExpr(e, &f), idx = try tileExpr(index, &f)
+            guard let tensor = f.tensors[table] else { throw fail("unknown table", s.span) }
+            let moved = idx.0 * idx.1 * tensor.shape[1] * Poly(tensor.bytes)
+            if t.4 { dropTemp(t) }
+            if idx.4 { dropTemp(idx) }
+            return (moved, moved, t.3 + idx.3 + idx.0 * idx.1 * tensor.shape[1] * Poly(weight("add")))
         case .free(let slots):
             for slot in slots { freeSlot(slot, &f) }
         case .require:

@@ -93,6 +93,8 @@ public indirect enum StmtKind: Sendable {
     case assign(Ident, Expr)
     case update(Ident, UpdateOp, Expr)
     case store(Expr, TensorRef)
+    /// `scatter Y -> T[ids]`: adds row r of a tile into row ids[r] of an HBM table (-1: skipped).
+    case scatter(Expr, table: Ident, index: Expr)
     case free([Ident])
     case require(Expr, message: String)
     case repeatLoop(count: Expr, body: [Stmt])

@@ -34,7 +34,9 @@ public enum Builtin: String, CaseIterable, Sendable {
     // Tile constructors and tile ops.
     case zeros, full, cast, copy, transpose
     case rowmax, rowsum, rowmean, softmax
-    case mask_causal, mask_window, alibi, topk
+    case mask_causal, mask_window, alibi, topk, argtopk, top_p, sinusoidal
+    // Mixture-of-experts routing with a fixed capacity per expert.
+    case dispatch, dispatch_gate, expert_load
 
     /// Allowed argument counts.
     public var arity: ClosedRange<Int> {
@@ -49,7 +51,9 @@ public enum Builtin: String, CaseIterable, Sendable {
         case .copy, .transpose, .rowmax, .rowsum, .rowmean, .softmax: 1...1
         case .mask_causal: 3...3
         case .mask_window, .alibi: 4...4
-        case .topk: 2...2
+        case .topk, .argtopk, .top_p, .sinusoidal, .expert_load: 2...2
+        case .dispatch: 3...3
+        case .dispatch_gate: 4...4
         }
     }
 
@@ -62,6 +66,12 @@ public enum Builtin: String, CaseIterable, Sendable {
         case .mask_window: "mask_window(scores, row_tile, col_tile, window)"
         case .alibi: "alibi(scores, row_tile, col_tile, slope)"
         case .topk: "topk(tile, k)"
+        case .argtopk: "argtopk(tile, k)"
+        case .top_p: "top_p(probs, p)"
+        case .sinusoidal: "sinusoidal(row_tile, cols)"
+        case .dispatch: "dispatch(route, expert, capacity)"
+        case .dispatch_gate: "dispatch_gate(route, gates, expert, capacity)"
+        case .expert_load: "expert_load(route, experts)"
         case .max, .min: "\(rawValue)(a, b)"
         case .cdiv: "cdiv(a, b)"
         default: "\(rawValue)(x)"
@@ -73,6 +83,6 @@ public enum Builtin: String, CaseIterable, Sendable {
     /// Functions whose result is always a tile.
     public var makesTile: Bool {
         [.zeros, .full, .cast, .copy, .transpose, .rowmax, .rowsum, .rowmean, .softmax,
-         .mask_causal, .mask_window, .alibi, .topk].contains(self)
+         .mask_causal, .mask_window, .alibi, .topk, .argtopk, .top_p, .sinusoidal, .dispatch, .dispatch_gate, .expert_load].contains(self)
     }
 }

@@ -215,6 +215,7 @@ public struct Checker {
         case .gather(let slot, _, _, _, let idx): out.insert(slot); e(idx)
         case .assign(let slot, _, let x), .update(let slot, _, _, let x): out.insert(slot); e(x)
         case .store(let x, let r): e(x); ref(r)
+        case .scatter(let x, _, _, let idx): e(x); e(idx)
         case .free(let slots): out.formUnion(slots)
         case .require(let c, _): e(c)
         case .repeatLoop(let c, let b): e(c); blk(b)
@@ -237,6 +238,9 @@ public struct Checker {
                     if case .local(let s) = a.kind, s == slot { return true }
                     return e(a)
                 }
+            case .call(.sinusoidal, let args):
+                if case .local(let s) = args[0].kind, s == slot { return e(args[1]) }
+                return args.allSatisfy(e)
             case .tileMember(let a, _), .transposed(let a), .unary(_, let a): return e(a)
             case .call(_, let args): return args.allSatisfy(e)
             case .binary(_, let a, let b): return e(a) && e(b)
@@ -269,6 +273,7 @@ public struct Checker {
             case .gather(_, _, _, _, let idx): return e(idx)
             case .assign(_, _, let x), .update(_, _, _, let x): return e(x)
             case .store(let x, let r): return e(x) && ref(r)
+            case .scatter(let x, _, _, let idx): return e(x) && e(idx)
             case .free: return true
             case .require(let c, _): return e(c)
             case .repeatLoop(let c, let b): return e(c) && blk(b)
@@ -356,6 +361,11 @@ public struct Checker {
         case .store(let value, let ref):
             guard let v = tileExpr(value, "the value of a store"), let r = tensorRef(ref) else { return nil }
             return make(.store(v, r))
+        case .scatter(let value, let table, let index):
+            guard let v = tileExpr(value, "the value of a scatter"), let t = tensorBinding(table),
+                  let idx = tileExpr(index, "the index tile of a scatter") else { return nil }
+            if t.rank != 2 { error("scatter adds rows into a rank-2 table; '\(table.name)' has rank \(t.rank)", table.span) }
+            return make(.scatter(v, table: t.slot, tableName: table.name, index: idx))
         case .free(let ids):
             var slots: [Int] = []
             for id in ids {
@@ -584,7 +594,8 @@ public struct Checker {
             let rangeArgs = builtin == .mask_causal || builtin == .mask_window || builtin == .alibi
             var rargs: [RExpr] = []
             for (k, a) in args.enumerated() {
-                guard let r = expr(a, allowRange: rangeArgs && (k == 1 || k == 2)) else { return nil }
+                let isRange = (rangeArgs && (k == 1 || k == 2)) || (builtin == .sinusoidal && k == 0)
+                guard let r = expr(a, allowRange: isRange) else { return nil }
                 rargs.append(r)
             }
             let anyTile = rargs.contains(where: \.isTile)
@@ -592,7 +603,7 @@ public struct Checker {
                 error("'\(fn.name)' works on numbers, not on SRAM tiles", e.span); return nil
             }
             if builtin == .bytes && !isDType(rargs[0]) { error("bytes(DTYPE) takes a dtype such as f16", args[0].span); return nil }
-            if builtin.makesTile, ![Builtin.zeros, .full].contains(builtin), !rargs[0].isTile {
+            if builtin.makesTile, ![Builtin.zeros, .full, .sinusoidal].contains(builtin), !rargs[0].isTile {
                 error("'\(fn.name)' needs an SRAM tile as its first argument", args[0].span); return nil
             }
             if builtin == .cast && !isDType(rargs[1]) { error("cast(tile, DTYPE) takes a dtype such as f16 as its second argument", args[1].span); return nil }

@@ -17,6 +17,16 @@ public enum Formatter {
                 next += 1
             }
         }
+
+        /// Appends the trailing comments that end the line printed last (before a blank line
+        /// separates that statement from the next one).
+        mutating func flushTrailing(upTo offset: Int, into out: inout [String]) {
+            while next < comments.count && comments[next].start < offset && !comments[next].ownLine,
+                  let last = out.indices.last, !out[last].isEmpty {
+                out[last] += "  " + comments[next].text
+                next += 1
+            }
+        }
     }
 
     public static func format(_ unit: SourceUnit) -> String {
@@ -43,7 +53,9 @@ public enum Formatter {
     static func block(_ stmts: [Stmt], indent: Int, into out: inout [String], _ pending: inout Pending) {
         let pad = String(repeating: "    ", count: indent)
         for (n, s) in stmts.enumerated() {
-            // Keep one blank line where the source separated statements with one or more.
+            // Keep one blank line where the source separated statements with one or more
+            // (after the previous statement's trailing comment).
+            pending.flushTrailing(upTo: s.span.start, into: &out)
             if n > 0, blankLineBetween(stmts[n - 1].span, s.span) { out.append("") }
             pending.flush(upTo: s.span.start, pad: pad, into: &out)
             switch s.kind {
@@ -96,6 +108,7 @@ public enum Formatter {
         case .tensor(let role, let n, let shape, let dt): return "\(role.rawValue) \(n.name)[\(shape.map(expr).joined(separator: ", "))] \(dt.name)"
         case .load(let t, let r): return "\(t.name) = load \(ref(r))"
         case .gather(let t, let table, let idx): return "\(t.name) = gather \(table.name)[\(expr(idx))]"
+        case .scatter(let v, let table, let idx): return "scatter \(expr(v)) -> \(table.name)[\(expr(idx))]"
         case .assign(let t, let v): return "\(t.name) = \(expr(v))"
         case .update(let t, let op, let v): return "\(t.name) \(op.rawValue) \(expr(v))"
         case .store(let v, let r): return "store \(expr(v)) -> \(ref(r))"
@@ -175,6 +188,7 @@ public enum Formatter {
             case .load(let n, let r): out.append(pad + "load(\(n.name) \(sref(r)))")
             case .tensor(let role, let n, let shape, let dt): out.append(pad + "tensor(\(role) \(n.name) \(shape.map(sx)) \(dt.name))")
             case .gather(let n, let t, let i): out.append(pad + "gather(\(n.name) \(t.name) \(sx(i)))")
+            case .scatter(let v, let t, let i): out.append(pad + "scatter(\(sx(v)) \(t.name) \(sx(i)))")
             case .free(let ns): out.append(pad + "free(\(ns.map(\.name)))")
             case .require(let c, let m): out.append(pad + "require(\(sx(c)) \(m))")
             case .launch(let k, let args): out.append(pad + "run(\(k.name) \(args.map { "\($0.name.name)=\(sx($0.value))\($0.indices.map { $0.map(sx) } ?? [])" }))")

@@ -218,6 +218,15 @@ public struct Parser {
             _ = try expect(.arrow, "'->' and the destination tensor")
             let ref = try parseTensorRef()
             return Stmt(.store(value, ref), span(from: start))
+        case .keyword(.scatter):
+            _ = advance()
+            let value = try parseExpr()
+            _ = try expect(.arrow, "'->' and the table to add into")
+            let table = try expectIdent("a tensor to scatter into")
+            _ = try expect(.lbracket, "'[' and an index tile")
+            let index = try parseExpr()
+            _ = try expect(.rbracket)
+            return Stmt(.scatter(value, table: table, index: index), span(from: start))
         case .keyword(.free):
             _ = advance()
             var names: [Ident] = []

@@ -58,6 +58,7 @@ public indirect enum RStmtKind: Sendable {
     case assign(slot: Int, name: String, RExpr)
     case update(slot: Int, name: String, UpdateOp, RExpr)
     case store(RExpr, RTensorRef)
+    case scatter(RExpr, table: Int, tableName: String, index: RExpr)
     case free([Int])
     case require(RExpr, message: String)
     case repeatLoop(count: RExpr, body: RBlock)

@@ -341,6 +341,16 @@ extension Interpreter {
             try charge(.fill, elements: r * c, name: name, rows: r, cols: c, e.span)
             try checkOverflow(e.span, name)
             return (id, true)
+        case .sinusoidal:
+            guard case .range(let start, let end) = try scalar(args[0], f) else {
+                throw fail("sinusoidal needs a tile range (a loop variable of tiles()) for its rows", args[0].span)
+            }
+            let c = try dim(args[1], "cols"), len = end - start
+            let id = allocTile(rows: len, cols: c, dtype: .f32, name: name)
+            try checkOverflow(e.span, name)
+            try charge(.sinusoidal, elements: len * c, name: name, rows: len, cols: c, e.span)
+            numerics?.sinusoidal(id, start: start, rows: len, cols: c)
+            return (id, true)
         case .exp: return try elementwise(.exp, args, f, e, name)
         case .log: return try elementwise(.log, args, f, e, name)
         case .sqrt: return try elementwise(.sqrt, args, f, e, name)
@@ -360,6 +370,7 @@ extension Interpreter {
         var scratch: Int64 = 0
         var extra: [Int64] = [s.rows, s.cols]
         var value = 0.0
+        var extraTemps: [Int32] = []
         switch fn {
         case .rowmax: op = .rowmax; cols = 1
         case .rowsum: op = .rowsum; cols = 1
@@ -376,12 +387,41 @@ extension Interpreter {
             }
             if fn == .mask_window { extra.append(try int(args[3], f, "the window")) }
             if fn == .alibi { value = try number(args[3], f) }
-        case .topk:
-            op = .topk
+        case .topk, .argtopk:
+            op = fn == .topk ? .topk : .argtopk
             let k = try dim(args[1], "k")
-            if k > s.cols { throw fail("topk k = \(k) is larger than the tile's \(s.cols) columns", args[1].span) }
+            if k > s.cols { throw fail("\(fn.rawValue) k = \(k) is larger than the tile's \(s.cols) columns", args[1].span) }
             cols = k
             extra.append(k)
+            if fn == .argtopk { dtype = .i32 }
+        case .dispatch, .dispatch_gate, .expert_load:
+            // Routing reads the whole (tokens x k) route tile: one compare per entry and expert slot.
+            op = .dispatch
+            if s.dtype != .i32 { throw fail("\(fn.rawValue) reads a route tile of expert ids (i32, from argtopk); got \(s.dtype.rawValue)", args[0].span) }
+            if fn == .expert_load {
+                let experts = try dim(args[1], "the number of experts")
+                (rows, cols, dtype) = (1, experts, .f32)
+                extra += [2, experts, 0]
+            } else {
+                let capacity = try dim(args[fn == .dispatch ? 2 : 3], "the capacity")
+                let expert = try int(args[fn == .dispatch ? 1 : 2], f, "the expert")
+                (rows, cols, dtype) = (capacity, 1, fn == .dispatch ? .i32 : .f32)
+                if fn == .dispatch_gate {
+                    let (g, gTemp) = try tile(args[1], f)
+                    let gt = tiles[Int(g)]
+                    guard gt.rows == s.rows && gt.cols == s.cols else {
+                        throw fail("dispatch_gate needs gates shaped like the route \(fmtTile(s)); got \(fmtTile(gt))", args[1].span)
+                    }
+                    extra += [1, expert, capacity, Int64(g)]
+                    if gTemp { extraTemps.append(g) }
+                } else {
+                    extra += [0, expert, capacity]
+                }
+            }
+        case .top_p:
+            op = .top_p
+            value = try number(args[1], f)
+            if !(value > 0 && value <= 1) { throw fail("top_p needs 0 < p <= 1, got \(value)", args[1].span) }
         default:
             throw fail("'\(fn.rawValue)' does not make a tile", e.span)
         }
@@ -393,6 +433,7 @@ extension Interpreter {
         try charge(op, elements: s.rows * s.cols, name: name, rows: rows, cols: cols, e.span)
         numerics?.unaryTile(op, result: id, source: src, extra: extra, dtype: dtype, value: value)
         if let scratchID { releaseTile(scratchID, e.span) }
+        for t in extraTemps { releaseTile(t, e.span) }
         if temp { releaseTile(src, e.span) }
         return (id, true)
     }

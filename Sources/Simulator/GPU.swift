@@ -35,6 +35,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
         "div": 8, "exp": 8, "log": 8, "sqrt": 8, "rsqrt": 8, "tanh": 8, "gelu": 8, "silu": 8,
         "rowmax": 1, "rowsum": 1, "rowmean": 1, "softmax": 19,
         "mask": 1, "alibi": 2, "cast": 1, "copy": 1, "transpose": 0, "fill": 0, "topk": 1, "gather": 0,
+        "argtopk": 1, "top_p": 3, "sinusoidal": 8, "dispatch": 1,
     ]
 
     /// Bytes of `count` elements of `dtype`, rounded up to whole bytes.

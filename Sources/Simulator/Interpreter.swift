@@ -5,6 +5,7 @@ import KernLang
 enum TileOp: Int, CaseIterable {
     case add, sub, mul, neg, max, min, abs, div, exp, log, sqrt, rsqrt, tanh, gelu, silu
     case rowmax, rowsum, rowmean, softmax, mask, alibi, cast, copy, transpose, fill, topk, gather
+    case argtopk, top_p, sinusoidal, dispatch
     /// Special-function-unit operations (weight above 1 in the seed), reported apart from plain ALU work.
     /// The op's name (events, weights): a static string, not reflection, since every event asks.
     var key: String {
@@ -36,11 +37,15 @@ enum TileOp: Int, CaseIterable {
         case .fill: "fill"
         case .topk: "topk"
         case .gather: "gather"
+        case .argtopk: "argtopk"
+        case .top_p: "top_p"
+        case .sinusoidal: "sinusoidal"
+        case .dispatch: "dispatch"
         }
     }
     var isSpecial: Bool {
         switch self {
-        case .div, .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .softmax: true
+        case .div, .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .softmax, .sinusoidal: true
         default: false
         }
     }
@@ -513,6 +518,31 @@ public final class Interpreter {
             if sink != nil {
                 try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: Double(bytes) / memoryRate, s.span)
             }
+            if temp { releaseTile(id, s.span) }
+        case .scatter(let e, let table, _, let indexE):
+            // A read-modify-write of the addressed rows: every slot is counted, as a fixed-capacity
+            // dispatch moves its padding too.
+            let (id, temp) = try tile(e, f)
+            let (idx, idxTemp) = try tile(indexE, f)
+            let v = tiles[Int(id)], it = tiles[Int(idx)]
+            if it.rows != 1 && it.cols != 1 { throw fail("a scatter index is a row or column of ids; got \(fmtTile(it))", indexE.span) }
+            let t = tensors[f.tensors[table]]
+            let rows = it.rows * it.cols, cols = t.shape[1]
+            if !(v.rows == rows && v.cols == cols) {
+                throw fail("cannot scatter a \(fmtTile(v)) tile by \(rows) ids into rows of \(t.name), which have \(cols) columns", s.span)
+            }
+            let bytes = gpu.bytes(rows * cols, t.dtype)
+            try countRead(bytes, tensor: f.tensors[table])
+            try charge(.add, elements: rows * cols, name: t.name, rows: rows, cols: cols, s.span)
+            try countWrite(bytes, tensor: f.tensors[table])
+            if let numerics {
+                do { try numerics.scatter(id, tensor: f.tensors[table], index: idx, cols: cols) } catch { throw fail(error.message, indexE.span) }
+            }
+            if sink != nil {
+                try emit(.load, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: Double(bytes) / memoryRate, s.span)
+                try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: Double(bytes) / memoryRate, s.span)
+            }
+            if idxTemp { releaseTile(idx, s.span) }
             if temp { releaseTile(id, s.span) }
         case .free(let slots):
             for slot in slots {

@@ -25,6 +25,8 @@ protocol NumericEngine: AnyObject {
     func allocTensor(_ id: Int, name: String, shape: [Int64], dtype: DType, role: TensorRole) throws(NumericFailure)
     func load(_ tile: Int32, tensor: Int, shape: [Int64], dims: [SliceDim])
     func gather(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure)
+    func sinusoidal(_ tile: Int32, start: Int64, rows: Int64, cols: Int64)
+    func scatter(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure)
     func store(_ tile: Int32, tensor: Int, shape: [Int64], dims: [SliceDim])
     func elementwise(_ op: TileOp, result: Int32, rows: Int64, cols: Int64, operands: [NumericOperand])
     func update(_ op: TileOp, target: Int32, operand: NumericOperand)
@@ -192,10 +194,39 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         ensure(tile, ids.count * c)
         for (r, v) in ids.enumerated() {
             let row = Int(v.double.rounded())
+            if row == -1 {   // an empty slot of a fixed-capacity dispatch: a zero row
+                for j in 0..<c { tiles[Int(tile)][r * c + j] = 0 }
+                continue
+            }
             guard row >= 0 && Int64(row) < t.shape[0] else {
                 throw NumericFailure(message: "gather index \(row) is outside the table's \(t.shape[0]) rows")
             }
             for j in 0..<c { tiles[Int(tile)][r * c + j] = t.values[row * c + j] }
+        }
+    }
+
+    /// Adds row r of the tile into row ids[r] of the tensor (rounded to its dtype); -1 skips.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    func scatter(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure) {
+        guard var t = tensors[tensor] else { return }
+        tensors[tensor] = nil
+        defer { tensors[tensor] = t }
+        let ids = tiles[Int(index)], src = tiles[Int(tile)]
+        let c = Int(cols)
+        // Reference runs keep full precision in f32 tensors (as store does).
+        var keepFull = false
+        if case .f32 = t.format, T.self == Double.self { keepFull = true }
+        for (r, v) in ids.enumerated() {
+            let row = Int(v.double.rounded())
+            if row == -1 { continue }
+            guard row >= 0 && Int64(row) < t.shape[0] else {
+                throw NumericFailure(message: "scatter index \(row) is outside the table's \(t.shape[0]) rows")
+            }
+            for j in 0..<c {
+                let sum = t.values[row * c + j] + src[r * c + j]
+                t.values[row * c + j] = keepFull ? sum : T(Double(t.format.round(Float(sum.double))))
+            }
         }
     }
 
@@ -388,11 +419,73 @@ final class NumericState<T: NumericScalar>: NumericEngine {
             out = []
             out.reserveCapacity(R * k)
             for r in 0..<R { out += x[(r * C)..<((r + 1) * C)].sorted(by: >).prefix(k) }
+        case .argtopk:
+            // Column indices of the k largest, largest first; ties keep the lower index first.
+            let k = Int(extra[2])
+            out = []
+            out.reserveCapacity(R * k)
+            for r in 0..<R {
+                let order = (0..<C).sorted { a, b in x[r * C + a] > x[r * C + b] || (x[r * C + a] == x[r * C + b] && a < b) }
+                out += order.prefix(k).map { T(Double($0)) }
+            }
+        case .dispatch:
+            // extra: rows, cols of the route, then mode (0 ids, 1 gates, 2 loads) and its numbers.
+            // Tokens in order, each choice in order: an expert's first `capacity` (token, choice)
+            // pairs get its slots; the rest of its pairs are dropped (Switch / GShard).
+            let K = C
+            switch extra[2] {
+            case 2:
+                let experts = Int(extra[3])
+                out = [T](repeating: 0, count: experts)
+                for v in x { let e = Int(v.double.rounded()); if e >= 0 && e < experts { out[e] += 1 } }
+            default:
+                let expert = T(Double(extra[3])), capacity = Int(extra[4])
+                let gates = extra[2] == 1 ? tiles[Int(extra[5])] : []
+                out = [T](repeating: extra[2] == 1 ? 0 : -1, count: capacity)
+                var n = 0
+                for t in 0..<R where n < capacity {
+                    for c in 0..<K where x[t * K + c] == expert && n < capacity {
+                        out[n] = extra[2] == 1 ? gates[t * K + c] : T(Double(t))
+                        n += 1
+                    }
+                }
+            }
+        case .top_p:
+            // Nucleus: per row, the largest entries until their sum reaches p of the row's total
+            // (the entry that crosses it included), renormalised; the rest become 0.
+            out = [T](repeating: 0, count: R * C)
+            let p = T(value)
+            for r in 0..<R {
+                let row = x[(r * C)..<((r + 1) * C)]
+                let total = row.reduce(0, +)
+                let order = (0..<C).sorted { a, b in row[r * C + a] > row[r * C + b] || (row[r * C + a] == row[r * C + b] && a < b) }
+                var kept: T = 0
+                var n = 0
+                while n < C && (n == 0 || kept < p * total) { kept += row[r * C + order[n]]; n += 1 }
+                for c in order.prefix(n) { out[r * C + c] = row[r * C + c] / kept }
+            }
         default:
             out = x
         }
         ensure(result, 0)
         tiles[Int(result)] = out
+    }
+
+    /// Transformer positional encodings for positions start ..< start + rows: sin in even
+    /// columns, cos in odd ones, at frequencies 10000^(-2i/cols) (Vaswani et al.), in Float64.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    func sinusoidal(_ tile: Int32, start: Int64, rows: Int64, cols: Int64) {
+        ensure(tile, 0)
+        var out = [T](repeating: 0, count: Int(rows * cols))
+        for r in 0..<Int(rows) {
+            let pos = Double(start) + Double(r)
+            for c in 0..<Int(cols) {
+                let angle = pos / Foundation.pow(10000, Double(2 * (c / 2)) / Double(cols))
+                out[r * Int(cols) + c] = T(c % 2 == 0 ? Foundation.sin(angle) : Foundation.cos(angle))
+            }
+        }
+        tiles[Int(tile)] = out
     }
 
     @_specialize(where T == Float)

@@ -96,6 +96,8 @@ func kinds(_ text: String) -> [TokenKind] {
         // Canonical: formatting is idempotent, and every comment survives.
         #expect(Formatter.format(again) == formatted)
         #expect(again.comments.map(\.text) == unit.comments.map(\.text))
+        // ... and stays where it was: trailing comments on their statement's line.
+        #expect(again.comments.map(\.ownLine) == unit.comments.map(\.ownLine))
     }
 }
 

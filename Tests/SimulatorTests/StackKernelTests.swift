@@ -240,6 +240,94 @@ func runF64(_ path: String, _ params: [String: ParamValue], _ inputs: [String: N
         #expect(Comparison(out["Y"]!.values, reference: zip(base, low).map { $0 + 2 * $1 }).relativeFrobenius < 1e-12)
     }
 
+    @Test mutating func sinusoidalEncodingMatchesTheTransformerFormula() throws {
+        let (T, d) = (37, 10)   // ragged against 8-row tiles, an even width
+        let x = array(T * d)
+        let out = try runF64("Kernels/stack/sinusoidal_encoding.kern", ["T": .int(Int64(T)), "d": .int(Int64(d)), "BT": .int(8)],
+                             ["X": .init(shape: [T, d], values: x)])
+        var want = x
+        for pos in 0..<T {
+            for i in 0..<(d / 2) {
+                let angle = Double(pos) / pow(10000, Double(2 * i) / Double(d))
+                want[pos * d + 2 * i] += sin(angle)
+                want[pos * d + 2 * i + 1] += cos(angle)
+            }
+        }
+        #expect(Comparison(out["Y"]!.values, reference: want).relativeFrobenius < 1e-14)
+    }
+
+    @Test mutating func samplingKeepsTheTopKAndTheNucleus() throws {
+        let (vocab, k, temperature, p) = (300, 12, 0.25, 0.8)
+        let logits = array(vocab)   // Float-representable, as the f32 input keeps them
+        let out = try runF64("Kernels/stack/sampling.kern", ["vocab": .int(Int64(vocab)), "k": .int(Int64(k)), "temperature": .float(temperature),
+                                                             "p": .float(p), "BV": .int(64)],
+                             ["logits": .init(shape: [1, vocab], values: logits)])
+        let z = logits.map { $0 / temperature }, m = z.max()!, e = z.map { exp($0 - m) }, total = e.reduce(0, +)
+        let probs = e.map { $0 / total }
+        let order = (0..<vocab).sorted { probs[$0] > probs[$1] }
+        let top = Array(order.prefix(k))
+        #expect(out["top_ids"]!.values == top.map(Double.init))
+        // The nucleus: the most likely candidates until their mass reaches p of the candidates', renormalised.
+        let candidates = top.map { probs[$0] }, mass = candidates.reduce(0, +)
+        var kept = 0.0, n = 0
+        while n < k && (n == 0 || kept < p * mass) { kept += candidates[n]; n += 1 }
+        let want = (0..<k).map { $0 < n ? candidates[$0] / kept : 0 }
+        #expect(n > 1 && n < k)
+        #expect(Comparison(out["top_probs"]!.values, reference: want).relativeFrobenius < 1e-12)
+    }
+
+    @Test mutating func mixtureOfExpertsRoutesWithinCapacity() throws {
+        let (T, d, dff, E, k) = (40, 8, 12, 4, 2)
+        let C = Int((Double(T * k) * 1.0 / Double(E)).rounded(.up))   // capacity_factor 1: some choices are dropped
+        let x = array(T * d), wg = array(d * E), w1 = array(E * d * dff), w2 = array(E * dff * d)
+        let out = try runF64("Kernels/stack/moe.kern", ["T": .int(Int64(T)), "d": .int(Int64(d)), "dff": .int(Int64(dff)), "E": .int(Int64(E)),
+                                                        "k": .int(Int64(k)), "capacity_factor": .float(1), "BT": .int(16), "BF": .int(8)],
+                             ["X": .init(shape: [T, d], values: x), "Wg": .init(shape: [d, E], values: wg),
+                              "W1": .init(shape: [E, d, dff], values: w1), "W2": .init(shape: [E, dff, d], values: w2)])
+        // Router: softmax over experts, the k best (ties: lower index), renormalised weights.
+        var route: [[Int]] = [], gates: [[Double]] = []
+        for t in 0..<T {
+            let logits = (0..<E).map { e in (0..<d).reduce(0.0) { $0 + x[t * d + $1] * wg[$1 * E + e] } }
+            let m = logits.max()!, ex = logits.map { exp($0 - m) }, z = ex.reduce(0, +)
+            let p = ex.map { $0 / z }
+            let best = (0..<E).sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }.prefix(k)
+            let total = best.reduce(0.0) { $0 + p[$1] }
+            route.append(Array(best)); gates.append(best.map { p[$0] / total })
+        }
+        var want = [Double](repeating: 0, count: T * d), load = [Double](repeating: 0, count: E)
+        var dropped = 0
+        for e in 0..<E {
+            var used = 0
+            for t in 0..<T {
+                for c in 0..<k where route[t][c] == e {
+                    load[e] += 1
+                    guard used < C else { dropped += 1; continue }
+                    used += 1
+                    var h = [Double](repeating: 0, count: dff)
+                    for j in 0..<dff {
+                        let a = (0..<d).reduce(0.0) { $0 + x[t * d + $1] * w1[e * d * dff + $1 * dff + j] }
+                        h[j] = a * (1 + erf(a / 2.0.squareRoot())) / 2
+                    }
+                    for j in 0..<d { want[t * d + j] += gates[t][c] * (0..<dff).reduce(0.0) { $0 + h[$1] * w2[e * dff * d + $1 * d + j] } }
+                }
+            }
+        }
+        #expect(dropped > 0)
+        #expect(out["tokens_per_expert"]!.values == load)
+        #expect(Comparison(out["Y"]!.values, reference: want).relativeFrobenius < 1e-12)
+    }
+
+    @Test func expertsOnlyWorkOnTheirTokens() throws {
+        // Expert FLOPs scale with k * capacity_factor / E, not with E: a dense layer of all E
+        // experts would do 2 x 2 T d dff E.
+        let s = try Runner.run(try program("Kernels/stack/moe.kern"), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!))
+        let (T, d, dff, E, C): (Int64, Int64, Int64, Int64, Int64) = (256, 128, 256, 8, 80)
+        let expertFlops: Int64 = 2 * 2 * E * C * d * dff
+        let routerFlops: Int64 = 2 * T * d * E
+        #expect(s.flops.matmul == expertFlops + routerFlops)
+        #expect(s.flops.matmul * 3 < 2 * 2 * T * d * dff * E)
+    }
+
     @Test mutating func alibiBiasesByDistance() throws {
         let (T, H, hd) = (30, 2, 8)
         let q = array(T * H * hd), k = array(T * H * hd), v = array(T * H * hd)
