@@ -80,7 +80,13 @@ public struct TerminalReport {
             explain("line \(p.line) \(p.label)", bytes: p.read_bytes + p.write_bytes, flops: p.flops, tensor: p.tensor_core_flops,
                     compute: p.time_compute, memory: p.time_memory, total: p.time_total, bound: p.bound)
         }
-        lines.append("  Not modelled: L2 hits, SM waves and occupancy, launch overhead (docs/model.md).")
+        if let w = s.time.wave_idle, let blocks = s.counts.blocks {
+            lines.append("  waves: \(group(Double(blocks))) thread blocks over \(gpu.sms) SMs (blocks per SM from the shared memory one uses, at most 32); the idle SMs of partial last waves add \(t(w)) to compute")
+        }
+        if let l = s.time.launch_overhead, let o = gpu.launchOverhead, o > 0 {
+            lines.append("  launches: \(group(Double(l / o).rounded())) GPU kernels x \(fmtSeconds(o)) launch overhead = \(t(l)), added to the total")
+        }
+        lines.append("  Not modelled: L2 hits (every tile re-read goes to HBM; docs/model.md).")
         return lines.joined(separator: "\n")
     }
 

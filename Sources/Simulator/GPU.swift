@@ -29,6 +29,11 @@ public struct GPUModel: Sendable, Codable, Equatable {
     public var overlap: Bool
     /// FLOPs charged per element by each tile operation.
     public var flopWeights: [String: Int]
+    /// Time each launched GPU kernel adds before its work starts (nil: none, the seed's model).
+    public var launchOverhead: Double? = nil
+    /// Whether `parallel` grids run in waves over the SMs, the last wave leaving SMs idle
+    /// (nil or false: every block runs on the whole GPU, the seed's model).
+    public var waveQuantisation: Bool? = nil
 
     public static let seedWeights: [String: Int] = [
         "add": 1, "sub": 1, "mul": 1, "neg": 1, "max": 1, "min": 1, "abs": 1,
@@ -72,12 +77,15 @@ public struct GPUModel: Sendable, Codable, Equatable {
         GPUModel(name: name, description: desc, units: .seconds, elementBytes: nil, sramBytes: sramKB * 1024, sms: sms,
                  l2Bytes: l2MB << 20, hbmBytes: hbmGB << 30, hbmBandwidth: bandwidthGBs * 1e9,
                  matmulFlops: tensorTF * 1e12, vectorFlops: fp32TF * 1e12,
-                 hbmEfficiency: 0.88, computeEfficiency: 0.80, overlap: true, flopWeights: seedWeights)
+                 hbmEfficiency: 0.88, computeEfficiency: 0.80, overlap: true, flopWeights: seedWeights,
+                 launchOverhead: 3e-6, waveQuantisation: true)
     }
 
     /// The built-in presets. Real ones: vendor datasheets (dense rates); achievable fractions
     /// 0.88 of HBM bandwidth (a device-to-device copy reaches 85-90 %) and 0.80 of compute
-    /// (a large fp16 GEMM reaches 75-85 %).
+    /// (a large fp16 GEMM reaches 75-85 %). Launch overhead 3 us: the gap between back-to-back
+    /// small kernels in one stream as profilers show it on A100/H100 (2-4 us; more from Python).
+    /// Grids run in waves of (SMs x blocks per SM) blocks, blocks per SM from shared memory.
     public static let presets: [GPUModel] = [
         seed("seed-v100", sramElements: 65_536, flopsPerCycle: 70, hbm: 32 << 30),
         seed("seed-a100", sramElements: 131_072, flopsPerCycle: 150, hbm: 80 << 30),
@@ -115,6 +123,8 @@ public struct GPUModel: Sendable, Codable, Equatable {
             var computeEfficiency: Double?
             var overlap: Bool?
             var flopWeights: [String: Int]?
+            var launchOverhead: Double?
+            var waveQuantisation: Bool?
         }
         let p: Partial
         do { p = try JSONDecoder().decode(Partial.self, from: data) } catch let e as DecodingError {
@@ -131,6 +141,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
         if let v = p.vectorFlops { try positive(v, "vectorFlops") }
         if let v = p.sms { try positive(Double(v), "sms") }
         if let v = p.hbmBytes { try positive(Double(v), "hbmBytes") }
+        if let v = p.launchOverhead, !(v >= 0 && v.isFinite) { throw SimulationError.input("\(path): 'launchOverhead' must be a number >= 0, got \(v)") }
         if let e = p.elementBytes, e <= 0 || e > 16 { throw SimulationError.input("\(path): 'elementBytes' must be 1 to 16, got \(e)") }
         for (k, v) in [("hbmEfficiency", p.hbmEfficiency), ("computeEfficiency", p.computeEfficiency)] {
             if let v, !(v > 0 && v <= 1) { throw SimulationError.input("\(path): '\(k)' must be in (0, 1], got \(v)") }
@@ -148,7 +159,8 @@ public struct GPUModel: Sendable, Codable, Equatable {
                         elementBytes: p.elementBytes, sramBytes: p.sramBytes, sms: p.sms ?? 1, l2Bytes: p.l2Bytes ?? 0,
                         hbmBytes: p.hbmBytes, hbmBandwidth: p.hbmBandwidth, matmulFlops: p.matmulFlops,
                         vectorFlops: p.vectorFlops ?? p.matmulFlops, hbmEfficiency: p.hbmEfficiency ?? 1,
-                        computeEfficiency: p.computeEfficiency ?? 1, overlap: p.overlap ?? (units == .seconds), flopWeights: weights)
+                        computeEfficiency: p.computeEfficiency ?? 1, overlap: p.overlap ?? (units == .seconds), flopWeights: weights,
+                        launchOverhead: p.launchOverhead, waveQuantisation: p.waveQuantisation)
     }
 
     static func describe(_ e: DecodingError) -> String {

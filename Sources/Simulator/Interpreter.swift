@@ -132,6 +132,15 @@ public final class Interpreter {
     /// Called with the fraction of the outermost loop done (for progress bars).
     public var progress: ((Double) -> Void)?
     var loopDepth = 0
+    /// `parallel` loops entered: the outermost one is a grid of thread blocks.
+    var parallelDepth = 0
+    /// Peak SRAM inside the current grid (one block's footprint over the SRAM it started with).
+    var gridPeak: Int64 = 0
+    /// Whether each parallel loop (by its source position) has no parallel loop inside: its
+    /// iterations are the grid's thread blocks.
+    var innermostParallel: [Int: Bool] = [:]
+    /// The entry kernel is a GPU kernel of its own unless it only launches others.
+    var entryLaunches: Int64 = 0
     var seq: Int64 = 0
     var weights: [Int]
     var steps: Int64 = 0
@@ -157,6 +166,7 @@ public final class Interpreter {
         if let t = options.timeoutSeconds { deadline = Date().addingTimeInterval(t) }
         summary.kernel = entry.name
         summary.gpu = gpu.name
+        entryLaunches = Self.launchesOthers(entry.body) ? 0 : 1
         summary.sram.capacity_bytes = gpu.sramBytes
         summary.hbm.capacity_bytes = gpu.hbmBytes
         summary.time.unit = gpu.units.rawValue
@@ -242,14 +252,21 @@ public final class Interpreter {
         }
         for (k, kernel) in program.kernels.enumerated() where tally.value(.kernelLaunches, k) > 0 {
             let fl = tally.value(.kernelFlops, k), tc = tally.value(.kernelTensorCoreFlops, k)
-            let rb = tally.value(.kernelRead, k), wb = tally.value(.kernelWrite, k)
-            let c = self.computeTime(flops: fl, tensorCore: tc), m = Double(rb + wb) / memoryRate
-            summary.kernels[kernel.name] = .init(launches: tally.value(.kernelLaunches, k), read_bytes: rb, write_bytes: wb, flops: fl,
-                                                 time_total: gpu.overlap ? Swift.max(c, m) : c + m, bound: m > c ? "memory" : "compute")
+            let itc = tally.value(.kernelIdleTensorCoreFlops, k), ivec = tally.value(.kernelIdleVectorFlops, k)
+            let rb = tally.value(.kernelRead, k), wb = tally.value(.kernelWrite, k), n = tally.value(.kernelLaunches, k)
+            let c = self.computeTime(flops: fl + itc + ivec, tensorCore: tc + itc), m = Double(rb + wb) / memoryRate
+            summary.kernels[kernel.name] = .init(launches: n, read_bytes: rb, write_bytes: wb, flops: fl,
+                                                 time_total: (gpu.overlap ? Swift.max(c, m) : c + m) + launchTime(n), bound: m > c ? "memory" : "compute")
         }
         summary.time.compute = computeTime
         summary.time.memory = memoryTime
-        summary.time.total = gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime
+        let launches = launchTime(tally.launches + entryLaunches)
+        summary.time.total = (gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime) + launches
+        if gpu.launchOverhead != nil { summary.time.launch_overhead = launches }
+        if gpu.waveQuantisation == true {
+            summary.time.wave_idle = self.computeTime(flops: tally.idleTensorCoreFlops + tally.idleVectorFlops, tensorCore: tally.idleTensorCoreFlops)
+            summary.counts.blocks = tally.blocks
+        }
         summary.bound = memoryTime > computeTime ? "memory" : "compute"
         if let e = gpu.elementBytes {
             summary.hbm.read_elements = summary.hbm.read_bytes / Int64(e)
@@ -261,7 +278,10 @@ public final class Interpreter {
 
     var computeTime: Double { computeTime(tally) }
 
-    func computeTime(_ t: Tally) -> Double { computeTime(flops: t.flops, tensorCore: t.tensorCoreFlops) }
+    func computeTime(_ t: Tally) -> Double { computeTime(flops: t.effectiveFlops, tensorCore: t.effectiveTensorCoreFlops) }
+
+    /// Launch overhead of `launches` GPU kernels (0 for presets without one).
+    func launchTime(_ launches: Int64) -> Double { Double(launches) * (gpu.launchOverhead ?? 0) }
 
     func computeTime(flops: Int64, tensorCore: Int64) -> Double {
         let rate = gpu.computeEfficiency
@@ -269,7 +289,7 @@ public final class Interpreter {
         return Double(tensorCore) / (gpu.matmulFlops * rate) + Double(flops - tensorCore) / (gpu.vectorFlops * rate)
     }
     var memoryTime: Double { Double(tally.readBytes + tally.writeBytes) / memoryRate }
-    var now: Double { gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime }
+    var now: Double { (gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime) + launchTime(tally.launches + entryLaunches) }
 
     func runKernel(_ frame: Frame, isEntry: Bool) throws(SimulationError) {
         if isEntry { try execPhases(frame) } else { try exec(frame.kernel.body, frame) }
@@ -321,7 +341,8 @@ public final class Interpreter {
         let compute = computeTime(d), memory = Double(d.readBytes + d.writeBytes) / memoryRate
         summary.phases.append(RunSummary.Phase(
             label: label, line: line, read_bytes: d.readBytes, write_bytes: d.writeBytes, flops: d.flops,
-            tensor_core_flops: d.tensorCoreFlops, time_compute: compute, time_memory: memory, time_total: gpu.overlap ? Swift.max(compute, memory) : compute + memory,
+            tensor_core_flops: d.tensorCoreFlops, time_compute: compute, time_memory: memory,
+            time_total: (gpu.overlap ? Swift.max(compute, memory) : compute + memory) + launchTime(d.launches),
             bound: memory > compute ? "memory" : "compute"))
     }
 
@@ -420,7 +441,14 @@ public final class Interpreter {
             if sink != nil {
                 try emit(.alloc, op: "hbm", name: name, rows: shape.count > 1 ? shape[shape.count - 2] : 1, cols: shape.last!, bytes: bytes, flops: 0, duration: 0, s.span)
             }
-        case .loop(_, let slot, _, let domain, let body, let uniform):
+        case .loop(let parallel, let slot, _, let domain, let body, let uniform):
+            // The outermost parallel loop is a grid: its blocks run in waves over the SMs.
+            let grid = parallel && parallelDepth == 0 && gpu.waveQuantisation == true
+            let gridStart = grid ? tally : nil, sramBase = sramCurrent
+            if grid { gridPeak = sramCurrent }
+            let blocks = parallel && isInnermostParallel(s, body)
+            if parallel { parallelDepth += 1 }
+            defer { if parallel { parallelDepth -= 1 } }
             switch domain {
             case .tiles(let extentE, let sizeE):
                 let extent = try int(extentE, f, "the extent of tiles(EXTENT, SIZE)")
@@ -428,7 +456,7 @@ public final class Interpreter {
                 if size <= 0 { throw fail("tile size must be positive, got \(size)", sizeE.span) }
                 if extent < 0 { throw fail("tile extent must not be negative, got \(extent)", extentE.span) }
                 let full = extent / size
-                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, body, f, s) { k in
+                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, blocks: blocks, body, f, s) { k in
                     let start = k * size
                     return .range(start, extent - start > size ? start + size : extent)
                 }
@@ -437,8 +465,9 @@ public final class Interpreter {
                 let step = try stepE.map { e throws(SimulationError) in try int(e, f, "a loop step") } ?? 1
                 if step <= 0 { throw fail("loop step must be positive, got \(step)", stepE!.span) }
                 let count = to > from ? (to - from - 1) / step + 1 : 0
-                try iterate(count: count, full: count, uniform: uniform, slot: slot, body, f, s) { k in .int(from + k * step) }
+                try iterate(count: count, full: count, uniform: uniform, slot: slot, blocks: blocks, body, f, s) { k in .int(from + k * step) }
             }
+            if let gridStart { endGrid(gridStart, sramBase: sramBase) }
         case .ifStmt(let c, let t, let e):
             if try bool(c, f) { try exec(t, f) } else if let e { try exec(e, f) }
         case .repeatLoop(let countE, let body):
@@ -576,7 +605,7 @@ public final class Interpreter {
             }
             tally.launches += 1
             if sink != nil { try emit(.launch, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) }
-            let before = (tally.readBytes, tally.writeBytes, tally.flops, tally.tensorCoreFlops)
+            let before = (tally.readBytes, tally.writeBytes, tally.flops, tally.tensorCoreFlops, tally.idleTensorCoreFlops, tally.idleVectorFlops)
             let frame = Frame(kernel: callee, overrides: overrides, bound: bound)
             frame.views = views
             try runKernel(frame, isEntry: false)
@@ -585,6 +614,8 @@ public final class Interpreter {
             tally.bump(.kernelWrite, k, by: tally.writeBytes - before.1)
             tally.bump(.kernelFlops, k, by: tally.flops - before.2)
             tally.bump(.kernelTensorCoreFlops, k, by: tally.tensorCoreFlops - before.3)
+            tally.bump(.kernelIdleTensorCoreFlops, k, by: tally.idleTensorCoreFlops - before.4)
+            tally.bump(.kernelIdleVectorFlops, k, by: tally.idleVectorFlops - before.5)
         }
     }
 
@@ -593,7 +624,7 @@ public final class Interpreter {
     /// state it found it (the same tiles bound, the same occupancy), every later full iteration
     /// would repeat it exactly, so its counter difference is added for each skipped one. The last
     /// full iteration still runs, so bounds checks see the largest start.
-    func iterate(count: Int64, full: Int64, uniform: Bool, slot: Int?, _ body: RBlock, _ f: Frame, _ loop: RStmt,
+    func iterate(count: Int64, full: Int64, uniform: Bool, slot: Int?, blocks: Bool = false, _ body: RBlock, _ f: Frame, _ loop: RStmt,
                  value: (Int64) -> Value) throws(SimulationError) {
         var k: Int64 = 0
         let name = slot.map { f.kernel.slotNames[$0] } ?? "repeat"
@@ -603,6 +634,7 @@ public final class Interpreter {
             if loopDepth == 1, let progress { progress(Double(k) / Double(max(count, 1))) }
             if let slot { f.values[slot] = value(k) }
             if sink != nil { try emit(.iteration, op: "loop", name: name, rows: k, cols: count, bytes: 0, flops: 0, duration: 0, loop.span) }
+            if blocks { tally.blocks += 1 }
             try exec(body, f)
         }
         if uniform && fastForward && numerics == nil && full >= 4 {
@@ -640,6 +672,55 @@ public final class Interpreter {
     }
 
     /// What an iteration could carry into the next: bound tiles' shapes and the occupancies.
+    /// Ends a grid: B blocks ran in waves of (SMs x blocks per SM), blocks per SM from the
+    /// SRAM one block used (at most 32, the resident-block limit of A100 and H100). The idle
+    /// slots of the last wave are charged as compute the grid could have done in them.
+    func endGrid(_ start: Tally, sramBase: Int64) {
+        let b = tally.blocks - start.blocks
+        guard b > 0 else { return }
+        let perSM = Swift.min(32, Swift.max(1, gpu.sramBytes / Swift.max(1, gridPeak - sramBase)))
+        let wave = Int64(Swift.max(1, gpu.sms)) * perSM
+        let spare = (b + wave - 1) / wave * wave - b
+        guard spare > 0 else { return }
+        let tc = tally.tensorCoreFlops - start.tensorCoreFlops, vec = tally.flops - start.flops - tc
+        func share(_ x: Int64) -> Int64 {
+            let (p, o) = x.multipliedReportingOverflow(by: spare)
+            return o ? Int64((Double(x) * Double(spare) / Double(b)).rounded()) : p / b
+        }
+        tally.idleTensorCoreFlops &+= share(tc)
+        tally.idleVectorFlops &+= share(vec)
+    }
+
+    func isInnermostParallel(_ s: RStmt, _ body: RBlock) -> Bool {
+        let key = s.span.start ^ (ObjectIdentifier(s.span.file).hashValue << 20)
+        if let v = innermostParallel[key] { return v }
+        func hasParallel(_ b: RBlock) -> Bool {
+            b.stmts.contains { st in
+                switch st.kind {
+                case .loop(let p, _, _, _, let inner, _): return p || hasParallel(inner)
+                case .ifStmt(_, let t, let e): return hasParallel(t) || (e.map(hasParallel) ?? false)
+                case .repeatLoop(_, let inner): return hasParallel(inner)
+                default: return false
+                }
+            }
+        }
+        let v = !hasParallel(body)
+        innermostParallel[key] = v
+        return v
+    }
+
+    /// Whether a block launches other kernels (then it is not a GPU kernel itself).
+    static func launchesOthers(_ b: RBlock) -> Bool {
+        b.stmts.contains { st in
+            switch st.kind {
+            case .launch: return true
+            case .loop(_, _, _, _, let inner, _), .repeatLoop(_, let inner): return launchesOthers(inner)
+            case .ifStmt(_, let t, let e): return launchesOthers(t) || (e.map(launchesOthers) ?? false)
+            default: return false
+            }
+        }
+    }
+
     func stateSignature(_ f: Frame) -> [Int64] {
         var sig: [Int64] = [sramCurrent, hbmCurrent]
         for (i, v) in f.values.enumerated() {
@@ -668,6 +749,7 @@ public final class Interpreter {
         let t = Tile(rows: rows, cols: cols, dtype: dtype, bytes: gpu.bytes(rows * cols, dtype), name: name, live: true)
         sramCurrent += t.bytes
         if sramCurrent > summary.sram.peak_bytes { summary.sram.peak_bytes = sramCurrent }
+        if parallelDepth > 0 && sramCurrent > gridPeak { gridPeak = sramCurrent }
         if let id = freeTiles.popLast() { tiles[Int(id)] = t; return id }
         tiles.append(t)
         return Int32(tiles.count - 1)
@@ -750,10 +832,11 @@ public final class Interpreter {
     /// An event of a recorded iteration, with the counters its time derives from.
     struct RecordedEvent {
         var event: Event
-        var bytes: Int64, flops: Int64, tensorCoreFlops: Int64
+        var bytes: Int64, flops: Int64, tensorCoreFlops: Int64, launches: Int64
         init(event: Event, _ t: Tally) {
             self.event = event
-            bytes = t.readBytes + t.writeBytes; flops = t.flops; tensorCoreFlops = t.tensorCoreFlops
+            bytes = t.readBytes + t.writeBytes; flops = t.effectiveFlops; tensorCoreFlops = t.effectiveTensorCoreFlops
+            launches = t.launches
         }
     }
 
@@ -774,14 +857,16 @@ public final class Interpreter {
             for n in r.indices {
                 seq += 1
                 let bytes = nowBytes + (r[n].bytes - startBytes)
-                let flops = tally.flops + (r[n].flops - start.flops), tensor = tally.tensorCoreFlops + (r[n].tensorCoreFlops - start.tensorCoreFlops)
+                let flops = tally.effectiveFlops + (r[n].flops - start.effectiveFlops)
+                let tensor = tally.effectiveTensorCoreFlops + (r[n].tensorCoreFlops - start.effectiveTensorCoreFlops)
+                let launches = tally.launches + (r[n].launches - start.launches)
                 let compute = computeTime(flops: flops, tensorCore: tensor), memory = Double(bytes) / memoryRate
                 r[n].event.seq = seq
-                r[n].event.time = gpu.overlap ? Swift.max(compute, memory) : compute + memory
+                r[n].event.time = (gpu.overlap ? Swift.max(compute, memory) : compute + memory) + launchTime(launches + entryLaunches)
                 if n == 0 && r[n].event.kind == .iteration { r[n].event.rows = k }
                 if recording != nil {
                     var copy = r[n]
-                    copy.bytes = bytes; copy.flops = flops; copy.tensorCoreFlops = tensor
+                    copy.bytes = bytes; copy.flops = flops; copy.tensorCoreFlops = tensor; copy.launches = launches
                     recording!.append(copy)
                 }
                 try sink.record(r[n].event)

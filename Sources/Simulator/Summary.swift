@@ -34,6 +34,10 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var memory: Double = 0
         public var total: Double = 0
         public var unit = "cycles"
+        /// Part of `total`: the launch overhead of every GPU kernel (real presets).
+        public var launch_overhead: Double?
+        /// Part of `compute`: SMs idle in the last, partial wave of each grid (real presets).
+        public var wave_idle: Double?
     }
     public struct Counts: Sendable, Codable, Equatable {
         public var events: Int64 = 0
@@ -41,6 +45,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var stores: Int64 = 0
         public var computes: Int64 = 0
         public var launches: Int64 = 0
+        /// Thread blocks (innermost `parallel` iterations) run, on presets that model waves.
+        public var blocks: Int64?
     }
 
     public var kernel = ""

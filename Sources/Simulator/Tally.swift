@@ -14,12 +14,23 @@ struct Tally: Equatable {
     var computes: Int64 = 0
     var launches: Int64 = 0
     var overflows: Int64 = 0
+    /// Innermost `parallel` iterations (thread blocks) run.
+    var blocks: Int64 = 0
+    /// FLOPs the SMs could have done while idle in the last, partial wave of each grid:
+    /// wave quantisation, charged as compute time.
+    var idleTensorCoreFlops: Int64 = 0
+    var idleVectorFlops: Int64 = 0
     /// Per-index counters, grown on demand: traffic by global tensor id, work by launched kernel.
     var vectors: [[Int64]] = Array(repeating: [], count: Vector.allCases.count)
 
     enum Vector: Int, CaseIterable {
         case tensorRead, tensorWrite, kernelLaunches, kernelRead, kernelWrite, kernelFlops, kernelTensorCoreFlops
+        case kernelIdleTensorCoreFlops, kernelIdleVectorFlops
     }
+
+    /// The FLOPs compute time is charged for: the work plus the idle slots of partial waves.
+    var effectiveFlops: Int64 { flops &+ idleTensorCoreFlops &+ idleVectorFlops }
+    var effectiveTensorCoreFlops: Int64 { tensorCoreFlops &+ idleTensorCoreFlops }
 
     @inline(__always) mutating func bump(_ v: Vector, _ index: Int, by n: Int64) {
         while vectors[v.rawValue].count <= index { vectors[v.rawValue].append(0) }
@@ -33,6 +44,7 @@ struct Tally: Equatable {
     nonisolated(unsafe) static let fields: [WritableKeyPath<Tally, Int64>] = [
         \.readBytes, \.writeBytes, \.flops, \.matmulFlops, \.tensorCoreFlops, \.elementwiseFlops,
         \.specialFlops, \.loads, \.stores, \.computes, \.launches, \.overflows,
+        \.blocks, \.idleTensorCoreFlops, \.idleVectorFlops,
     ]
 
     static func - (a: Tally, b: Tally) -> Tally {

@@ -40,6 +40,15 @@ import KernLang
         }
     }
 
+    @Test func shippedKernelsOnARealPreset() throws {
+        // Waves, idle slots and launch overheads are counted from the same integers, so they
+        // fast-forward exactly too.
+        for path in shippedKernels() {
+            let (fast, slow) = try both(try program(path), gpu: "a100-80gb", smallModelParams[path] ?? [:])
+            #expect(fast == slow, "\(path)")
+        }
+    }
+
     @Test func nonUniformLoopsAreSimulatedInFull() throws {
         // The condition reads the loop position, so the checker marks the loop non-uniform.
         let text = """

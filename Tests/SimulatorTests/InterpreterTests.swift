@@ -8,6 +8,46 @@ import KernLang
         try Interpreter(program: try programFromText(text), options: RunOptions(gpu: GPUModel.preset(named: gpu)!, overrides: params)).run()
     }
 
+    /// A grid of `blocks` thread blocks of `flops` vector FLOPs each, on a GPU of 2 SMs whose
+    /// shared memory holds `perSM` such blocks.
+    func grid(blocks: Int, perSM: Int64) throws -> RunSummary {
+        var gpu = GPUModel.preset(named: "a100-80gb")!
+        gpu.sms = 2
+        gpu.sramBytes = perSM * 800   // one block holds two (10 x 10) f32 tiles
+        let text = "kernel g {\n    parallel for b in 0 ..< \(blocks) {\n        a = zeros(10, 10, f32)\n        c = a * 2\n    }\n}\n"
+        return try Interpreter(program: try programFromText(text), options: RunOptions(gpu: gpu)).run()
+    }
+
+    @Test func gridsRunInWavesAndTheLastWaveLeavesSMsIdle() throws {
+        // 2 SMs x 1 block each: 5 blocks take 3 waves, 6 slots, 1 of them idle.
+        let five = try grid(blocks: 5, perSM: 1)
+        #expect(five.counts.blocks == 5)
+        #expect(five.flops.total == 5 * 100)
+        let gpu = GPUModel.preset(named: "a100-80gb")!
+        let rate = gpu.vectorFlops * gpu.computeEfficiency
+        #expect(abs(five.time.wave_idle! - 100 / rate) < 1e-18)
+        #expect(abs(five.time.compute - 600 / rate) < 1e-18)
+        // Two blocks fit an SM at once: one wave of 4 slots, then one of 4 with 3 idle.
+        let twoPerSM = try grid(blocks: 5, perSM: 2)
+        #expect(abs(twoPerSM.time.wave_idle! - 300 / rate) < 1e-18)
+        // Full waves leave nothing idle.
+        #expect(try grid(blocks: 6, perSM: 1).time.wave_idle == 0)
+        // The seed's model has no waves.
+        let seed = try runText("kernel g {\n    parallel for b in 0 ..< 5 {\n        a = zeros(10, 10, f32)\n    }\n}\n")
+        #expect(seed.time.wave_idle == nil && seed.counts.blocks == nil)
+    }
+
+    @Test func everyLaunchedKernelAddsItsOverhead() throws {
+        // A kernel that only launches others is not a GPU kernel itself.
+        let text = "kernel inner {\n    input X[8, 8] f16\n    x = load X\n}\nkernel outer {\n    input X[8, 8] f16\n    for l in 0 ..< 7 {\n        run inner(X = X)\n    }\n}\n"
+        let s = try Interpreter(program: try programFromText(text), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!)).run()
+        #expect(s.counts.launches == 7)
+        #expect(s.time.launch_overhead == 7 * 3e-6)
+        #expect(s.time.total == max(s.time.compute, s.time.memory) + 7 * 3e-6)
+        // All the work is inner's, so its breakdown carries the whole time, overheads included.
+        #expect(abs(s.kernels["inner"]!.time_total - s.time.total) < 1e-15)
+    }
+
     @Test func autofreeLowersPeakAgainstScopeFreeing() throws {
         let body = "    a = zeros(100, 10)\n    b = a * 2\n    c = b * 2\n    d = c * 2\n}\n"
         let scoped = try runText("kernel k {\n" + body)
@@ -41,7 +81,9 @@ import KernLang
     @Test func realPresetsUseSecondsAndOverlap() throws {
         let s = try run("Kernels/flash_attention.kern", gpu: "a100-80gb", ["N": .int(8192), "d": .int(64)])
         #expect(s.time.unit == "seconds")
-        #expect(s.time.total == max(s.time.compute, s.time.memory))
+        // One GPU kernel: its launch overhead on top of the overlapped compute and memory time.
+        #expect(s.time.launch_overhead == 3e-6)
+        #expect(s.time.total == max(s.time.compute, s.time.memory) + 3e-6)
         let gpu = GPUModel.preset(named: "a100-80gb")!
         #expect(abs(s.time.memory - Double(s.hbm.total_bytes) / (gpu.hbmBandwidth * gpu.hbmEfficiency)) < 1e-12)
         #expect(s.hbm.read_elements == nil)
