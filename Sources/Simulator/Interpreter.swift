@@ -139,6 +139,12 @@ public final class Interpreter {
     /// Whether each parallel loop (by its source position) has no parallel loop inside: its
     /// iterations are the grid's thread blocks.
     var innermostParallel: [Int: Bool] = [:]
+    /// The parallel loops of the current grid entered so far, outermost first: their loop
+    /// variables and trip counts (the grid's block coordinates).
+    var gridLevels: [(slot: Int, count: Int64)] = []
+    /// Per load statement in the current grid: DRAM fetches per wave summed over the waves, and
+    /// the blocks they are spread over (see `dramShare`).
+    var shareCache: [Int: (fetches: Int64, blocks: Int64)] = [:]
     /// The entry kernel is a GPU kernel of its own unless it only launches others.
     var entryLaunches: Int64 = 0
     var seq: Int64 = 0
@@ -263,6 +269,9 @@ public final class Interpreter {
         let launches = launchTime(tally.launches + entryLaunches)
         summary.time.total = (gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime) + launches
         if gpu.launchOverhead != nil { summary.time.launch_overhead = launches }
+        if gpu.waveQuantisation == true && gpu.l2Bytes > 0 {
+            summary.l2 = .init(read_bytes: tally.l2ReadBytes, hit_bytes: tally.l2ReadBytes - tally.readBytes)
+        }
         if gpu.waveQuantisation == true {
             summary.time.wave_idle = self.computeTime(flops: tally.idleTensorCoreFlops + tally.idleVectorFlops, tensorCore: tally.idleTensorCoreFlops)
             summary.counts.blocks = tally.blocks
@@ -445,7 +454,7 @@ public final class Interpreter {
             // The outermost parallel loop is a grid: its blocks run in waves over the SMs.
             let grid = parallel && parallelDepth == 0 && gpu.waveQuantisation == true
             let gridStart = grid ? tally : nil, sramBase = sramCurrent
-            if grid { gridPeak = sramCurrent }
+            if grid { gridPeak = sramCurrent; shareCache = [:] }
             let blocks = parallel && isInnermostParallel(s, body)
             if parallel { parallelDepth += 1 }
             defer { if parallel { parallelDepth -= 1 } }
@@ -456,7 +465,8 @@ public final class Interpreter {
                 if size <= 0 { throw fail("tile size must be positive, got \(size)", sizeE.span) }
                 if extent < 0 { throw fail("tile extent must not be negative, got \(extent)", extentE.span) }
                 let full = extent / size
-                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, blocks: blocks, body, f, s) { k in
+                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, blocks: blocks,
+                            gridLevel: parallel && gpu.waveQuantisation == true, body, f, s) { k in
                     let start = k * size
                     return .range(start, extent - start > size ? start + size : extent)
                 }
@@ -465,7 +475,8 @@ public final class Interpreter {
                 let step = try stepE.map { e throws(SimulationError) in try int(e, f, "a loop step") } ?? 1
                 if step <= 0 { throw fail("loop step must be positive, got \(step)", stepE!.span) }
                 let count = to > from ? (to - from - 1) / step + 1 : 0
-                try iterate(count: count, full: count, uniform: uniform, slot: slot, blocks: blocks, body, f, s) { k in .int(from + k * step) }
+                try iterate(count: count, full: count, uniform: uniform, slot: slot, blocks: blocks,
+                            gridLevel: parallel && gpu.waveQuantisation == true, body, f, s) { k in .int(from + k * step) }
             }
             if let gridStart { endGrid(gridStart, sramBase: sramBase) }
         case .ifStmt(let c, let t, let e):
@@ -479,7 +490,7 @@ public final class Interpreter {
             let bytes = gpu.bytes(rows * cols, t.dtype)
             let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
             numerics?.load(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
-            try countRead(bytes, tensor: f.tensors[ref.tensor])
+            try countRead(bytes, tensor: f.tensors[ref.tensor], dram: dramShare(bytes, s, ref))
             try bind(slot, id, f)
             if sink != nil {
                 try emit(.load, op: t.name, name: name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: bytes > 0 ? Double(bytes) / memoryRate : 0, s.span)
@@ -624,9 +635,11 @@ public final class Interpreter {
     /// state it found it (the same tiles bound, the same occupancy), every later full iteration
     /// would repeat it exactly, so its counter difference is added for each skipped one. The last
     /// full iteration still runs, so bounds checks see the largest start.
-    func iterate(count: Int64, full: Int64, uniform: Bool, slot: Int?, blocks: Bool = false, _ body: RBlock, _ f: Frame, _ loop: RStmt,
-                 value: (Int64) -> Value) throws(SimulationError) {
+    func iterate(count: Int64, full: Int64, uniform: Bool, slot: Int?, blocks: Bool = false, gridLevel: Bool = false,
+                 _ body: RBlock, _ f: Frame, _ loop: RStmt, value: (Int64) -> Value) throws(SimulationError) {
         var k: Int64 = 0
+        if gridLevel, let slot { gridLevels.append((slot, count)) }
+        defer { if gridLevel && slot != nil { gridLevels.removeLast() } }
         let name = slot.map { f.kernel.slotNames[$0] } ?? "repeat"
         loopDepth += 1
         defer { loopDepth -= 1 }
@@ -784,12 +797,79 @@ public final class Interpreter {
         hbmCurrent -= tensors[id].bytes
     }
 
-    func countRead(_ bytes: Int64, tensor: Int) throws(SimulationError) {
-        let (v, o) = tally.readBytes.addingReportingOverflow(bytes)
+    /// Counts a read of `bytes` that the SMs request, of which `dram` come from HBM (the rest
+    /// are L2 hits).
+    func countRead(_ bytes: Int64, tensor: Int, dram: Int64? = nil) throws(SimulationError) {
+        let fromHBM = dram ?? bytes
+        let (v, o) = tally.readBytes.addingReportingOverflow(fromHBM)
         if o { throw .input("HBM read bytes overflowed a 64-bit counter") }
         tally.readBytes = v
+        tally.l2ReadBytes &+= bytes
         tally.loads += 1
-        tally.bump(.tensorRead, tensor, by: bytes)
+        tally.bump(.tensorRead, tensor, by: fromHBM)
+    }
+
+    /// The HBM bytes of a load inside a grid. The blocks of a wave (one per SM) run in step, so a
+    /// tile that several of them load at the same step comes from HBM once and from L2 for the
+    /// rest: a wave fetches a load once per distinct value of the grid coordinates its slice
+    /// depends on (GEMM: X[i, k] once per block row, W[k, j] once per block column; attention:
+    /// K and V tiles once per head). Nothing stays in L2 across a block's own iterations or
+    /// across waves, so private re-reads (FlashAttention's Q and O) still go to HBM.
+    func dramShare(_ bytes: Int64, _ s: RStmt, _ ref: RTensorRef) -> Int64 {
+        guard !gridLevels.isEmpty, gpu.l2Bytes > 0, bytes > 0 else { return bytes }
+        let key = s.span.start &* 31 &+ gridLevels.count
+        let share: (fetches: Int64, blocks: Int64)
+        if let c = shareCache[key] { share = c } else {
+            var used = Set<Int>()
+            func walk(_ e: RExpr) {
+                switch e.kind {
+                case .local(let slot):
+                    if let level = gridLevels.firstIndex(where: { $0.slot == slot }) { used.insert(level) }
+                case .rangeMember(let a, _), .tileMember(let a, _), .transposed(let a), .unary(_, let a): walk(a)
+                case .call(_, let args): args.forEach(walk)
+                case .binary(_, let a, let b): walk(a); walk(b)
+                default: break
+                }
+            }
+            for slice in ref.slices ?? [] {
+                switch slice {
+                case .all: break
+                case .index(let e): walk(e)
+                case .range(let a, let b): walk(a); walk(b)
+                }
+            }
+            share = Self.waveFetches(levels: gridLevels.map(\.count), dims: used, wave: Int64(Swift.max(1, gpu.sms)))
+            shareCache[key] = share
+        }
+        guard share.blocks > 0, share.fetches < share.blocks else { return bytes }
+        let (p, o) = bytes.multipliedReportingOverflow(by: share.fetches)
+        return o ? Int64((Double(bytes) * Double(share.fetches) / Double(share.blocks)).rounded()) : p / share.blocks
+    }
+
+    /// Over the waves of a grid (blocks in row-major order of `levels`, `wave` at a time), the
+    /// number of distinct block coordinates on `dims` summed over waves, and the block count.
+    static func waveFetches(levels c: [Int64], dims: Set<Int>, wave: Int64) -> (fetches: Int64, blocks: Int64) {
+        let n = c.count
+        var b: Int64 = 1
+        for x in c { let (p, o) = b.multipliedReportingOverflow(by: x); if o { return (1, 1) }; b = p }
+        guard b > 0 else { return (0, 0) }
+        if dims.count == n { return (b, b) }
+        let sorted = dims.sorted()
+        let suffix = sorted == Array((n - dims.count)..<n), prefix = sorted == Array(0..<dims.count)
+        var span: Int64 = 1   // distinct coordinates on dims
+        for d in dims { span *= c[d] }
+        var inner: Int64 = 1  // blocks per step of the last dim in a prefix
+        for d in dims.count..<n { inner *= c[d] }
+        var fetches: Int64 = 0, s: Int64 = 0
+        while s < b {
+            let e = Swift.min(b, s + wave)
+            if dims.isEmpty { fetches += 1 }
+            else if suffix { fetches += Swift.min(e - s, span) }
+            else if prefix { fetches += (e - 1) / inner - s / inner + 1 }
+            else { fetches += Swift.min(e - s, span) }   // other shapes: at most one per coordinate
+            s = e
+        }
+        return (fetches, b)
     }
 
     func countWrite(_ bytes: Int64, tensor: Int) throws(SimulationError) {

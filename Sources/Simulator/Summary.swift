@@ -22,6 +22,11 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var first_overflow: String?
         public var peak_elements: Int64?
     }
+    /// Reads as the SMs request them and the part L2 served (presets with an L2 model).
+    public struct L2: Sendable, Codable, Equatable {
+        public var read_bytes: Int64 = 0
+        public var hit_bytes: Int64 = 0
+    }
     public struct FLOPs: Sendable, Codable, Equatable {
         public var total: Int64 = 0
         public var matmul: Int64 = 0
@@ -52,6 +57,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var kernel = ""
     public var gpu = ""
     public var hbm = HBM()
+    public var l2: L2?
+    /// Bytes the SMs asked for: HBM reads plus the L2 hits (the algorithm's IO complexity).
+    public var requestedReadBytes: Int64 { l2?.read_bytes ?? hbm.read_bytes }
     public var sram = SRAM()
     public var flops = FLOPs()
     public var time = Time()

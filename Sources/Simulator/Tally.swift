@@ -20,6 +20,8 @@ struct Tally: Equatable {
     /// wave quantisation, charged as compute time.
     var idleTensorCoreFlops: Int64 = 0
     var idleVectorFlops: Int64 = 0
+    /// Bytes the SMs read (through L2); `readBytes` is what came from HBM.
+    var l2ReadBytes: Int64 = 0
     /// Per-index counters, grown on demand: traffic by global tensor id, work by launched kernel.
     var vectors: [[Int64]] = Array(repeating: [], count: Vector.allCases.count)
 
@@ -44,7 +46,7 @@ struct Tally: Equatable {
     nonisolated(unsafe) static let fields: [WritableKeyPath<Tally, Int64>] = [
         \.readBytes, \.writeBytes, \.flops, \.matmulFlops, \.tensorCoreFlops, \.elementwiseFlops,
         \.specialFlops, \.loads, \.stores, \.computes, \.launches, \.overflows,
-        \.blocks, \.idleTensorCoreFlops, \.idleVectorFlops,
+        \.blocks, \.idleTensorCoreFlops, \.idleVectorFlops, \.l2ReadBytes,
     ]
 
     static func - (a: Tally, b: Tally) -> Tally {

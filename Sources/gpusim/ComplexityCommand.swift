@@ -11,6 +11,8 @@ struct ComplexityCommand: ParsableCommand {
         discussion: """
         Formulas are in bytes (elements x bytes per element on the chosen GPU) and in the kernel's
         own parameters; tile counts appear as ceil(N/Br), ragged remainders as (N mod Br).
+        Reads are what the SMs request (the algorithm's IO complexity); on presets with an L2
+        model the HBM reads of `gpusim run` are lower where blocks of a wave share tiles.
         Example:
           gpusim complexity Kernels/flash_attention.kern --gpu seed-a100
         """)
@@ -49,7 +51,7 @@ struct ComplexityCommand: ParsableCommand {
                 let s: RunSummary, p: [String: ParamValue]
                 do { s = try Interpreter(program: program, options: opts).run(); p = try Interpreter(program: program, options: opts).resolveParams() } catch { continue }
                 let values = c.atomValues(p)
-                for (metric, formula, simulated) in [("reads", c.readBytes.evaluate(values), Double(s.hbm.read_bytes)),
+                for (metric, formula, simulated) in [("reads", c.readBytes.evaluate(values), Double(s.requestedReadBytes)),
                                                      ("writes", c.writeBytes.evaluate(values), Double(s.hbm.write_bytes)),
                                                      ("FLOPs", c.flops.evaluate(values), Double(s.flops.total)),
                                                      ("peak SRAM", c.peak(values), Double(s.sram.peak_bytes))] {

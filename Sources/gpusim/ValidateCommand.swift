@@ -42,7 +42,7 @@ struct ValidateCommand: ParsableCommand {
                   + r.source.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%+7.1f%%   %@ (±%.0f%%)", r.relativeError * 100, r.within ? "yes" : "NO ", r.tolerance * 100))
         }
         let square = PaperValidation.squareTraffic(v.standard, names: ["S", "P", "dP"])
-        print(String(format: "standard: %.1f GB of its traffic is the N x N scores, probabilities and gradients; the other %.1f GB are re-reads of Q, K, V and dO by the tiled GEMMs, which gpusim charges to HBM because it has no L2 model yet.",
+        print(String(format: "standard: %.1f GB of its traffic is the N x N scores, probabilities and gradients; the other %.1f GB are the GEMMs' reads of Q, K, V and dO that the blocks of a wave do not share through L2.",
                      Double(square) / 1e9, Double(v.standard.hbm.total_bytes - square) / 1e9))
         print(String(format: "FLOPs: gpusim counts %.1f GFLOP (standard) and %.1f GFLOP (flash, the backward recomputes S and P); FlashAttention-2's convention gives %.1f GFLOP. The paper prints 66.6 and 75.2 GFLOPs, about 12x less than the stated workload implies.",
                      Double(v.standard.flops.total) / 1e9, Double(v.flash.flops.total) / 1e9, v.conventionFLOPs / 1e9))

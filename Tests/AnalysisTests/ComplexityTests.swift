@@ -38,7 +38,7 @@ import TestSupport
                 let opts = RunOptions(gpu: gpu, overrides: [size: .int(v)])
                 guard let s = try? Interpreter(program: p, options: opts).run() else { continue }   // e.g. 1D tiling that does not fit
                 let values = c.atomValues(try Interpreter(program: p, options: opts).resolveParams())
-                #expect(c.readBytes.evaluate(values) == Double(s.hbm.read_bytes), "\(kernel) \(size)=\(v) reads")
+                #expect(c.readBytes.evaluate(values) == Double(s.requestedReadBytes), "\(kernel) \(size)=\(v) reads")
                 #expect(c.writeBytes.evaluate(values) == Double(s.hbm.write_bytes), "\(kernel) \(size)=\(v) writes")
                 #expect(c.flops.evaluate(values) == Double(s.flops.total), "\(kernel) \(size)=\(v) flops")
                 #expect(c.peak(values) == Double(s.sram.peak_bytes), "\(kernel) \(size)=\(v) peak")

@@ -37,6 +37,25 @@ import KernLang
         #expect(seed.time.wave_idle == nil && seed.counts.blocks == nil)
     }
 
+    @Test func wavesFetchEachSharedTileOnce() {
+        // A 4 x 8 grid in waves of 10 blocks: 0-9, 10-19, 20-29, 30-31.
+        let c: [Int64] = [4, 8]
+        #expect(Interpreter.waveFetches(levels: c, dims: [], wave: 10) == (4, 32))        // one tile for everyone: once a wave
+        #expect(Interpreter.waveFetches(levels: c, dims: [0, 1], wave: 10) == (32, 32))   // private to each block
+        #expect(Interpreter.waveFetches(levels: c, dims: [1], wave: 10) == (8 + 8 + 8 + 2, 32))   // by column: at most 8 a wave
+        #expect(Interpreter.waveFetches(levels: c, dims: [0], wave: 10) == (2 + 2 + 2 + 1, 32))   // by row: rows 0-1, 1-2, 2-3, 3
+    }
+
+    @Test func aGemmGridReadsItsOperandsOnceThroughL2() throws {
+        // 4 x 8 blocks, one wave on 108 SMs: X[i, k] once per block row, W[k, j] once per column.
+        let s = try run("Kernels/stack/linear.kern", gpu: "a100-80gb", ["T": .int(256), "K": .int(512), "N": .int(512)])
+        let x: Int64 = 256 * 512 * 2, w: Int64 = 512 * 512 * 2, b: Int64 = 512 * 2
+        #expect(s.hbm.read_bytes == x + w + b)
+        #expect(s.l2!.read_bytes == 8 * x + 4 * w + 4 * b)
+        #expect(s.l2!.hit_bytes == s.l2!.read_bytes - s.hbm.read_bytes)
+        #expect(try run("Kernels/stack/linear.kern", gpu: "seed-a100", ["T": .int(256), "K": .int(512), "N": .int(512)]).l2 == nil)
+    }
+
     @Test func everyLaunchedKernelAddsItsOverhead() throws {
         // A kernel that only launches others is not a GPU kernel itself.
         let text = "kernel inner {\n    input X[8, 8] f16\n    x = load X\n}\nkernel outer {\n    input X[8, 8] f16\n    for l in 0 ..< 7 {\n        run inner(X = X)\n    }\n}\n"

@@ -42,6 +42,12 @@ let smallModelParams: [String: [String: ParamValue]] = smallSizes.mapValues { $0
         let matmuls: Int64 = 32 * 7 + 1
         #expect(prefill.kernels["matmul"]?.launches == matmuls)
         #expect(prefill.hbm.peak_bytes > 13_476_831_232)   // the weights alone
+        // Prefill: with the blocks of a wave sharing GEMM operand tiles through L2, the GEMMs are compute-bound.
+        for model in ["Kernels/models/llama2_7b.kern", "Kernels/models/gpt2_small.kern"] {
+            let prefill = try Runner.run(try program(model), options: RunOptions(gpu: a100))
+            #expect(prefill.bound == "compute", "\(model)")
+            #expect(prefill.kernels.values.filter { $0.flops > 10_000_000_000 }.allSatisfy { $0.bound == "compute" }, "\(model)")
+        }
         let decode = try Runner.run(try program("Kernels/models/llama2_7b_decode.kern"), options: RunOptions(gpu: a100))
         #expect(decode.bound == "memory")
         #expect(!decode.sram.overflow)
