@@ -24,10 +24,11 @@ public final class StatementProfile: EventSink {
     public static func key(_ line: Int, _ column: Int) -> Int { line << 20 | column }
 
     public func record(_ e: Event) {
-        add(kind: e.kind, op: e.op, name: e.name, rows: e.rows, cols: e.cols, bytes: e.bytes, flops: e.flops, line: e.line, column: e.column)
+        add(kind: e.kind, op: e.op, name: e.name, rows: e.rows, cols: e.cols, bytes: e.bytes, flops: e.flops, line: e.line, column: e.column, dram: e.dramBytes)
     }
 
-    public func add(kind: EventKind, op: String, name: String, rows: Int64, cols: Int64, bytes: Int64, flops: Int64, line: Int, column: Int) {
+    /// `dram`: the bytes of a load that HBM served (the rest were L2 hits).
+    public func add(kind: EventKind, op: String, name: String, rows: Int64, cols: Int64, bytes: Int64, flops: Int64, line: Int, column: Int, dram: Int64? = nil) {
         let k = Self.key(line, column)
         switch kind {
         case .iteration:
@@ -36,7 +37,7 @@ public final class StatementProfile: EventSink {
         case .alloc:
             tensorBytes[name] = bytes
             tensorShapes[name] = (rows, cols)
-        case .load: hbmRead[op, default: 0] += bytes
+        case .load: hbmRead[op, default: 0] += dram ?? bytes
         case .store: hbmWritten[op, default: 0] += bytes
         case .free, .overflow: return
         default: break

@@ -14,7 +14,7 @@ public final class Timeline: EventSink {
     public init(limit: Int = 20_000) { self.limit = limit }
 
     public func record(_ e: Event) {
-        if e.kind == .load || e.kind == .store { traffic += e.bytes }
+        if e.kind == .load || e.kind == .store { traffic += e.dramBytes }
         if e.kind == .overflow, overflows.count < 1000 { overflows.append((e.time, e.bytes, "\(e.line):\(e.column)")) }
         if let last = samples.last, last.sram == e.sramBytes, last.traffic == traffic { return }
         samples.append(Sample(time: e.time, sram: e.sramBytes, traffic: traffic))

@@ -40,6 +40,9 @@ public struct TerminalReport {
             lines.append("               " + paint("1;31", "overflow") + ": \(s.sram.overflow_count) allocation(s) over capacity, worst by \(amount(s.sram.max_overflow_bytes)), first at \(s.sram.first_overflow ?? "?")")
         }
         lines.append("  HBM traffic  reads \(amount(s.hbm.read_bytes)), writes \(amount(s.hbm.write_bytes)), total \(amount(s.hbm.total_bytes))")
+        if let l2 = s.l2, l2.hit_bytes > 0 {
+            lines.append("  L2           SMs read \(amount(l2.read_bytes)); \(amount(l2.hit_bytes)) (\(Int((100 * Double(l2.hit_bytes) / Double(l2.read_bytes)).rounded())) %) shared between the blocks of a wave")
+        }
         lines.append("  FLOPs        \(group(Double(s.flops.total))) (matmul \(group(Double(s.flops.matmul))), elementwise \(group(Double(s.flops.elementwise))), special \(group(Double(s.flops.special))))")
         let tot = s.time.compute + s.time.memory
         let cf = tot > 0 ? s.time.compute / tot : 0

@@ -13,16 +13,18 @@ import KernLang
 /// combination, usually one per statement). A record is the site number (LEB128), a byte
 /// saying which fields differ from the previous event at the same site, the time (f64), and
 /// the fields that differ: duration as an f64, the integers (rows, cols, bytes, flops, sram,
-/// hbm) as zigzag LEB128 deltas against that previous event, and `seq` only when it is not
-/// one more than the last. In a loop almost nothing changes but the time, so most events
-/// take 10 to 12 bytes. A file without the closing magic was cut short.
+/// hbm) as zigzag LEB128 deltas against that previous event; then, when the mask's top bit
+/// is set, an extension byte: `seq` when it is not one more than the last, and a load's HBM
+/// bytes when L2 served part of it (as bytes minus them). In a loop almost nothing changes
+/// but the time, so most events take 10 to 12 bytes. A file without the closing magic was
+/// cut short.
 public enum BinaryTrace {
     public static let magic: [UInt8] = Array("GPUSIMTB".utf8)
     public static let endMagic: [UInt8] = Array("GSTREND!".utf8)
     public static let trailerSize = 24
     /// The most bytes one record can take: site and seq as 10-byte varints, the mask, two
     /// f64s and six 10-byte varints.
-    public static let maxRecordSize = 10 + 1 + 8 + 8 + 6 * 10 + 10
+    public static let maxRecordSize = 10 + 1 + 8 + 8 + 6 * 10 + 1 + 10 + 10
 
     /// Counts in an event are never negative and stay far below 2^50 (a petabyte): a reader
     /// refuses anything else, so a damaged file cannot overflow the sums made from it.
@@ -33,8 +35,13 @@ public enum BinaryTrace {
     /// Bits of the change mask.
     enum Field {
         static let duration: UInt8 = 1, rows: UInt8 = 2, cols: UInt8 = 4, bytes: UInt8 = 8
-        static let flops: UInt8 = 16, sram: UInt8 = 32, hbm: UInt8 = 64, seq: UInt8 = 128
+        static let flops: UInt8 = 16, sram: UInt8 = 32, hbm: UInt8 = 64, extended: UInt8 = 128
+        // Bits of the extension byte.
+        static let seq: UInt8 = 1, dram: UInt8 = 2
     }
+
+    /// A transfer's HBM bytes unless L2 served part of it; 0 for other events.
+    static func defaultDRAM(_ kind: EventKind, bytes: Int64) -> Int64 { kind == .load || kind == .store ? bytes : 0 }
 
     /// The previous event's fields at one site: what the next record there is a delta against.
     struct Previous {
@@ -184,7 +191,10 @@ public final class BinaryTraceWriter: TraceWriter {
         if e.flops != p.flops { mask |= BinaryTrace.Field.flops }
         if e.sramBytes != p.sram { mask |= BinaryTrace.Field.sram }
         if e.hbmBytes != p.hbm { mask |= BinaryTrace.Field.hbm }
-        if e.seq != lastSeq &+ 1 { mask |= BinaryTrace.Field.seq }
+        var ext: UInt8 = 0
+        if e.seq != lastSeq &+ 1 { ext |= BinaryTrace.Field.seq }
+        if e.dramBytes != BinaryTrace.defaultDRAM(e.kind, bytes: e.bytes) { ext |= BinaryTrace.Field.dram }
+        if ext != 0 { mask |= BinaryTrace.Field.extended }
         varint(UInt64(s))
         block[filled] = mask; filled += 1
         float(e.time)
@@ -196,7 +206,11 @@ public final class BinaryTraceWriter: TraceWriter {
             if mask & BinaryTrace.Field.flops != 0 { delta(e.flops, p.flops) }
             if mask & BinaryTrace.Field.sram != 0 { delta(e.sramBytes, p.sram) }
             if mask & BinaryTrace.Field.hbm != 0 { delta(e.hbmBytes, p.hbm) }
-            if mask & BinaryTrace.Field.seq != 0 { delta(e.seq, lastSeq) }
+            if ext != 0 {
+                block[filled] = ext; filled += 1
+                if ext & BinaryTrace.Field.seq != 0 { delta(e.seq, lastSeq) }
+                if ext & BinaryTrace.Field.dram != 0 { delta(e.bytes, e.dramBytes) }
+            }
             previous[s] = BinaryTrace.Previous(duration: e.duration, rows: e.rows, cols: e.cols, bytes: e.bytes, flops: e.flops,
                                                sram: e.sramBytes, hbm: e.hbmBytes)
         }
@@ -293,9 +307,12 @@ public struct BinaryTraceDecoder {
             if mask & BinaryTrace.Field.hbm != 0 { p.hbm = try delta(p.hbm) }
             previous[Int(s)] = p
         }
-        e.seq = mask & BinaryTrace.Field.seq != 0 ? try delta(lastSeq) : lastSeq &+ 1
+        let ext = mask & BinaryTrace.Field.extended != 0 ? try byte() : 0
+        e.seq = ext & BinaryTrace.Field.seq != 0 ? try delta(lastSeq) : lastSeq &+ 1
         lastSeq = e.seq
-        guard BinaryTrace.plausible(p.rows, p.cols, p.bytes, p.flops, p.sram, p.hbm, e.seq), p.duration.isFinite, e.time.isFinite else {
+        let dram = BinaryTrace.defaultDRAM(site.kind, bytes: p.bytes)
+        e.dramBytes = ext & BinaryTrace.Field.dram != 0 ? p.bytes &- (try delta(0)) : dram
+        guard BinaryTrace.plausible(p.rows, p.cols, p.bytes, p.flops, p.sram, p.hbm, e.seq, e.dramBytes), p.duration.isFinite, e.time.isFinite else {
             throw .malformed(offset: start, "a value is negative, not finite or beyond 2^50")
         }
         e.duration = p.duration; e.rows = p.rows; e.cols = p.cols; e.bytes = p.bytes; e.flops = p.flops

@@ -37,6 +37,9 @@ public struct Event: Sendable {
     public var flops: Int64 = 0
     public var sramBytes: Int64 = 0
     public var hbmBytes: Int64 = 0
+    /// Loads: the bytes HBM served (the rest were L2 hits); loads and stores without an L2
+    /// model: `bytes`.
+    public var dramBytes: Int64 = 0
     public var line: Int = 0
     public var column: Int = 0
     public init() {}

@@ -490,10 +490,11 @@ public final class Interpreter {
             let bytes = gpu.bytes(rows * cols, t.dtype)
             let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
             numerics?.load(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
-            try countRead(bytes, tensor: f.tensors[ref.tensor], dram: dramShare(bytes, s, ref))
+            let dram = dramShare(bytes, s, ref)
+            try countRead(bytes, tensor: f.tensors[ref.tensor], dram: dram)
             try bind(slot, id, f)
             if sink != nil {
-                try emit(.load, op: t.name, name: name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: bytes > 0 ? Double(bytes) / memoryRate : 0, s.span)
+                try emit(.load, op: t.name, name: name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: Double(dram) / memoryRate, s.span, dram: dram)
             }
             try checkOverflow(s.span, name)
         case .gather(let slot, let name, let table, _, let indexE):
@@ -893,7 +894,8 @@ public final class Interpreter {
 
     // MARK: events
 
-    func emit(_ kind: EventKind, op: String, name: String, rows: Int64, cols: Int64, bytes: Int64, flops: Int64, duration: Double, _ span: Span) throws(SimulationError) {
+    func emit(_ kind: EventKind, op: String, name: String, rows: Int64, cols: Int64, bytes: Int64, flops: Int64, duration: Double, _ span: Span,
+              dram: Int64? = nil) throws(SimulationError) {
         guard let sink else { return }
         seq += 1
         if let m = options.maxEvents, seq > m {
@@ -903,6 +905,7 @@ public final class Interpreter {
         e.seq = seq; e.kind = kind; e.op = op; e.name = name; e.rows = rows; e.cols = cols
         e.bytes = bytes; e.flops = flops; e.duration = duration; e.time = now
         e.sramBytes = sramCurrent; e.hbmBytes = hbmCurrent
+        e.dramBytes = dram ?? (kind == .load || kind == .store ? bytes : 0)
         let (l, c) = span.file.location(of: span.start)
         e.line = l; e.column = c
         if recording != nil { recording!.append(RecordedEvent(event: e, tally)) }

@@ -168,6 +168,7 @@ public final class JSONLTraceWriter: TraceWriter {
         out.raw(",\"name\":"); out.string(e.name)
         out.raw(",\"shape\":["); out.int(e.rows); out.raw(","); out.int(e.cols)
         out.raw("],\"bytes\":"); out.int(e.bytes)
+        if e.kind == .load && e.dramBytes != e.bytes { out.raw(",\"dram\":"); out.int(e.dramBytes) }
         if e.flops != 0 { out.raw(",\"flops\":"); out.int(e.flops) }
         out.raw(",\"sram\":"); out.int(e.sramBytes)
         out.raw(",\"hbm\":"); out.int(e.hbmBytes)
@@ -214,11 +215,11 @@ public final class ChromeTraceWriter: TraceWriter {
         let end = e.time * scale, dur = e.duration * scale
         switch e.kind {
         case .load, .store:
-            traffic += e.bytes
+            traffic += e.dramBytes
             // Transfers on one track never overlap: start where the previous one ended.
             let start = max(memClock, end - dur)
             memClock = start + dur
-            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString("\(e.kind.rawValue) \(e.name)")),\"args\":{\"tensor\":\(jsonString(e.op)),\"bytes\":\(e.bytes),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.line):\(e.column)\"}}")
+            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString("\(e.kind.rawValue) \(e.name)")),\"args\":{\"tensor\":\(jsonString(e.op)),\"bytes\":\(e.bytes),\"hbm_bytes\":\(e.dramBytes),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.line):\(e.column)\"}}")
             try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(memClock)),\"name\":\"HBM traffic (bytes)\",\"args\":{\"bytes\":\(traffic)}}")
         case .compute:
             let start = max(computeClock, end - dur)

@@ -12,13 +12,15 @@ import TestSupport
         NSTemporaryDirectory() + "gpusim-bin-\(getpid())-\(UUID().uuidString.prefix(8)).\(ext)"
     }
 
-    func options(_ kernel: String) -> RunOptions {
-        RunOptions(gpu: GPUModel.preset(named: "seed-a100")!, overrides: (smallSizes[kernel] ?? [:]).mapValues { .int($0) })
+    func options(_ kernel: String, gpu: String = "seed-a100") -> RunOptions {
+        RunOptions(gpu: GPUModel.preset(named: gpu)!, overrides: (smallSizes[kernel] ?? [:]).mapValues { .int($0) })
     }
 
-    @Test(arguments: shippedKernels())
-    func convertsToTheJSONLTraceByteForByte(_ kernel: String) throws {
+    /// On the seed's model and on a real preset (waves, launch overheads, L2 hits in load events).
+    @Test(arguments: shippedKernels(), ["seed-a100", "a100-80gb"])
+    func convertsToTheJSONLTraceByteForByte(_ kernel: String, _ gpu: String) throws {
         let p = try program(kernel)
+        func options(_ kernel: String) -> RunOptions { self.options(kernel, gpu: gpu) }
         let jsonl = temp("jsonl"), binary = temp("gstrace"), converted = temp("jsonl")
         defer { for f in [jsonl, binary, converted] { unlink(f) } }
         let s1 = try Runner.run(p, options: options(kernel), tracePath: jsonl)
@@ -33,6 +35,20 @@ import TestSupport
         // Beyond the header and summary (the same JSON in both), events take a quarter of the space or less.
         let binarySize = try Data(contentsOf: URL(fileURLWithPath: binary)).count
         if a.count > 50_000 { #expect(binarySize * 4 < a.count, "\(kernel): binary \(binarySize) bytes vs JSONL \(a.count)") }
+    }
+
+    @Test func loadEventsCarryWhatHBMServed() throws {
+        let kernel = "Kernels/stack/linear.kern"
+        let path = temp("gstrace")
+        defer { unlink(path) }
+        let s = try Runner.run(try program(kernel), options: options(kernel, gpu: "a100-80gb"), tracePath: path, traceFormat: .binary)
+        final class Sum: EventSink { var requested: Int64 = 0, dram: Int64 = 0
+            func record(_ e: Event) { if e.kind == .load { requested += e.bytes; dram += e.dramBytes } } }
+        let sum = Sum()
+        _ = try TraceReader.read(path, into: sum)
+        #expect(sum.requested == s.l2!.read_bytes)
+        #expect(sum.dram == s.hbm.read_bytes)
+        #expect(sum.dram < sum.requested)
     }
 
     @Test func theProfileFromABinaryTraceEqualsALiveRun() throws {

@@ -27,7 +27,7 @@ import TestSupport
         let sum = s.tensors.values.reduce(Int64(0)) { $0 + $1.read_bytes + $1.write_bytes }
         #expect(sum == s.hbm.total_bytes)
         #expect(s.phases.count == 3)
-        #expect(s.phases.map(\.label) == ["for i in tiles(N, Br)", "for r in tiles(N, Rs)", "for i in tiles(N, Br)"])
+        #expect(s.phases.map(\.label) == ["parallel for i in tiles(N, Br)", "parallel for r in tiles(N, Rs)", "parallel for i in tiles(N, Br)"])
         #expect(s.phases.reduce(Int64(0)) { $0 + $1.read_bytes + $1.write_bytes } == s.hbm.total_bytes)
     }
 }

@@ -60,7 +60,7 @@ final class SVGStructure: NSObject, XMLParserDelegate {
         #expect(tensors.allSatisfy { !$0.hasPrefix("S ") && !$0.hasPrefix("P ") })
         #expect(tiles.contains("S") && tiles.contains("P") && tiles.contains("St"))
         let clusters = s.texts("cluster loop")
-        #expect(clusters.contains("for i in tiles(N, Br) x 6"))
+        #expect(clusters.contains("parallel for i in tiles(N, Br) x 6"))
         #expect(clusters.contains("for j in tiles(N, Bc) x 6 (36 in all)"))
         let loads = s.texts("edge load")
         #expect(loads.contains("load 21.8 KB x 36 = 786 KB"))   // K and V: 199 x 64 f16 per tile (the last is ragged)
