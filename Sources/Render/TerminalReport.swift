@@ -53,6 +53,15 @@ public struct TerminalReport {
         lines.append("               [" + paint("36", String(repeating: "█", count: cw)) + paint("35", String(repeating: "▒", count: width - cw)) + "] " + paint("36", "█ compute") + " vs " + paint("35", "▒ memory"))
         let verdict = s.bound == "memory" ? "memory-bound" : "compute-bound"
         lines.append("  Verdict      " + paint("1", verdict) + String(format: "  (arithmetic intensity %.1f FLOP/byte)", s.intensity))
+        if !s.kernels.isEmpty {
+            // Launched kernels, heaviest traffic first.
+            lines.append("  Kernels      launches   HBM traffic          FLOPs          time   bound")
+            for (name, k) in s.kernels.sorted(by: { ($0.value.read_bytes + $0.value.write_bytes, $1.key) > ($1.value.read_bytes + $1.value.write_bytes, $0.key) }) {
+                let label = "    " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                lines.append(label + group(Double(k.launches)).leftPadded(6) + fmtBytes(k.read_bytes + k.write_bytes).leftPadded(14)
+                             + group(Double(k.flops)).leftPadded(19) + time(k.time_total).leftPadded(14) + "   " + k.bound)
+            }
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -161,4 +170,9 @@ public final class ProgressBar: @unchecked Sendable {
     public func finish() {
         if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
+}
+
+extension String {
+    /// Right-aligned in a column of `width` characters (never truncated).
+    public func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }

@@ -77,9 +77,9 @@ struct BenchCommand: ParsableCommand {
             let eps = written ? group((Double(r.events) / r.medianSeconds).rounded()) : "-"
             let ratio: String = r.speedup.map { String(format: "%9.1fx", $0) } ?? "         -"
             var line = r.kernel.padding(toLength: 24, withPad: " ", startingAt: 0)
-            line += group(r.N).leftPad(9) + "  " + r.mode.padding(toLength: 17, withPad: " ", startingAt: 0)
-            line += fmtSeconds(r.medianSeconds).leftPad(11) + (r.events > 0 ? group(r.events) : "-").leftPad(19) + eps.leftPad(17)
-            line += fmtBytes(r.maxRSSBytes).leftPad(11) + ratio
+            line += group(r.N).leftPadded(9) + "  " + r.mode.padding(toLength: 17, withPad: " ", startingAt: 0)
+            line += fmtSeconds(r.medianSeconds).leftPadded(11) + (r.events > 0 ? group(r.events) : "-").leftPadded(19) + eps.leftPadded(17)
+            line += fmtBytes(r.maxRSSBytes).leftPadded(11) + ratio
             print(line)
         }
     }
@@ -104,15 +104,11 @@ extension BenchCommand {
             return
         }
         print("gpusim bench numerics: N = \(n), d = \(dim), f32, median of \(runs) runs")
-        if let numpy { print("  NumPy standard attention (same computation)   \(fmtSeconds(numpy).leftPad(11))") }
+        if let numpy { print("  NumPy standard attention (same computation)   \(fmtSeconds(numpy).leftPadded(11))") }
         else { print("  NumPy: not available (python3 with numpy not found)") }
         for r in rows {
             let ratio = numpy.map { String(format: "  %.2fx NumPy's time", r.medianSeconds / $0) } ?? ""
-            print("  gpusim --numeric \(r.kernel.padding(toLength: 28, withPad: " ", startingAt: 0))\(fmtSeconds(r.medianSeconds).leftPad(11))\(ratio)")
+            print("  gpusim --numeric \(r.kernel.padding(toLength: 28, withPad: " ", startingAt: 0))\(fmtSeconds(r.medianSeconds).leftPadded(11))\(ratio)")
         }
     }
-}
-
-extension String {
-    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }

@@ -80,7 +80,7 @@ struct ComplexityCommand: ParsableCommand {
             print("  checked against simulation:")
             for k in checks {
                 let p = k.params.map { "\($0.key)=\($0.value)" }.joined()
-                print("    \(p.padding(toLength: 10, withPad: " ", startingAt: 0)) \(k.metric.padding(toLength: 10, withPad: " ", startingAt: 0)) formula \(group(k.formula).leftPad(20))  simulated \(group(k.simulated).leftPad(20))  \(k.ok ? "ok" : "MISMATCH")")
+                print("    \(p.padding(toLength: 10, withPad: " ", startingAt: 0)) \(k.metric.padding(toLength: 10, withPad: " ", startingAt: 0)) formula \(group(k.formula).leftPadded(20))  simulated \(group(k.simulated).leftPadded(20))  \(k.ok ? "ok" : "MISMATCH")")
             }
         }
         if checks.contains(where: { !$0.ok }) { throw ExitCode(1) }

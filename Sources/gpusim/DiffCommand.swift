@@ -62,7 +62,7 @@ struct DiffCommand: ParsableCommand {
             return
         }
         let w = max(24, labels.0.count + 2, labels.1.count + 2)
-        print("".padding(toLength: 26, withPad: " ", startingAt: 0) + labels.0.leftPad(w) + labels.1.leftPad(w) + "   B / A")
+        print("".padding(toLength: 26, withPad: " ", startingAt: 0) + labels.0.leftPadded(w) + labels.1.leftPadded(w) + "   B / A")
         for r in d.rows {
             func fmt(_ v: Double) -> String {
                 switch r.unit {
@@ -73,9 +73,9 @@ struct DiffCommand: ParsableCommand {
                 }
             }
             let ratio = r.ratio.map { String(format: "%8.2fx", $0) } ?? "       -"
-            print(r.metric.padding(toLength: 26, withPad: " ", startingAt: 0) + fmt(r.a).leftPad(w) + fmt(r.b).leftPad(w) + ratio)
+            print(r.metric.padding(toLength: 26, withPad: " ", startingAt: 0) + fmt(r.a).leftPadded(w) + fmt(r.b).leftPadded(w) + ratio)
         }
-        print("Verdict".padding(toLength: 26, withPad: " ", startingAt: 0) + "\(d.verdictA)-bound".leftPad(w) + "\(d.verdictB)-bound".leftPad(w))
+        print("Verdict".padding(toLength: 26, withPad: " ", startingAt: 0) + "\(d.verdictA)-bound".leftPadded(w) + "\(d.verdictB)-bound".leftPadded(w))
         for h in d.headlines { print(h) }
     }
 }

@@ -48,12 +48,12 @@ struct ParamsCommand: ParsableCommand {
         for w in count.weights {
             let share = Double(w.count) / Double(max(count.total, 1)) * 100
             print("  " + w.name.padding(toLength: 16, withPad: " ", startingAt: 0) + ("[" + w.shape.map(String.init).joined(separator: ", ") + "]").padding(toLength: 22, withPad: " ", startingAt: 0)
-                  + group(w.count).leftPad(16) + String(format: "%7.2f %%", share))
+                  + group(w.count).leftPadded(16) + String(format: "%7.2f %%", share))
         }
-        print("  " + "total".padding(toLength: 38, withPad: " ", startingAt: 0) + group(count.total).leftPad(16) + "  (\(fmtBytes(count.totalBytes)) as stored)")
+        print("  " + "total".padding(toLength: 38, withPad: " ", startingAt: 0) + group(count.total).leftPadded(16) + "  (\(fmtBytes(count.totalBytes)) as stored)")
         for name in exclude {
             let without = count.total - count.weights.filter { $0.name == name }.reduce(0) { $0 + $1.count }
-            print("  " + "without \(name)".padding(toLength: 38, withPad: " ", startingAt: 0) + group(without).leftPad(16))
+            print("  " + "without \(name)".padding(toLength: 38, withPad: " ", startingAt: 0) + group(without).leftPadded(16))
         }
         if let perToken = count.kvCacheBytesPerToken, let tokens = count.cacheTokens {
             print("KV cache (\(count.caches.map(\.name).joined(separator: ", "))): \(group(perToken)) bytes per token, \(fmtBytes(perToken * tokens)) at \(group(tokens)) tokens")

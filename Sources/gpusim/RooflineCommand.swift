@@ -47,8 +47,8 @@ struct RooflineCommand: ParsableCommand {
         for p in [r.total] + r.phases {
             let frac = p.attained / r.peak_matmul * 100
             print(p.label.prefix(40).padding(toLength: 40, withPad: " ", startingAt: 0)
-                  + RooflineChart.tick(Double(p.flops)).leftPad(12) + fmtBytes(p.hbm_bytes).leftPad(14)
-                  + String(format: "%12.1f", p.intensity) + RooflineChart.tick(p.attained).leftPad(17)
+                  + RooflineChart.tick(Double(p.flops)).leftPadded(12) + fmtBytes(p.hbm_bytes).leftPadded(14)
+                  + String(format: "%12.1f", p.intensity) + RooflineChart.tick(p.attained).leftPadded(17)
                   + String(format: "%9.1f%%", frac) + "   \(p.bound)")
         }
         if let output { print("chart: \(output)") }

@@ -67,13 +67,13 @@ struct SweepCommand: ParsableCommand {
         }
         if json { print(String(decoding: try enc.encode(out), as: UTF8.self)); return }
         let names = sweep.names
-        print(names.map { $0.leftPad(8) }.joined() + "   HBM traffic         FLOPs   peak SRAM          time   bound")
+        print(names.map { $0.leftPadded(8) }.joined() + "   HBM traffic         FLOPs   peak SRAM          time   bound")
         for p in sweep.points {
-            let head = names.map { p.params[$0]!.description.leftPad(8) }.joined()
+            let head = names.map { p.params[$0]!.description.leftPadded(8) }.joined()
             guard let s = p.summary else { print(head + "   failed: " + (p.error ?? "").replacingOccurrences(of: "gpusim: error: ", with: "")); continue }
             let t = s.time.unit == "cycles" ? group(s.time.total) : fmtSeconds(s.time.total)
-            print(head + fmtBytes(s.hbm.total_bytes).leftPad(14) + RooflineChart.tick(Double(s.flops.total)).leftPad(14)
-                  + fmtBytes(s.sram.peak_bytes).leftPad(12) + t.leftPad(14) + "   \(s.bound)")
+            print(head + fmtBytes(s.hbm.total_bytes).leftPadded(14) + RooflineChart.tick(Double(s.flops.total)).leftPadded(14)
+                  + fmtBytes(s.sram.peak_bytes).leftPadded(12) + t.leftPadded(14) + "   \(s.bound)")
         }
         for f in sweep.fits {
             print(String(format: "%@ ~ %@", f.metric, f.growth) + String(format: "   (exponent %.2f over %d points)", f.exponent, f.points))

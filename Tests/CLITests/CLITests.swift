@@ -66,6 +66,14 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
         #expect(hbm.err.contains("error: 'S' [1048576, 1048576] f16 needs 2.20 TB of HBM with 1.07 GB already allocated, more than a100-80gb's 85.9 GB"))
     }
 
+    @Test func modelRunsPrintAPerKernelBreakdown() throws {
+        let r = try gpusim(["run", "Kernels/models/tiny_mlp_stack.kern"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("  Kernels      launches   HBM traffic          FLOPs          time   bound"))
+        #expect(r.out.contains("    swiglu_mlp"))
+        #expect(!(try gpusim(["run", "Kernels/flash_attention.kern"])).out.contains("Kernels      launches"))
+    }
+
     @Test func failedRunLeavesNoTraceFile() throws {
         let path = NSTemporaryDirectory() + "gpusim-cli-\(getpid()).jsonl"
         let r = try gpusim(["run", "Kernels/attention_1d.kern", "--N", "1024", "--trace", path])
