@@ -936,16 +936,22 @@ public final class Interpreter {
         }
         // Patched in place through a pointer (no copy of each event and its strings); every
         // field patched is rewritten on each replay, so the array stays a faithful template.
+        // The counters do not move while replaying, so their offsets are computed once.
+        let dBytes = nowBytes - startBytes
+        let dFlops = tally.effectiveFlops - start.effectiveFlops
+        let dTensor = tally.effectiveTensorCoreFlops - start.effectiveTensorCoreFlops
+        let dLaunches = tally.launches - start.launches
+        let overlap = gpu.overlap, overhead = gpu.launchOverhead ?? 0, entry = entryLaunches
+        var n0 = seq
+        defer { seq = n0 }
         try recorded.withUnsafeMutableBufferPointer { (r) throws(SimulationError) in
             for n in r.indices {
-                seq += 1
-                let bytes = nowBytes + (r[n].bytes - startBytes)
-                let flops = tally.effectiveFlops + (r[n].flops - start.effectiveFlops)
-                let tensor = tally.effectiveTensorCoreFlops + (r[n].tensorCoreFlops - start.effectiveTensorCoreFlops)
-                let launches = tally.launches + (r[n].launches - start.launches)
+                n0 += 1
+                let bytes = r[n].bytes + dBytes, flops = r[n].flops + dFlops, tensor = r[n].tensorCoreFlops + dTensor
+                let launches = r[n].launches + dLaunches
                 let compute = computeTime(flops: flops, tensorCore: tensor), memory = Double(bytes) / memoryRate
-                r[n].event.seq = seq
-                r[n].event.time = (gpu.overlap ? Swift.max(compute, memory) : compute + memory) + launchTime(launches + entryLaunches)
+                r[n].event.seq = n0
+                r[n].event.time = (overlap ? Swift.max(compute, memory) : compute + memory) + Double(launches + entry) * overhead
                 if n == 0 && r[n].event.kind == .iteration { r[n].event.rows = k }
                 if recording != nil {
                     var copy = r[n]
