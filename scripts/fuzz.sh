@@ -20,6 +20,6 @@ swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name GpusimFuzz \
     -I Sources/COpenBLAS $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g') \
     -L /usr/lib/x86_64-linux-gnu/openblas-pthread -lopenblas \
     "$out"/src/*.swift -o "$out/fuzz-kern"
-cp Kernels/*.kern Tests/SimulatorTests/Diagnostics/*.kern "$out/corpus/" 2>/dev/null || true
+cp Kernels/*.kern Kernels/stack/*.kern Kernels/paper/*.kern Tests/SimulatorTests/Diagnostics/*.kern "$out/corpus/" 2>/dev/null || true
 "$out/fuzz-kern" "$out/corpus" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$out/crashes/" -print_final_stats=1

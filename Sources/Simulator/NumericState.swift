@@ -193,7 +193,7 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         let c = Int(cols)
         ensure(tile, ids.count * c)
         for (r, v) in ids.enumerated() {
-            let row = Int(v.double.rounded())
+            let row = Self.index(v)
             if row == -1 {   // an empty slot of a fixed-capacity dispatch: a zero row
                 for j in 0..<c { tiles[Int(tile)][r * c + j] = 0 }
                 continue
@@ -203,6 +203,13 @@ final class NumericState<T: NumericScalar>: NumericEngine {
             }
             for j in 0..<c { tiles[Int(tile)][r * c + j] = t.values[row * c + j] }
         }
+    }
+
+    /// An id held in a tile as an integer; a value that is not one (NaN, infinite, huge)
+    /// becomes an index no table has, which the callers report.
+    static func index(_ v: T) -> Int {
+        let d = v.double.rounded()
+        return d.isFinite && abs(d) < 1e15 ? Int(d) : Int.min
     }
 
     /// Adds row r of the tile into row ids[r] of the tensor (rounded to its dtype); -1 skips.
@@ -218,7 +225,7 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         var keepFull = false
         if case .f32 = t.format, T.self == Double.self { keepFull = true }
         for (r, v) in ids.enumerated() {
-            let row = Int(v.double.rounded())
+            let row = Self.index(v)
             if row == -1 { continue }
             guard row >= 0 && Int64(row) < t.shape[0] else {
                 throw NumericFailure(message: "scatter index \(row) is outside the table's \(t.shape[0]) rows")
@@ -437,7 +444,7 @@ final class NumericState<T: NumericScalar>: NumericEngine {
             case 2:
                 let experts = Int(extra[3])
                 out = [T](repeating: 0, count: experts)
-                for v in x { let e = Int(v.double.rounded()); if e >= 0 && e < experts { out[e] += 1 } }
+                for v in x { let e = Self.index(v); if e >= 0 && e < experts { out[e] += 1 } }
             default:
                 let expert = T(Double(extra[3])), capacity = Int(extra[4])
                 let gates = extra[2] == 1 ? tiles[Int(extra[5])] : []
