@@ -96,9 +96,15 @@ public struct TerminalReport {
             lines.append("  waves: \(group(Double(blocks))) thread blocks over \(gpu.sms) SMs (blocks per SM from the shared memory one uses, at most 32); the idle SMs of partial last waves add \(t(w)) to compute")
         }
         if let l = s.time.launch_overhead, let o = gpu.launchOverhead, o > 0 {
-            lines.append("  launches: \(group(Double(l / o).rounded())) GPU kernels x \(fmtSeconds(o)) launch overhead = \(t(l)), added to the total")
+            let n = (l / o).rounded()
+            lines.append("  launches: \(group(n)) GPU kernel\(n == 1 ? "" : "s") x \(fmtSeconds(o)) launch overhead = \(t(l)), added to the total")
         }
-        lines.append("  Not modelled: L2 hits (every tile re-read goes to HBM; docs/model.md).")
+        if let l2 = s.l2 {
+            lines.append("  L2: the SMs read \(fmtBytes(l2.read_bytes)); \(fmtBytes(l2.hit_bytes)) of it were tiles the blocks of a wave shared, so HBM served \(fmtBytes(s.hbm.read_bytes)) (the memory time above)")
+            lines.append("  Not modelled: L2 reuse across a block's own iterations or across waves, L2 bandwidth, registers (docs/model.md).")
+        } else {
+            lines.append("  Not modelled: caches (every tile load is an HBM read), waves and launch overhead: the seed's model (docs/model.md).")
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -100,6 +100,11 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
         let r = try gpusim(["run", "Kernels/flash_attention.kern", "--gpu", "seed-a100", "--explain-time"])
         #expect(r.out.contains("compute = FLOPs / 150 FLOP/cycle; total = compute + memory, serial (the seed's model)"))
         #expect(r.out.contains("whole run: 1.84 MB -> memory 917,504 cycles; 282,863,616 FLOPs -> compute 1,885,757.4 cycles; total 2,803,261.4 cycles, compute-bound"))
+        // A real preset adds waves, the launch overhead and the L2's share.
+        let real = try gpusim(["run", "Kernels/stack/linear.kern", "--explain-time"])
+        #expect(real.out.contains("waves: 32 thread blocks over 108 SMs"))
+        #expect(real.out.contains("launches: 1 GPU kernel x 3.00 us launch overhead = 3.00 us, added to the total"))
+        #expect(real.out.contains("L2: the SMs read 4.20 MB; 3.41 MB of it were tiles the blocks of a wave shared, so HBM served 787 KB"))
     }
 
     @Test func completionScriptsAndHelp() throws {
