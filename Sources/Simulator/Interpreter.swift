@@ -620,6 +620,10 @@ public final class Interpreter {
             let before = (tally.readBytes, tally.writeBytes, tally.flops, tally.tensorCoreFlops, tally.idleTensorCoreFlops, tally.idleVectorFlops)
             let frame = Frame(kernel: callee, overrides: overrides, bound: bound)
             frame.views = views
+            // Grid coordinates are the caller's loop slots: the callee's loads must not read them.
+            let callerLevels = gridLevels
+            gridLevels = []
+            defer { gridLevels = callerLevels }
             try runKernel(frame, isEntry: false)
             tally.bump(.kernelLaunches, k, by: 1)
             tally.bump(.kernelRead, k, by: tally.readBytes - before.0)
