@@ -115,9 +115,7 @@ public final class BinaryTraceWriter: TraceWriter {
     public init(path: String, header: TraceHeader) throws(SimulationError) {
         out = try AtomicFileWriter(path: path)
         block = .allocate(capacity: capacity)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        guard let data = try? enc.encode(header) else { throw .input("cannot encode the trace header") }
+        let data = try sortedJSON(header, "trace header")
         var start = BinaryTrace.magic
         Self.append(UInt32(traceSchemaVersion), to: &start)
         Self.append(UInt32(data.count), to: &start)
@@ -226,10 +224,7 @@ public final class BinaryTraceWriter: TraceWriter {
 
     public func finish(summary: RunSummary) throws(SimulationError) {
         try drain()
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        let footer = BinaryTrace.Footer(sites: sites.map(BinaryTrace.encode), summary: summary)
-        guard let data = try? enc.encode(footer) else { throw .input("cannot encode the trace footer") }
+        let data = try sortedJSON(BinaryTrace.Footer(sites: sites.map(BinaryTrace.encode), summary: summary), "trace footer")
         var trailer: [UInt8] = []
         Self.append(UInt64(offset), to: &trailer)
         Self.append(UInt64(count), to: &trailer)

@@ -120,6 +120,14 @@ public struct TraceHeader: Codable, Sendable {
     }
 }
 
+/// JSON with sorted keys, as every trace form writes its header and summary (stable bytes).
+func sortedJSON<T: Encodable>(_ value: T, _ what: String) throws(SimulationError) -> Data {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys]
+    guard let data = try? enc.encode(value) else { throw .input("cannot encode the \(what)") }
+    return data
+}
+
 public func jsonString(_ s: String) -> String {
     var out = "\""
     for u in s.unicodeScalars {
@@ -153,10 +161,7 @@ public final class JSONLTraceWriter: TraceWriter {
 
     public init(path: String, header: TraceHeader) throws(SimulationError) {
         out = try AtomicFileWriter(path: path)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        guard let data = try? enc.encode(header) else { throw .input("cannot encode the trace header") }
-        try out.write(String(decoding: data, as: UTF8.self) + "\n")
+        try out.write(sortedJSON(header, "trace header") + Data("\n".utf8))
     }
 
     public func record(_ e: Event) throws(SimulationError) {
@@ -177,10 +182,7 @@ public final class JSONLTraceWriter: TraceWriter {
     }
 
     public func finish(summary: RunSummary) throws(SimulationError) {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        guard let data = try? enc.encode(["summary": summary]) else { throw .input("cannot encode the summary") }
-        try out.write(String(decoding: data, as: UTF8.self) + "\n")
+        try out.write(sortedJSON(["summary": summary], "summary") + Data("\n".utf8))
         try out.commit()
     }
 
