@@ -22,8 +22,14 @@ public struct TraceReader {
 
     /// Reads `path`, feeding every event to `sink` (if any); returns the header and summary.
     public static func read(_ path: String, into sink: EventSink? = nil) throws(Failure) -> Trace {
+        try read(path) { _ in sink }
+    }
+
+    /// Reads `path`; once the header is known and the trace checked complete, `sinkFor` gives
+    /// the sink for its events (a writer of another format needs the header first).
+    public static func read(_ path: String, sinkFor: (TraceHeader) throws(Failure) -> EventSink?) throws(Failure) -> Trace {
         guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { throw .message("cannot open '\(path)'") }
-        if data.starts(with: BinaryTrace.magic) { return try readBinary(data, path: path, into: sink) }
+        if data.starts(with: BinaryTrace.magic) { return try readBinary(data, path: path, sinkFor: sinkFor) }
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
         guard let first = lines.first else { throw .message("'\(path)' is empty, not a gpusim trace") }
         guard let probe = try? JSONSerialization.jsonObject(with: Data(first)) as? [String: Any], probe["schema"] as? String == "gpusim-trace" else {
@@ -46,7 +52,7 @@ public struct TraceReader {
             summary = try JSONDecoder().decode(Closing.self, from: Data(last)).summary
         } catch { throw .message("'\(path)': the closing summary is malformed") }
         lines.removeLast()
-        if let sink {
+        if let sink = try sinkFor(header) {
             // JSONDecoder, not JSONSerialization: it parses every double exactly, so times read
             // back bit for bit as they were written.
             struct Line: Decodable {
@@ -77,7 +83,7 @@ public struct TraceReader {
     }
 
     /// The binary layout is documented on `BinaryTrace`.
-    static func readBinary(_ data: Data, path: String, into sink: EventSink?) throws(Failure) -> Trace {
+    static func readBinary(_ data: Data, path: String, sinkFor: (TraceHeader) throws(Failure) -> EventSink?) throws(Failure) -> Trace {
         func u32(_ at: Int) -> Int { Int(UInt32(littleEndian: data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) })) }
         func u64(_ at: Int) -> Int64 { Int64(bitPattern: UInt64(littleEndian: data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) })) }
         guard data.count >= 16 else { throw .message("'\(path)' is truncated: it ends inside the binary trace's header") }
@@ -102,7 +108,7 @@ public struct TraceReader {
         }
         let sites = footer.sites.compactMap(BinaryTrace.decode)
         guard sites.count == footer.sites.count else { throw .message("'\(path)': the site table is malformed") }
-        if let sink {
+        if let sink = try sinkFor(header) {
             let result: Result<Int64, Failure> = data.withUnsafeBytes { bytes in
                 var decoder = BinaryTraceDecoder(bytes: bytes, start: headerEnd, end: Int(footerStart), sites: sites)
                 var e = Event()

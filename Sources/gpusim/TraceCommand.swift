@@ -46,20 +46,20 @@ struct TraceCommand: ParsableCommand {
                 printError("gpusim: error: '\(input)' is not a gpusim trace (JSONL or binary)")
                 throw ExitCode(1)
             }
-            // The header is needed before the first event: read it once without events.
-            let header: TraceHeader
-            do { header = try TraceReader.read(input).header } catch {
-                printError("gpusim: error: \(error)")
-                throw ExitCode(1)
-            }
-            let writer: TraceWriter
-            do { writer = try format.writer(path: output, header: header) } catch { throw failRun(error) }
+            // The writer needs the header, which the reader hands over before the first event.
+            var writer: TraceWriter?
             do {
-                let trace = try TraceReader.read(input, into: writer)
-                try writer.finish(summary: trace.summary)
+                let trace = try TraceReader.read(input) { header throws(TraceReader.Failure) in
+                    do throws(SimulationError) { writer = try format.writer(path: output, header: header) } catch {
+                        if case .input(let m) = error { throw .message(m) }
+                        throw .message("\(error)")
+                    }
+                    return writer
+                }
+                try writer?.finish(summary: trace.summary)
                 print("\(output): \(group(trace.summary.counts.events)) events, \(format.rawValue)")
             } catch {
-                writer.abandon()
+                writer?.abandon()
                 printError("gpusim: error: \(error)")
                 throw ExitCode(1)
             }

@@ -187,6 +187,8 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
         #expect(notTrace.status == 1 && notTrace.err == "gpusim: error: 'Kernels/flash_attention.kern' is not a gpusim trace (JSONL or binary)\n")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: tmp + "/f.gstrace"))
         try bytes.prefix(bytes.count - 3).write(to: URL(fileURLWithPath: tmp + "/cut.gstrace"))
+        let unwritable = try gpusim(["trace", "convert", tmp + "/f.gstrace", tmp + "/no/such/dir/x.jsonl"])
+        #expect(unwritable.status == 1 && unwritable.err.hasPrefix("gpusim: error: cannot write '\(tmp)/no/such/dir/x.jsonl'"))
         let cut = try gpusim(["trace", "convert", tmp + "/cut.gstrace", tmp + "/cut.jsonl"])
         #expect(cut.status == 1 && cut.err.contains("is truncated"))
         #expect(!FileManager.default.fileExists(atPath: tmp + "/cut.jsonl"))
