@@ -13,7 +13,7 @@ public struct TraceReader {
     public struct Trace {
         public var kernel: String
         public var file: String
-        public var gpu: GPUModel
+        public var gpu: GPUModel?
         public var params: [String: ParamValue]
         public var summary: RunSummary
         /// The header as recorded (to write the trace again in another format).
@@ -58,6 +58,7 @@ public struct TraceReader {
             struct Line: Decodable {
                 var seq: Int64, t: Double?, dur: Double?, kind: EventKind, op: String, name: String, shape: [Int64]
                 var bytes: Int64, flops: Int64?, sram: Int64, hbm: Int64, loc: String, dram: Int64?
+                var dram_write: Int64?
             }
             let decoder = JSONDecoder()
             for (n, line) in lines.enumerated() {
@@ -70,8 +71,9 @@ public struct TraceReader {
                 e.seq = o.seq; e.kind = o.kind; e.op = o.op; e.name = o.name; e.time = o.t ?? 0; e.duration = o.dur ?? 0
                 e.rows = o.shape[0]; e.cols = o.shape[1]
                 e.bytes = o.bytes; e.flops = o.flops ?? 0; e.sramBytes = o.sram; e.hbmBytes = o.hbm
-                e.dramBytes = o.dram ?? (o.kind == .load || o.kind == .store ? o.bytes : 0)
-                guard BinaryTrace.plausible(e.seq, e.rows, e.cols, e.bytes, e.flops, e.sramBytes, e.hbmBytes, e.dramBytes), e.time.isFinite, e.duration.isFinite else {
+                e.dramBytes = o.dram ?? BinaryTrace.defaultDRAM(o.kind, bytes: o.bytes)
+                e.dramWriteBytes = o.dram_write ?? 0
+                guard BinaryTrace.plausible(e.seq, e.rows, e.cols, e.bytes, e.flops, e.sramBytes, e.hbmBytes, e.dramBytes, e.dramWriteBytes), e.time.isFinite, e.duration.isFinite else {
                     throw .message("'\(path)': line \(n + 2) has a value that is negative, not finite or beyond 2^50")
                 }
                 e.line = lc[0]; e.column = lc[1]

@@ -40,8 +40,8 @@ public struct TerminalReport {
             lines.append("               " + paint("1;31", "overflow") + ": \(s.sram.overflow_count) allocation(s) over capacity, worst by \(amount(s.sram.max_overflow_bytes)), first at \(s.sram.first_overflow ?? "?")")
         }
         lines.append("  HBM traffic  reads \(amount(s.hbm.read_bytes)), writes \(amount(s.hbm.write_bytes)), total \(amount(s.hbm.total_bytes))")
-        if let l2 = s.l2, l2.hit_bytes > 0 {
-            lines.append("  L2           SMs read \(amount(l2.read_bytes)); \(amount(l2.hit_bytes)) (\(Int((100 * Double(l2.hit_bytes) / Double(l2.read_bytes)).rounded())) %) shared between the blocks of a wave")
+        if let read = s.l2?.read_bytes, let hit = s.l2?.hit_bytes, hit > 0 {
+            lines.append("  L2           SMs read \(amount(read)); \(amount(hit)) (\(Int((100 * Double(hit) / Double(read)).rounded())) %) shared between the blocks of a wave")
         }
         lines.append("  FLOPs        \(group(Double(s.flops.total))) (matmul \(group(Double(s.flops.matmul))), elementwise \(group(Double(s.flops.elementwise))), special \(group(Double(s.flops.special))))")
         let tot = s.time.compute + s.time.memory
@@ -99,8 +99,8 @@ public struct TerminalReport {
             let n = (l / o).rounded()
             lines.append("  launches: \(group(n)) GPU kernel\(n == 1 ? "" : "s") x \(fmtSeconds(o)) launch overhead = \(t(l)), added to the total")
         }
-        if let l2 = s.l2 {
-            lines.append("  L2: the SMs read \(fmtBytes(l2.read_bytes)); \(fmtBytes(l2.hit_bytes)) of it were tiles the blocks of a wave shared, so HBM served \(fmtBytes(s.hbm.read_bytes)) (the memory time above)")
+        if let read = s.l2?.read_bytes, let hit = s.l2?.hit_bytes {
+            lines.append("  L2: the SMs read \(fmtBytes(read)); \(fmtBytes(hit)) of it were tiles the blocks of a wave shared, so HBM served \(fmtBytes(s.hbm.read_bytes)) (the memory time above)")
             lines.append("  Not modelled: L2 reuse across a block's own iterations or across waves, L2 bandwidth, registers (docs/model.md).")
         } else {
             lines.append("  Not modelled: caches (every tile load is an HBM read), waves and launch overhead: the seed's model (docs/model.md).")

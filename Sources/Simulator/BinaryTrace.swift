@@ -15,7 +15,8 @@ import KernLang
 /// the fields that differ: duration as an f64, the integers (rows, cols, bytes, flops, sram,
 /// hbm) as zigzag LEB128 deltas against that previous event; then, when the mask's top bit
 /// is set, an extension byte: `seq` when it is not one more than the last, and a load's HBM
-/// bytes when L2 served part of it (as bytes minus them). In a loop almost nothing changes
+/// bytes when L2 served part of it (as bytes minus them), and a measured launch's DRAM write
+/// bytes (LEB128). In a loop almost nothing changes
 /// but the time, so most events take 10 to 12 bytes. A file without the closing magic was
 /// cut short.
 public enum BinaryTrace {
@@ -23,8 +24,8 @@ public enum BinaryTrace {
     public static let endMagic: [UInt8] = Array("GSTREND!".utf8)
     public static let trailerSize = 24
     /// The most bytes one record can take: site and seq as 10-byte varints, the mask, two
-    /// f64s and six 10-byte varints.
-    public static let maxRecordSize = 10 + 1 + 8 + 8 + 6 * 10 + 1 + 10 + 10
+    /// f64s and six 10-byte varints, the extension byte and its three varints.
+    public static let maxRecordSize = 10 + 1 + 8 + 8 + 6 * 10 + 1 + 10 + 10 + 10
 
     /// Counts in an event are never negative and stay far below 2^50 (a petabyte): a reader
     /// refuses anything else, so a damaged file cannot overflow the sums made from it.
@@ -37,11 +38,11 @@ public enum BinaryTrace {
         static let duration: UInt8 = 1, rows: UInt8 = 2, cols: UInt8 = 4, bytes: UInt8 = 8
         static let flops: UInt8 = 16, sram: UInt8 = 32, hbm: UInt8 = 64, extended: UInt8 = 128
         // Bits of the extension byte.
-        static let seq: UInt8 = 1, dram: UInt8 = 2
+        static let seq: UInt8 = 1, dram: UInt8 = 2, dramWrite: UInt8 = 4
     }
 
     /// A transfer's HBM bytes unless L2 served part of it; 0 for other events.
-    static func defaultDRAM(_ kind: EventKind, bytes: Int64) -> Int64 { kind == .load || kind == .store ? bytes : 0 }
+    public static func defaultDRAM(_ kind: EventKind, bytes: Int64) -> Int64 { kind == .load || kind == .store ? bytes : 0 }
 
     /// The previous event's fields at one site: what the next record there is a delta against.
     struct Previous {
@@ -192,6 +193,7 @@ public final class BinaryTraceWriter: TraceWriter {
         var ext: UInt8 = 0
         if e.seq != lastSeq &+ 1 { ext |= BinaryTrace.Field.seq }
         if e.dramBytes != BinaryTrace.defaultDRAM(e.kind, bytes: e.bytes) { ext |= BinaryTrace.Field.dram }
+        if e.dramWriteBytes != 0 { ext |= BinaryTrace.Field.dramWrite }
         if ext != 0 { mask |= BinaryTrace.Field.extended }
         varint(UInt64(s))
         block[filled] = mask; filled += 1
@@ -208,6 +210,7 @@ public final class BinaryTraceWriter: TraceWriter {
                 block[filled] = ext; filled += 1
                 if ext & BinaryTrace.Field.seq != 0 { delta(e.seq, lastSeq) }
                 if ext & BinaryTrace.Field.dram != 0 { delta(e.bytes, e.dramBytes) }
+                if ext & BinaryTrace.Field.dramWrite != 0 { varint(UInt64(e.dramWriteBytes)) }
             }
             previous[s] = BinaryTrace.Previous(duration: e.duration, rows: e.rows, cols: e.cols, bytes: e.bytes, flops: e.flops,
                                                sram: e.sramBytes, hbm: e.hbmBytes)
@@ -307,7 +310,8 @@ public struct BinaryTraceDecoder {
         lastSeq = e.seq
         let dram = BinaryTrace.defaultDRAM(site.kind, bytes: p.bytes)
         e.dramBytes = ext & BinaryTrace.Field.dram != 0 ? p.bytes &- (try delta(0)) : dram
-        guard BinaryTrace.plausible(p.rows, p.cols, p.bytes, p.flops, p.sram, p.hbm, e.seq, e.dramBytes), p.duration.isFinite, e.time.isFinite else {
+        e.dramWriteBytes = ext & BinaryTrace.Field.dramWrite != 0 ? Int64(truncatingIfNeeded: try varint()) : 0
+        guard BinaryTrace.plausible(p.rows, p.cols, p.bytes, p.flops, p.sram, p.hbm, e.seq, e.dramBytes, e.dramWriteBytes), p.duration.isFinite, e.time.isFinite else {
             throw .malformed(offset: start, "a value is negative, not finite or beyond 2^50")
         }
         e.duration = p.duration; e.rows = p.rows; e.cols = p.cols; e.bytes = p.bytes; e.flops = p.flops

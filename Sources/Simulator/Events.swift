@@ -40,6 +40,9 @@ public struct Event: Sendable {
     /// Loads: the bytes HBM served (the rest were L2 hits); loads and stores without an L2
     /// model: `bytes`.
     public var dramBytes: Int64 = 0
+    /// Measured launches only: the bytes DRAM wrote during the launch (`dramBytes` holds what
+    /// it read, `bytes` all L2 traffic). Simulated events keep it 0.
+    public var dramWriteBytes: Int64 = 0
     public var line: Int = 0
     public var column: Int = 0
     public init() {}

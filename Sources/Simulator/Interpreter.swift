@@ -270,7 +270,9 @@ public final class Interpreter {
         summary.time.total = (gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime) + launches
         if gpu.launchOverhead != nil { summary.time.launch_overhead = launches }
         if gpu.waveQuantisation == true && gpu.l2Bytes > 0 {
-            summary.l2 = .init(read_bytes: tally.l2ReadBytes, hit_bytes: tally.l2ReadBytes - tally.readBytes)
+            // Every store passes through L2 (write-back), so L2 traffic is requested reads plus writes.
+            summary.l2 = .init(read_bytes: tally.l2ReadBytes, hit_bytes: tally.l2ReadBytes - tally.readBytes,
+                               bytes: tally.l2ReadBytes + tally.writeBytes)
         }
         if gpu.waveQuantisation == true {
             summary.time.wave_idle = self.computeTime(flops: tally.idleTensorCoreFlops + tally.idleVectorFlops, tensorCore: tally.idleTensorCoreFlops)
@@ -352,7 +354,9 @@ public final class Interpreter {
             label: label, line: line, read_bytes: d.readBytes, write_bytes: d.writeBytes, flops: d.flops,
             tensor_core_flops: d.tensorCoreFlops, time_compute: compute, time_memory: memory,
             time_total: (gpu.overlap ? Swift.max(compute, memory) : compute + memory) + launchTime(d.launches),
-            bound: memory > compute ? "memory" : "compute"))
+            bound: memory > compute ? "memory" : "compute",
+            l2_bytes: gpu.waveQuantisation == true && gpu.l2Bytes > 0 ? d.l2ReadBytes + d.writeBytes : nil,
+            launches: d.launches > 0 ? d.launches : nil))
     }
 
     /// The entry kernel's output tensors after a numeric run, by name.

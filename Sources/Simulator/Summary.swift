@@ -22,10 +22,25 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var first_overflow: String?
         public var peak_elements: Int64?
     }
-    /// Reads as the SMs request them and the part L2 served (presets with an L2 model).
+    /// Reads as the SMs request them and the part L2 served (presets with an L2 model), and all
+    /// L2 traffic, reads and writes, as Nsight Compute's `lts__t_bytes` counts it. A measured
+    /// trace knows only the last.
     public struct L2: Sendable, Codable, Equatable {
-        public var read_bytes: Int64 = 0
-        public var hit_bytes: Int64 = 0
+        public var read_bytes: Int64?
+        public var hit_bytes: Int64?
+        public var bytes: Int64?
+        public init(read_bytes: Int64? = nil, hit_bytes: Int64? = nil, bytes: Int64? = nil) {
+            self.read_bytes = read_bytes; self.hit_bytes = hit_bytes; self.bytes = bytes
+        }
+    }
+    /// A trace imported from a profiler: the tool, and the parts of this summary it did not
+    /// measure (they are left out of the JSON and shown as unknown, never as 0).
+    public struct Measured: Sendable, Codable, Equatable {
+        public var tool: String
+        /// Names of the summary's sections the tool did not measure: "flops", "sram", "hbm", "l2",
+        /// "hbm.peak_bytes".
+        public var unknown: [String]
+        public init(tool: String, unknown: [String]) { self.tool = tool; self.unknown = unknown }
     }
     public struct FLOPs: Sendable, Codable, Equatable {
         public var total: Int64 = 0
@@ -58,8 +73,12 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var gpu = ""
     public var hbm = HBM()
     public var l2: L2?
+    /// Set on traces imported from a profiler (`gpusim import`); nil for simulations.
+    public var measured: Measured?
     /// Bytes the SMs asked for: HBM reads plus the L2 hits (the algorithm's IO complexity).
     public var requestedReadBytes: Int64 { l2?.read_bytes ?? hbm.read_bytes }
+    /// Whether the run knows `section` (a simulation knows everything; a measured trace what its tool counted).
+    public func knows(_ section: String) -> Bool { !(measured?.unknown.contains(section) ?? false) }
     public var sram = SRAM()
     public var flops = FLOPs()
     public var time = Time()
@@ -89,6 +108,10 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var time_memory: Double
         public var time_total: Double
         public var bound: String
+        /// L2 traffic (requested reads plus writes) on presets with an L2 model.
+        public var l2_bytes: Int64? = nil
+        /// GPU kernels the phase launched with `run` (0: the phase is work of the entry kernel itself).
+        public var launches: Int64? = nil
     }
     public struct KernelBreakdown: Sendable, Codable, Equatable {
         public var launches: Int64
@@ -100,16 +123,21 @@ public struct RunSummary: Sendable, Codable, Equatable {
     }
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case kernel, gpu, hbm, sram, flops, time, bound, params, counts, tensors, phases, kernels }
+    enum CodingKeys: String, CodingKey { case kernel, gpu, hbm, l2, sram, flops, time, bound, params, counts, tensors, phases, kernels, measured }
 
-    /// Fields added within schema version 1 (tensors, phases, kernels) may be absent in older traces.
+    /// Fields added within schema version 1 (l2, tensors, phases, kernels, measured) may be absent
+    /// in older traces; a measured trace leaves out what its tool did not count.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         kernel = try c.decode(String.self, forKey: .kernel)
         gpu = try c.decode(String.self, forKey: .gpu)
-        hbm = try c.decode(HBM.self, forKey: .hbm)
-        sram = try c.decode(SRAM.self, forKey: .sram)
-        flops = try c.decode(FLOPs.self, forKey: .flops)
+        let measured = try c.decodeIfPresent(Measured.self, forKey: .measured)
+        self.measured = measured
+        let known = { (section: String) in !(measured?.unknown.contains(section) ?? false) }
+        hbm = known("hbm") ? try c.decode(HBM.self, forKey: .hbm) : HBM()
+        l2 = try c.decodeIfPresent(L2.self, forKey: .l2)
+        sram = known("sram") ? try c.decode(SRAM.self, forKey: .sram) : SRAM()
+        flops = known("flops") ? try c.decode(FLOPs.self, forKey: .flops) : FLOPs()
         time = try c.decode(Time.self, forKey: .time)
         bound = try c.decode(String.self, forKey: .bound)
         params = try c.decode([String: ParamValue].self, forKey: .params)
@@ -117,6 +145,24 @@ public struct RunSummary: Sendable, Codable, Equatable {
         tensors = try c.decodeIfPresent([String: TensorTraffic].self, forKey: .tensors) ?? [:]
         phases = try c.decodeIfPresent([Phase].self, forKey: .phases) ?? []
         kernels = try c.decodeIfPresent([String: KernelBreakdown].self, forKey: .kernels) ?? [:]
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kernel, forKey: .kernel)
+        try c.encode(gpu, forKey: .gpu)
+        if knows("hbm") { try c.encode(hbm, forKey: .hbm) }
+        try c.encodeIfPresent(l2, forKey: .l2)
+        if knows("sram") { try c.encode(sram, forKey: .sram) }
+        if knows("flops") { try c.encode(flops, forKey: .flops) }
+        try c.encode(time, forKey: .time)
+        try c.encode(bound, forKey: .bound)
+        try c.encode(params, forKey: .params)
+        try c.encode(counts, forKey: .counts)
+        try c.encode(tensors, forKey: .tensors)
+        try c.encode(phases, forKey: .phases)
+        try c.encode(kernels, forKey: .kernels)
+        try c.encodeIfPresent(measured, forKey: .measured)
     }
 
     /// Arithmetic intensity: FLOPs per HBM byte.

@@ -112,11 +112,17 @@ public struct TraceHeader: Codable, Sendable {
     public var version = traceSchemaVersion
     public var kernel: String
     public var file: String
-    public var gpu: GPUModel
+    /// The preset a simulation ran on; for a measured trace the preset of the GPU it was
+    /// measured on, when the importer was told (nil otherwise).
+    public var gpu: GPUModel?
     public var params: [String: ParamValue]
+    /// "measured" for a trace imported from a profiler (nil: a gpusim simulation).
+    public var source: String?
+    /// The profiler a measured trace came from ("Nsight Compute", "PyTorch profiler").
+    public var tool: String?
 
-    public init(kernel: String, file: String, gpu: GPUModel, params: [String: ParamValue]) {
-        self.kernel = kernel; self.file = file; self.gpu = gpu; self.params = params
+    public init(kernel: String, file: String, gpu: GPUModel?, params: [String: ParamValue], source: String? = nil, tool: String? = nil) {
+        self.kernel = kernel; self.file = file; self.gpu = gpu; self.params = params; self.source = source; self.tool = tool
     }
 }
 
@@ -173,7 +179,8 @@ public final class JSONLTraceWriter: TraceWriter {
         out.raw(",\"name\":"); out.string(e.name)
         out.raw(",\"shape\":["); out.int(e.rows); out.raw(","); out.int(e.cols)
         out.raw("],\"bytes\":"); out.int(e.bytes)
-        if e.kind == .load && e.dramBytes != e.bytes { out.raw(",\"dram\":"); out.int(e.dramBytes) }
+        if e.dramBytes != BinaryTrace.defaultDRAM(e.kind, bytes: e.bytes) { out.raw(",\"dram\":"); out.int(e.dramBytes) }
+        if e.dramWriteBytes != 0 { out.raw(",\"dram_write\":"); out.int(e.dramWriteBytes) }
         if e.flops != 0 { out.raw(",\"flops\":"); out.int(e.flops) }
         out.raw(",\"sram\":"); out.int(e.sramBytes)
         out.raw(",\"hbm\":"); out.int(e.hbmBytes)
@@ -201,9 +208,10 @@ public final class ChromeTraceWriter: TraceWriter {
 
     public init(path: String, header: TraceHeader) throws(SimulationError) {
         out = try AtomicFileWriter(path: path)
-        scale = header.gpu.units == .seconds ? 1e6 : 1
-        try out.write("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"kernel\":\(jsonString(header.kernel)),\"gpu\":\(jsonString(header.gpu.name)),\"time_unit\":\"\(header.gpu.units == .seconds ? "us" : "cycles")\"},\"traceEvents\":[\n")
-        try item("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\(jsonString(header.kernel + " on " + header.gpu.name))}}")
+        let seconds = header.gpu.map { $0.units == .seconds } ?? true, gpuName = header.gpu?.name ?? "an unknown GPU"
+        scale = seconds ? 1e6 : 1
+        try out.write("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"kernel\":\(jsonString(header.kernel)),\"gpu\":\(jsonString(gpuName)),\"time_unit\":\"\(seconds ? "us" : "cycles")\"},\"traceEvents\":[\n")
+        try item("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\(jsonString(header.kernel + " on " + gpuName))}}")
         try item("{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"HBM transfers\"}}")
         try item("{\"ph\":\"M\",\"pid\":1,\"tid\":2,\"name\":\"thread_name\",\"args\":{\"name\":\"compute\"}}")
     }

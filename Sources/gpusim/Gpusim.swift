@@ -13,7 +13,7 @@ struct Gpusim: ParsableCommand {
         Exit status: 0 success, 1 kernel or input error (diagnostics printed), 2 usage error.
         Kernel parameters follow the kernel path: gpusim run Kernels/flash_attention.kern --N 8192
         """,
-        subcommands: [RunCommand.self, CheckCommand.self, FmtCommand.self, ListCommand.self, BenchCommand.self, VerifyCommand.self, GraphCommand.self, DiffCommand.self, RooflineCommand.self, SweepCommand.self, TimelineCommand.self, ReportCommand.self, ComplexityCommand.self, ParamsCommand.self, ValidateCommand.self, TraceCommand.self])
+        subcommands: [RunCommand.self, CheckCommand.self, FmtCommand.self, ListCommand.self, BenchCommand.self, VerifyCommand.self, GraphCommand.self, DiffCommand.self, RooflineCommand.self, SweepCommand.self, TimelineCommand.self, ReportCommand.self, ComplexityCommand.self, ParamsCommand.self, ValidateCommand.self, TraceCommand.self, ImportCommand.self])
 
     static func main() {
         do {
@@ -88,7 +88,8 @@ func writeFile(_ path: String, _ text: String) throws { try writeFile(path, Data
 
 /// The summary of a recorded trace, or of a run of a kernel with the command's parameters;
 /// `sink` sees every event either way.
-func summaryOf(_ input: String, params: [String], gpu gpuOptions: GPUOptions, sink: EventSink? = nil) throws -> (RunSummary, GPUModel) {
+/// The GPU is nil for a measured trace that does not name its GPU.
+func summaryOf(_ input: String, params: [String], gpu gpuOptions: GPUOptions, sink: EventSink? = nil) throws -> (RunSummary, GPUModel?) {
     if TraceReader.looksLikeTrace(input) {
         if !params.isEmpty { throw ValidationError("parameters cannot be given with a trace; they were fixed when it was recorded") }
         do {
@@ -146,9 +147,14 @@ struct GPUOptions: ParsableArguments {
             }
             do { return try GPUModel.load(json: data, path: gpuFile) } catch { throw failRun(error) }
         }
-        guard let m = GPUModel.preset(named: gpu) else {
-            var msg = "--gpu: unknown preset '\(gpu)'"
-            if let s = closestName(to: gpu, in: GPUModel.presets.map(\.name)) { msg += "; did you mean '\(s)'?" }
+        return try Self.preset(gpu)
+    }
+
+    /// The preset called `name`, or a usage error that lists them.
+    static func preset(_ name: String) throws -> GPUModel {
+        guard let m = GPUModel.preset(named: name) else {
+            var msg = "--gpu: unknown preset '\(name)'"
+            if let s = closestName(to: name, in: GPUModel.presets.map(\.name)) { msg += "; did you mean '\(s)'?" }
             msg += " Presets: \(GPUModel.presets.map(\.name).joined(separator: ", "))"
             throw ValidationError(msg)
         }

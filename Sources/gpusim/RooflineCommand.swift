@@ -30,7 +30,12 @@ struct RooflineCommand: ParsableCommand {
     var params: [String] = []
 
     func run() throws {
-        let (summary, gpu) = try summaryOf(input, params: params, gpu: gpuOptions)
+        let (summary, traceGPU) = try summaryOf(input, params: params, gpu: gpuOptions)
+        guard summary.knows("flops") else {
+            printError("gpusim: error: '\(input)' is a measured trace without FLOP counts (\(summary.measured?.tool ?? "a profiler") did not count them); a roofline needs them: give the kernel that models it instead")
+            throw ExitCode(1)
+        }
+        let gpu = try traceGPU ?? gpuOptions.model()
         let r = Roofline(summary: summary, gpu: gpu)
         if let output { try writeFile(output, RooflineChart.svg(r, title: "\(summary.kernel) on \(gpu.name)")) }
         if json {

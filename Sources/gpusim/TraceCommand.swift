@@ -84,11 +84,21 @@ struct TraceCommand: ParsableCommand {
             let s = trace.summary
             let size = ((try? FileManager.default.attributesOfItem(atPath: input))?[.size] as? NSNumber)?.int64Value ?? 0
             print("\(input): \(TraceReader.isBinary(input) ? "binary" : "JSONL") trace, \(fmtBytes(size))")
-            print("  Kernel       \(trace.kernel) (\(trace.file)) on \(trace.gpu.name)")
+            let time = s.time.unit == "seconds" ? fmtSeconds(s.time.total) : group(s.time.total.rounded()) + " " + s.time.unit
+            let flops = s.knows("flops") ? group(s.flops.total) : "unknown"
+            let dram = s.knows("hbm") ? fmtBytes(s.hbm.total_bytes) : "unknown"
+            if let m = s.measured {
+                print("  Measured     with \(m.tool) from \(trace.file)\(trace.gpu.map { " on \($0.name)" } ?? " (GPU not named)")")
+                print("  Launches     \(group(s.counts.launches)) GPU kernels, \(group(counter.n)) events in the file")
+                let l2 = s.l2?.bytes.map(fmtBytes) ?? "unknown"
+                print("  DRAM         \(dram)\(s.knows("hbm") ? " (reads \(fmtBytes(s.hbm.read_bytes)), writes \(fmtBytes(s.hbm.write_bytes)))" : ""), L2 traffic \(l2)")
+                print("  Time         \(time) (sum of kernel durations), FLOPs \(flops), SRAM \(s.knows("sram") ? fmtBytes(s.sram.peak_bytes) : "unknown")")
+                return
+            }
+            print("  Kernel       \(trace.kernel) (\(trace.file)) on \(trace.gpu?.name ?? s.gpu)")
             print("  Parameters   " + trace.params.keys.sorted().map { "\($0)=\(trace.params[$0]!)" }.joined(separator: " "))
             print("  Events       \(group(counter.n)) in the file\(counter.n == 0 ? " (a summary-only trace)" : ""); the run modelled loads \(group(s.counts.loads)), stores \(group(s.counts.stores)), computes \(group(s.counts.computes))")
-            let time = s.time.unit == "seconds" ? fmtSeconds(s.time.total) : group(s.time.total.rounded()) + " " + s.time.unit
-            print("  HBM traffic  \(fmtBytes(s.hbm.total_bytes)), FLOPs \(group(s.flops.total)), time \(time)")
+            print("  HBM traffic  \(dram), FLOPs \(flops), time \(time)")
         }
     }
 }
