@@ -14,6 +14,10 @@ struct DiffCommand: ParsableCommand {
         Examples:
           gpusim diff Kernels/flash_attention.kern Kernels/attention_2d.kern --gpu seed-a100 --N 4096 --d 128
           gpusim diff flash.jsonl standard.jsonl --json
+        When one side is a measured trace (gpusim import), the simulated launches are lined up with
+        the measured ones in launch order, each with its DRAM bytes, L2 bytes, time and errors:
+          gpusim import ncu attn.csv -o attn.gstrace --gpu h100-sxm
+          gpusim diff Kernels/stack/eager_attention.kern attn.gstrace --N 1024 --d 64 --BH 16
         """)
 
     @Argument(help: "First trace or kernel.")
@@ -30,8 +34,8 @@ struct DiffCommand: ParsableCommand {
     @Argument(parsing: .allUnrecognized, help: "Kernel parameters: --NAME VALUE ...")
     var params: [String] = []
 
-    /// Each kernel takes the parameters it declares.
-    func summary(_ path: String) throws -> (RunSummary, String) {
+    /// Each kernel takes the parameters it declares; `gpu` stands in for --gpu when given.
+    func summary(_ path: String, gpu: GPUModel? = nil, sink: EventSink? = nil) throws -> (RunSummary, String) {
         var mine: [String] = []
         if !TraceReader.looksLikeTrace(path), case .success(let p)? = try? Runner.load(path) {
             let known = Set(p.entryKernel.params.map(\.name))
@@ -39,8 +43,21 @@ struct DiffCommand: ParsableCommand {
                 mine += ["--\(name)", value.description]
             }
         }
-        let (s, _) = try summaryOf(path, params: mine, gpu: gpuOptions)
+        let (s, _) = try summaryOf(path, params: mine, gpu: gpuOptions, preset: gpu, sink: sink)
         return (s, s.kernel)
+    }
+
+    /// The measured trace at `path`, if it is one: its summary, GPU and launch events.
+    func measuredTrace(_ path: String) throws -> (RunSummary, GPUModel?, [Event])? {
+        guard TraceReader.looksLikeTrace(path) else { return nil }
+        let events = EventCollector()
+        let t: TraceReader.Trace
+        do { t = try TraceReader.read(path, into: events) } catch {
+            printError("gpusim: error: \(error)")
+            throw ExitCode(1)
+        }
+        guard t.summary.measured != nil else { return nil }
+        return (t.summary, t.gpu, events.events)
     }
 
     func run() throws {
@@ -52,6 +69,8 @@ struct DiffCommand: ParsableCommand {
         for name in overrides.keys where !known.contains(name) {
             throw ValidationError("--\(name): neither kernel has a parameter '\(name)'")
         }
+        let ma = try measuredTrace(a), mb = try measuredTrace(b)
+        if ma != nil || mb != nil { return try launchDiff(ma, mb) }
         let (x, la) = try summary(a), (y, lb) = try summary(b)
         let labels = la == lb ? ("A (\(la))", "B (\(lb))") : (la, lb)
         let d = RunDiff(x, y, labels: labels)
@@ -77,5 +96,29 @@ struct DiffCommand: ParsableCommand {
         }
         print("Verdict".padding(toLength: 26, withPad: " ", startingAt: 0) + "\(d.verdictA)-bound".leftPadded(w) + "\(d.verdictB)-bound".leftPadded(w))
         for h in d.headlines { print(h) }
+    }
+
+    /// A simulation (or a second measurement) against a measured trace, launch by launch.
+    func launchDiff(_ ma: (RunSummary, GPUModel?, [Event])?, _ mb: (RunSummary, GPUModel?, [Event])?) throws {
+        // The simulated side runs on the measured GPU unless --gpu says otherwise.
+        let measuredGPU = ma?.1 ?? mb?.1
+        let runGPU = gpuOptions.given ? nil : measuredGPU
+        func side(_ path: String, _ m: (RunSummary, GPUModel?, [Event])?) throws -> (label: String, launches: [LaunchFigures], gpu: String) {
+            if let (s, g, events) = m {
+                return ("\(s.kernel) (measured, \(s.measured!.tool))", LaunchFigures.measured(events, summary: s), g?.name ?? s.gpu)
+            }
+            let (s, _) = try summary(path, gpu: runGPU)
+            let gpu = try runGPU ?? gpuOptions.model()
+            return ("\(s.kernel) (simulated)", LaunchFigures.simulated(s, launchOverhead: gpu.launchOverhead ?? 0), s.gpu)
+        }
+        let x = try side(a, ma), y = try side(b, mb)
+        let d = LaunchDiff(simulated: x.launches, measured: y.launches, labels: (x.label, y.label))
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try enc.encode(d), as: UTF8.self))
+            return
+        }
+        print(LaunchDiffReport.text(d, gpus: (x.gpu, y.gpu)))
     }
 }

@@ -89,7 +89,7 @@ func writeFile(_ path: String, _ text: String) throws { try writeFile(path, Data
 /// The summary of a recorded trace, or of a run of a kernel with the command's parameters;
 /// `sink` sees every event either way.
 /// The GPU is nil for a measured trace that does not name its GPU.
-func summaryOf(_ input: String, params: [String], gpu gpuOptions: GPUOptions, sink: EventSink? = nil) throws -> (RunSummary, GPUModel?) {
+func summaryOf(_ input: String, params: [String], gpu gpuOptions: GPUOptions, preset: GPUModel? = nil, sink: EventSink? = nil) throws -> (RunSummary, GPUModel?) {
     if TraceReader.looksLikeTrace(input) {
         if !params.isEmpty { throw ValidationError("parameters cannot be given with a trace; they were fixed when it was recorded") }
         do {
@@ -100,7 +100,7 @@ func summaryOf(_ input: String, params: [String], gpu gpuOptions: GPUOptions, si
             throw ExitCode(1)
         }
     }
-    let gpu = try gpuOptions.model()
+    let gpu = try preset ?? gpuOptions.model()
     let program = try loadProgram(input)
     let options = RunOptions(gpu: gpu, overrides: try parseKernelParams(params))
     do { return (try Runner.run(program, options: options, extraSink: sink), gpu) } catch { throw failRun(error) }
@@ -134,8 +134,8 @@ func parseKernelParams(_ args: [String]) throws -> [String: ParamValue] {
 
 /// The options shared by every command that runs a kernel.
 struct GPUOptions: ParsableArguments {
-    @Option(name: .long, help: "GPU preset (gpusim list shows them).")
-    var gpu: String = GPUModel.defaultPreset
+    @Option(name: .long, help: "GPU preset (gpusim list shows them; default: \(GPUModel.defaultPreset)).")
+    var gpu: String?
 
     @Option(name: .customLong("gpu-file"), help: "A user-defined GPU as JSON (overrides --gpu).")
     var gpuFile: String?
@@ -147,8 +147,11 @@ struct GPUOptions: ParsableArguments {
             }
             do { return try GPUModel.load(json: data, path: gpuFile) } catch { throw failRun(error) }
         }
-        return try Self.preset(gpu)
+        return try Self.preset(gpu ?? GPUModel.defaultPreset)
     }
+
+    /// Whether the command line chose a GPU (else a measured trace's own GPU may stand in).
+    var given: Bool { gpu != nil || gpuFile != nil }
 
     /// The preset called `name`, or a usage error that lists them.
     static func preset(_ name: String) throws -> GPUModel {
