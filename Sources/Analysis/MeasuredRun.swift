@@ -102,6 +102,41 @@ public struct MeasuredRun: Sendable {
     }
 }
 
+extension MeasuredRun {
+    /// Any measured file: `ncu --csv` output, a PyTorch profiler trace, or a measured gpusim
+    /// trace written by `gpusim import`; told apart by their content.
+    public static func load(_ path: String) throws(ImportError) -> MeasuredRun {
+        if TraceReader.looksLikeTrace(path) && (TraceReader.isBinary(path) || isGpusimJSONL(path)) {
+            let events = EventCollector()
+            let t: TraceReader.Trace
+            do { t = try TraceReader.read(path, into: events) } catch { throw ImportError(error.description) }
+            guard let m = t.summary.measured else { throw ImportError("'\(path)' is a simulated trace, not a measurement") }
+            let s = t.summary
+            return MeasuredRun(tool: m.tool, file: path, launches: events.events.filter { $0.kind == .launch }.map { e in
+                MeasuredLaunch(name: e.name, dramReadBytes: s.knows("hbm") ? e.dramBytes : nil, dramWriteBytes: s.knows("hbm") ? e.dramWriteBytes : nil,
+                               l2Bytes: s.knows("l2") ? e.bytes : nil, seconds: e.duration)
+            })
+        }
+        let text = try NsightCSV.readText(path)
+        if text.drop(while: \.isWhitespace).first == "{" || text.drop(while: \.isWhitespace).first == "[" {
+            return try TorchProfile.parse(Data(text.utf8), file: path)
+        }
+        return try NsightCSV.parse(text, file: path)
+    }
+
+    static func isGpusimJSONL(_ path: String) -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        return String(decoding: h.readData(ofLength: 4096), as: UTF8.self).contains("\"schema\":\"gpusim-trace\"")
+    }
+
+    /// Kernel time summed over the launches (seconds) and DRAM bytes (nil when not measured).
+    public var kernelSeconds: Double { launches.reduce(0) { $0 + $1.seconds } }
+    public var dramBytes: Int64? {
+        launches.reduce(Int64(0) as Int64?) { acc, l in acc.flatMap { a in l.dramReadBytes.flatMap { r in l.dramWriteBytes.map { a + r + $0 } } } }
+    }
+}
+
 /// A measured file that cannot be imported: one line saying why.
 public struct ImportError: Error, CustomStringConvertible {
     public var description: String

@@ -50,6 +50,12 @@ public struct GPUModel: Sendable, Codable, Equatable {
         return (count &* Int64(dtype.bits) + 7) / 8
     }
 
+    /// The time of work whose compute and memory terms are `compute` and `memory`: the larger
+    /// when they overlap (real presets), their sum in the seed's serial model. The one place
+    /// this rule is written.
+    @inline(__always)
+    public func compose(compute: Double, memory: Double) -> Double { overlap ? Swift.max(compute, memory) : compute + memory }
+
     public func elementBytesFor(_ dtype: DType) -> Double {
         elementBytes.map(Double.init) ?? Double(dtype.bits) / 8
     }
@@ -163,7 +169,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
                         launchOverhead: p.launchOverhead, waveQuantisation: p.waveQuantisation)
     }
 
-    static func describe(_ e: DecodingError) -> String {
+    public static func describe(_ e: DecodingError) -> String {
         func path(_ c: DecodingError.Context) -> String { c.codingPath.map(\.stringValue).joined(separator: ".") }
         switch e {
         case .keyNotFound(let k, _): return "missing field '\(k.stringValue)'"

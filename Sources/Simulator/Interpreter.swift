@@ -262,12 +262,12 @@ public final class Interpreter {
             let rb = tally.value(.kernelRead, k), wb = tally.value(.kernelWrite, k), n = tally.value(.kernelLaunches, k)
             let c = self.computeTime(flops: fl + itc + ivec, tensorCore: tc + itc), m = Double(rb + wb) / memoryRate
             summary.kernels[kernel.name] = .init(launches: n, read_bytes: rb, write_bytes: wb, flops: fl,
-                                                 time_total: (gpu.overlap ? Swift.max(c, m) : c + m) + launchTime(n), bound: m > c ? "memory" : "compute")
+                                                 time_total: gpu.compose(compute: c, memory: m) + launchTime(n), bound: m > c ? "memory" : "compute")
         }
         summary.time.compute = computeTime
         summary.time.memory = memoryTime
         let launches = launchTime(tally.launches + entryLaunches)
-        summary.time.total = (gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime) + launches
+        summary.time.total = gpu.compose(compute: computeTime, memory: memoryTime) + launches
         if gpu.launchOverhead != nil { summary.time.launch_overhead = launches }
         if gpu.waveQuantisation == true && gpu.l2Bytes > 0 {
             // Every store passes through L2 (write-back), so L2 traffic is requested reads plus writes.
@@ -300,7 +300,7 @@ public final class Interpreter {
         return Double(tensorCore) / (gpu.matmulFlops * rate) + Double(flops - tensorCore) / (gpu.vectorFlops * rate)
     }
     var memoryTime: Double { Double(tally.readBytes + tally.writeBytes) / memoryRate }
-    var now: Double { (gpu.overlap ? Swift.max(computeTime, memoryTime) : computeTime + memoryTime) + launchTime(tally.launches + entryLaunches) }
+    var now: Double { gpu.compose(compute: computeTime, memory: memoryTime) + launchTime(tally.launches + entryLaunches) }
 
     func runKernel(_ frame: Frame, isEntry: Bool) throws(SimulationError) {
         if isEntry { try execPhases(frame) } else { try exec(frame.kernel.body, frame) }
@@ -353,7 +353,7 @@ public final class Interpreter {
         summary.phases.append(RunSummary.Phase(
             label: label, line: line, read_bytes: d.readBytes, write_bytes: d.writeBytes, flops: d.flops,
             tensor_core_flops: d.tensorCoreFlops, time_compute: compute, time_memory: memory,
-            time_total: (gpu.overlap ? Swift.max(compute, memory) : compute + memory) + launchTime(d.launches),
+            time_total: gpu.compose(compute: compute, memory: memory) + launchTime(d.launches),
             bound: memory > compute ? "memory" : "compute",
             l2_bytes: gpu.waveQuantisation == true && gpu.l2Bytes > 0 ? d.l2ReadBytes + d.writeBytes : nil,
             launches: d.launches > 0 ? d.launches : nil))
@@ -949,7 +949,7 @@ public final class Interpreter {
         let dFlops = tally.effectiveFlops - start.effectiveFlops
         let dTensor = tally.effectiveTensorCoreFlops - start.effectiveTensorCoreFlops
         let dLaunches = tally.launches - start.launches
-        let overlap = gpu.overlap, overhead = gpu.launchOverhead ?? 0, entry = entryLaunches
+        let overhead = gpu.launchOverhead ?? 0, entry = entryLaunches
         var n0 = seq
         defer { seq = n0 }
         try recorded.withUnsafeMutableBufferPointer { (r) throws(SimulationError) in
@@ -959,7 +959,7 @@ public final class Interpreter {
                 let launches = r[n].launches + dLaunches
                 let compute = computeTime(flops: flops, tensorCore: tensor), memory = Double(bytes) / memoryRate
                 r[n].event.seq = n0
-                r[n].event.time = (overlap ? Swift.max(compute, memory) : compute + memory) + Double(launches + entry) * overhead
+                r[n].event.time = gpu.compose(compute: compute, memory: memory) + Double(launches + entry) * overhead
                 if n == 0 && r[n].event.kind == .iteration { r[n].event.rows = k }
                 if recording != nil {
                     var copy = r[n]

@@ -165,6 +165,15 @@ public struct RunSummary: Sendable, Codable, Equatable {
         try c.encodeIfPresent(measured, forKey: .measured)
     }
 
+    /// The kernel time (launch overhead left out) this run takes on `other`, a preset that
+    /// differs from `base`, the one it ran on, only in its achievable fractions. Every time term
+    /// is a counter divided by a peak times a fraction, so a new fraction rescales its term;
+    /// the terms are then composed as the time model composes them (tested against re-runs).
+    public func kernelTime(on other: GPUModel, ranOn base: GPUModel) -> Double {
+        other.compose(compute: time.compute * base.computeEfficiency / other.computeEfficiency,
+                      memory: time.memory * base.hbmEfficiency / other.hbmEfficiency)
+    }
+
     /// Arithmetic intensity: FLOPs per HBM byte.
     public var intensity: Double { hbm.total_bytes == 0 ? .infinity : Double(flops.total) / Double(hbm.total_bytes) }
 }

@@ -13,7 +13,7 @@ struct Gpusim: ParsableCommand {
         Exit status: 0 success, 1 kernel or input error (diagnostics printed), 2 usage error.
         Kernel parameters follow the kernel path: gpusim run Kernels/flash_attention.kern --N 8192
         """,
-        subcommands: [RunCommand.self, CheckCommand.self, FmtCommand.self, ListCommand.self, BenchCommand.self, VerifyCommand.self, GraphCommand.self, DiffCommand.self, RooflineCommand.self, SweepCommand.self, TimelineCommand.self, ReportCommand.self, ComplexityCommand.self, ParamsCommand.self, ValidateCommand.self, TraceCommand.self, ImportCommand.self])
+        subcommands: [RunCommand.self, CheckCommand.self, FmtCommand.self, ListCommand.self, BenchCommand.self, VerifyCommand.self, GraphCommand.self, DiffCommand.self, RooflineCommand.self, SweepCommand.self, TimelineCommand.self, ReportCommand.self, ComplexityCommand.self, ParamsCommand.self, ValidateCommand.self, TraceCommand.self, ImportCommand.self, CalibrateCommand.self])
 
     static func main() {
         do {
