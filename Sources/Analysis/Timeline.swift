@@ -15,6 +15,8 @@ public final class Timeline: EventSink {
 
     public func record(_ e: Event) {
         if e.kind == .load || e.kind == .store { traffic += e.dramBytes }
+        // A measured launch carries what DRAM read and wrote while it ran.
+        if e.kind == .launch { traffic += e.dramBytes + e.dramWriteBytes }
         if e.kind == .overflow, overflows.count < 1000 { overflows.append((e.time, e.bytes, "\(e.line):\(e.column)")) }
         if let last = samples.last, last.sram == e.sramBytes, last.traffic == traffic { return }
         samples.append(Sample(time: e.time, sram: e.sramBytes, traffic: traffic))

@@ -48,6 +48,10 @@ struct GraphCommand: ParsableCommand {
                 printError("gpusim: error: \(error)")
                 throw ExitCode(1)
             }
+            if let m = trace.summary.measured {
+                printError("gpusim: error: '\(input)' is a measured trace (\(m.tool)): it has launches but no statements, so no dataflow to draw; graph the kernel that models it, and compare the two with gpusim diff")
+                throw ExitCode(1)
+            }
             program = try loadProgram(trace.file, entry: trace.kernel)
             title = DataflowGraph.title(trace.summary)
         } else {

@@ -52,7 +52,8 @@ import KernLang
         let x: Int64 = 256 * 512 * 2, w: Int64 = 512 * 512 * 2, b: Int64 = 512 * 2
         #expect(s.hbm.read_bytes == x + w + b)
         #expect(s.l2!.read_bytes == 8 * x + 4 * w + 4 * b)
-        #expect(s.l2!.hit_bytes == s.l2!.read_bytes - s.hbm.read_bytes)
+        #expect(s.l2!.hit_bytes == s.l2!.read_bytes! - s.hbm.read_bytes)
+        #expect(s.l2!.bytes == s.l2!.read_bytes! + s.hbm.write_bytes)
         #expect(try run("Kernels/stack/linear.kern", gpu: "seed-a100", ["T": .int(256), "K": .int(512), "N": .int(512)]).l2 == nil)
     }
 
