@@ -214,6 +214,9 @@ public final class ChromeTraceWriter: TraceWriter {
         try item("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\(jsonString(header.kernel + " on " + gpuName))}}")
         try item("{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"HBM transfers\"}}")
         try item("{\"ph\":\"M\",\"pid\":1,\"tid\":2,\"name\":\"thread_name\",\"args\":{\"name\":\"compute\"}}")
+        if header.source == "measured" {
+            try item("{\"ph\":\"M\",\"pid\":1,\"tid\":3,\"name\":\"thread_name\",\"args\":{\"name\":\"GPU kernels (measured)\"}}")
+        }
     }
 
     func item(_ s: String) throws(SimulationError) {
@@ -237,6 +240,9 @@ public final class ChromeTraceWriter: TraceWriter {
             try item("{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString(e.op)),\"args\":{\"tile\":\(jsonString(e.name)),\"flops\":\(e.flops),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.line):\(e.column)\"}}")
         case .overflow:
             try item("{\"ph\":\"i\",\"s\":\"p\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM overflow\",\"args\":{\"over_bytes\":\(e.bytes),\"loc\":\"\(e.line):\(e.column)\"}}")
+        case .launch where e.duration > 0:
+            // A measured launch: a span on its own track, with what the profiler counted.
+            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":3,\"ts\":\(jsonNumber(end - dur)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString(e.name)),\"args\":{\"launch\":\(jsonString(e.op)),\"dram_read_bytes\":\(e.dramBytes),\"dram_write_bytes\":\(e.dramWriteBytes),\"l2_bytes\":\(e.bytes)}}")
         case .alloc, .free, .launch, .iteration:
             break
         }
