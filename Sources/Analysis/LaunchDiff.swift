@@ -1,4 +1,5 @@
 import Foundation
+import KernLang
 import Simulator
 
 /// What one launch (or a group of launches) did: the unit `gpusim diff` lines up between a
@@ -18,16 +19,30 @@ public struct LaunchFigures: Sendable, Encodable, Equatable {
         self.label = label; self.launches = launches; self.dram_bytes = dram_bytes; self.l2_bytes = l2_bytes; self.seconds = seconds
     }
 
-    /// A simulation's launches: each phase of the entry kernel (a top-level loop nest of a GPU
-    /// kernel is one launch; a phase of `run` statements is as many launches as it ran). The
-    /// launch overhead a phase's time includes is taken out: profilers time kernels, not gaps.
-    public static func simulated(_ s: RunSummary, launchOverhead: Double) -> [LaunchFigures] {
-        s.phases.map { p in
+    /// A simulation's launches, from the entry kernel's phases: a phase that ran launches (a
+    /// top-level grid of a GPU kernel, or `run` statements) stands for that many; the phases
+    /// that are part of a launch (statements around the grids) join the next launch, or the
+    /// last one, or, in a kernel without grids, form its one launch. The launch overhead in a
+    /// phase's time is left out (its compute and memory terms composed on `gpu`): profilers
+    /// time kernels, not the gaps between them. With the kernel's `source`, a phase under a
+    /// `# comment` line is labelled by the comment.
+    public static func simulated(_ s: RunSummary, gpu: GPUModel, source: SourceFile? = nil) -> [LaunchFigures] {
+        var out: [LaunchFigures] = [], pending: [LaunchFigures] = []
+        for p in s.phases {
             let n = Int(p.launches ?? 0)
-            return LaunchFigures(label: "\(p.label) (line \(p.line))", launches: max(1, n),
-                                 dram_bytes: p.read_bytes + p.write_bytes, l2_bytes: p.l2_bytes,
-                                 seconds: p.time_total - Double(n) * launchOverhead)
+            let above = p.line > 1 ? source?.lineText(p.line - 1).trimmingCharacters(in: .whitespaces) ?? "" : ""
+            let label = above.hasPrefix("#") && !above.hasPrefix("##") ? String(above.dropFirst()).trimmingCharacters(in: .whitespaces) : p.label
+            let f = LaunchFigures(label: "\(label) (line \(p.line))", launches: n, dram_bytes: p.read_bytes + p.write_bytes,
+                                  l2_bytes: p.l2_bytes, seconds: gpu.compose(compute: p.time_compute, memory: p.time_memory))
+            if n == 0 { pending.append(f); continue }
+            out.append(pending.isEmpty ? f : sum(pending + [f], label: f.label))
+            pending = []
         }
+        if !pending.isEmpty {
+            if let last = out.popLast() { out.append(sum([last] + pending, label: last.label)) }
+            else { out.append(sum(pending, label: pending.count == 1 ? pending[0].label : "\(s.kernel) (lines \(s.phases.first!.line)-\(s.phases.last!.line))")) }
+        }
+        return out.map { var f = $0; f.launches = max(1, f.launches); return f }
     }
 
     /// A measured trace's launches, from its launch events.

@@ -328,7 +328,10 @@ public final class Interpreter {
                 close()
                 let start = tally
                 try execStmt(s, f)
-                addPhase(Self.header(s.span), line, tally - start)
+                // A top-level grid of an entry that is a GPU kernel itself is one launch of its own.
+                var grid = false
+                if case .loop(parallel: true, _, _, _, _, _) = s.kind, entryLaunches == 1 { grid = true }
+                addPhase(Self.header(s.span), line, tally - start, grid: grid)
             case .param, .tensor, .require, .free:
                 try execStmt(s, f)
             default:
@@ -347,7 +350,7 @@ public final class Interpreter {
         return text.replacingOccurrences(of: "{", with: "").trimmingCharacters(in: .whitespaces)
     }
 
-    func addPhase(_ label: String, _ line: Int, _ d: Tally) {
+    func addPhase(_ label: String, _ line: Int, _ d: Tally, grid: Bool = false) {
         guard d.loads + d.stores + d.computes > 0 else { return }
         let compute = computeTime(d), memory = Double(d.readBytes + d.writeBytes) / memoryRate
         summary.phases.append(RunSummary.Phase(
@@ -356,7 +359,7 @@ public final class Interpreter {
             time_total: gpu.compose(compute: compute, memory: memory) + launchTime(d.launches),
             bound: memory > compute ? "memory" : "compute",
             l2_bytes: gpu.waveQuantisation == true && gpu.l2Bytes > 0 ? d.l2ReadBytes + d.writeBytes : nil,
-            launches: d.launches > 0 ? d.launches : nil))
+            launches: gpu.launchOverhead != nil && d.launches + (grid ? 1 : 0) > 0 ? d.launches + (grid ? 1 : 0) : nil))
     }
 
     /// The entry kernel's output tensors after a numeric run, by name.

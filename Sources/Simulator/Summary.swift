@@ -110,7 +110,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var bound: String
         /// L2 traffic (requested reads plus writes) on presets with an L2 model.
         public var l2_bytes: Int64? = nil
-        /// GPU kernels the phase launched with `run` (0: the phase is work of the entry kernel itself).
+        /// GPU kernels the phase ran, on presets that model launches: its `run` statements, or 1
+        /// for a top-level `parallel` grid of an entry kernel that is a GPU kernel itself. Absent:
+        /// the phase is part of a launch (the entry kernel's other statements).
         public var launches: Int64? = nil
     }
     public struct KernelBreakdown: Sendable, Codable, Equatable {

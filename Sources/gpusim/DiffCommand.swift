@@ -109,7 +109,8 @@ struct DiffCommand: ParsableCommand {
             }
             let (s, _) = try summary(path, gpu: runGPU)
             let gpu = try runGPU ?? gpuOptions.model()
-            return ("\(s.kernel) (simulated)", LaunchFigures.simulated(s, launchOverhead: gpu.launchOverhead ?? 0), s.gpu)
+            let source = TraceReader.looksLikeTrace(path) ? nil : try? Runner.readSource(path)
+            return ("\(s.kernel) (simulated)", LaunchFigures.simulated(s, gpu: gpu, source: source), s.gpu)
         }
         let x = try side(a, ma), y = try side(b, mb)
         let d = LaunchDiff(simulated: x.launches, measured: y.launches, labels: (x.label, y.label))

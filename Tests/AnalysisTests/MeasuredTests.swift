@@ -191,6 +191,39 @@ func tempDir() throws -> URL {
     }
 }
 
+@Suite struct SimulatedLaunchTests {
+    static let gpu = GPUModel.preset(named: "h100-sxm")!
+
+    func launches(_ kernel: String, _ params: [String: ParamValue] = [:]) throws -> (RunSummary, [LaunchFigures]) {
+        let s = try Runner.run(program(kernel), options: RunOptions(gpu: Self.gpu, overrides: params))
+        return (s, LaunchFigures.simulated(s, gpu: Self.gpu, source: try readRelative(kernel)))
+    }
+
+    /// Four top-level grids are four launches, named by the comments above them; their times
+    /// and bytes add up to the run's (the entry's one launch overhead aside).
+    @Test func gridsAreLaunches() throws {
+        let (s, l) = try launches("Kernels/stack/eager_attention.kern")
+        #expect(l.map(\.label) == ["S = Q K^T (line 24)", "S * scale (line 35)", "P = softmax(S) over rows (line 43)", "O = P V (line 51)"])
+        #expect(l.reduce(0) { $0 + $1.dram_bytes! } == s.hbm.total_bytes)
+        #expect(l.reduce(0) { $0 + $1.l2_bytes! } == s.l2!.bytes!)
+        // Each launch's own overlap: at least the run's, which overlaps across launches.
+        #expect(l.reduce(0) { $0 + $1.seconds! } >= s.time.total - s.time.launch_overhead! - 1e-12)
+    }
+
+    /// A GPU kernel without grids (statements and a sequential loop) is one launch.
+    @Test func aKernelWithoutGridsIsOneLaunch() throws {
+        let (s, l) = try launches("Kernels/stack/rmsnorm.kern")
+        #expect(s.phases.count == 2 && l.count == 1 && l[0].launches == 1)
+        #expect(l[0].dram_bytes == s.hbm.total_bytes)
+    }
+
+    /// A model's `run` statements: as many launches as it ran.
+    @Test func modelLaunchesCount() throws {
+        let (s, l) = try launches("Kernels/models/tiny_mlp_stack.kern", ["T": .int(24), "L": .int(2)])
+        #expect(l.reduce(0) { $0 + $1.launches } == Int(s.counts.launches))
+    }
+}
+
 @Suite struct CalibrationTests {
     static let gpu = GPUModel.preset(named: "h100-sxm")!
 
