@@ -27,6 +27,16 @@ struct ImportCommand: ParsableCommand {
             }
         }
 
+        /// Reads with `read` (its error is one line and exit 1), then writes the trace.
+        func importing(_ read: () throws(ImportError) -> MeasuredRun) throws {
+            let measured: MeasuredRun
+            do { measured = try read() } catch {
+                printError("gpusim: error: \(error)")
+                throw ExitCode(1)
+            }
+            try write(measured)
+        }
+
         func write(_ run: MeasuredRun) throws {
             let preset = try gpu.map(GPUOptions.preset)
             let format = to.flatMap(Runner.TraceFormat.init(rawValue:)) ?? .forPath(output)
@@ -54,14 +64,7 @@ struct ImportCommand: ParsableCommand {
 
         @OptionGroup var out: Output
 
-        func run() throws {
-            let measured: MeasuredRun
-            do { measured = try NsightCSV.read(input) } catch {
-                printError("gpusim: error: \(error)")
-                throw ExitCode(1)
-            }
-            try out.write(measured)
-        }
+        func run() throws { try out.importing { () throws(ImportError) in try NsightCSV.read(input) } }
     }
 
     struct Torch: ParsableCommand {
@@ -78,13 +81,6 @@ struct ImportCommand: ParsableCommand {
 
         @OptionGroup var out: Output
 
-        func run() throws {
-            let measured: MeasuredRun
-            do { measured = try TorchProfile.read(input) } catch {
-                printError("gpusim: error: \(error)")
-                throw ExitCode(1)
-            }
-            try out.write(measured)
-        }
+        func run() throws { try out.importing { () throws(ImportError) in try TorchProfile.read(input) } }
     }
 }
