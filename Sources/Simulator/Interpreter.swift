@@ -401,10 +401,10 @@ public final class Interpreter {
     func tick() throws(SimulationError) {
         steps &+= 1
         if let m = options.maxSteps, steps > m { throw .input("the run interpreted more than \(m) statements and was stopped (step budget)") }
-        if steps & 0xFFFF == 0, let deadline, Date() > deadline {
-            throw .input("--timeout: the run took longer than \(options.timeoutSeconds!) s and was stopped")
-        }
+        if steps & 0xFFFF == 0, let deadline, Date() > deadline { throw timedOut }
     }
+
+    var timedOut: SimulationError { .input("--timeout: the run took longer than \(options.timeoutSeconds ?? 0) s and was stopped") }
 
     func execStmt(_ s: RStmt, _ f: Frame) throws(SimulationError) {
         try tick()
@@ -958,6 +958,8 @@ public final class Interpreter {
         try recorded.withUnsafeMutableBufferPointer { (r) throws(SimulationError) in
             for n in r.indices {
                 n0 += 1
+                // Replayed events run no statements, so the wall-time limit is checked here too.
+                if n0 & 0xFFFF == 0, let deadline, Date() > deadline { throw timedOut }
                 let bytes = r[n].bytes + dBytes, flops = r[n].flops + dFlops, tensor = r[n].tensorCoreFlops + dTensor
                 let launches = r[n].launches + dLaunches
                 let compute = computeTime(flops: flops, tensorCore: tensor), memory = Double(bytes) / memoryRate

@@ -20,6 +20,7 @@ public final class AtomicFileWriter {
         guard let h = fopen(tempPath, "wb") else {
             throw .input("cannot write '\(path)': \(String(cString: strerror(errno)))")
         }
+        TemporaryFiles.shared.add(tempPath)
         handle = h
         buffer.reserveCapacity(1 << 20)
     }
@@ -91,6 +92,7 @@ public final class AtomicFileWriter {
     public func commit() throws(SimulationError) {
         try flush()
         if let h = handle { fclose(h); handle = nil }
+        defer { TemporaryFiles.shared.remove(tempPath) }
         if rename(tempPath, path) != 0 {
             unlink(tempPath)
             throw .input("cannot move the finished file into '\(path)': \(String(cString: strerror(errno)))")
@@ -101,9 +103,46 @@ public final class AtomicFileWriter {
     public func abandon() {
         if let h = handle { fclose(h); handle = nil }
         unlink(tempPath)
+        TemporaryFiles.shared.remove(tempPath)
     }
 
     deinit { if handle != nil { abandon() } }
+}
+
+/// The temporary files being written, so that an interrupted run (SIGINT, SIGTERM) can remove
+/// them before it exits: a stopped run leaves nothing behind, as a failed one does.
+public final class TemporaryFiles: @unchecked Sendable {
+    public static let shared = TemporaryFiles()
+    private let lock = NSLock()
+    private var paths = Set<String>()
+    private var sources: [DispatchSourceSignal] = []
+
+    func add(_ p: String) { lock.lock(); paths.insert(p); lock.unlock() }
+    func remove(_ p: String) { lock.lock(); paths.remove(p); lock.unlock() }
+
+    /// Removes every temporary file (the writers may still hold them open; unlinking is enough).
+    public func removeAll() {
+        lock.lock()
+        for p in paths { unlink(p) }
+        paths.removeAll()
+        lock.unlock()
+    }
+
+    /// On SIGINT or SIGTERM: remove the temporary files, then exit with 128 + the signal's number
+    /// (130, 143), as a shell reports a process that a signal stopped.
+    public func cleanUpOnSignals() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [self] in
+                removeAll()
+                if sig == SIGINT { FileHandle.standardError.write(Data("\ngpusim: interrupted\n".utf8)) }
+                _exit(128 + sig)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
 }
 
 /// Everything a trace header records about a run.

@@ -16,6 +16,7 @@ struct Gpusim: ParsableCommand {
         subcommands: [RunCommand.self, CheckCommand.self, FmtCommand.self, ListCommand.self, BenchCommand.self, VerifyCommand.self, GraphCommand.self, DiffCommand.self, RooflineCommand.self, SweepCommand.self, TimelineCommand.self, ReportCommand.self, ComplexityCommand.self, ParamsCommand.self, ValidateCommand.self, TraceCommand.self, ImportCommand.self, CalibrateCommand.self])
 
     static func main() {
+        TemporaryFiles.shared.cleanUpOnSignals()
         do {
             var command = try parseAsRoot()
             try command.run()
