@@ -1,4 +1,5 @@
 import Foundation
+import KernLang
 import Simulator
 
 /// One GPU kernel launch as a profiler measured it. A figure the tool did not measure is nil.
@@ -125,9 +126,7 @@ extension MeasuredRun {
     }
 
     static func isGpusimJSONL(_ path: String) -> Bool {
-        guard let h = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? h.close() }
-        return String(decoding: h.readData(ofLength: 4096), as: UTF8.self).contains("\"schema\":\"gpusim-trace\"")
+        String(decoding: InputFile.head(path, 4096), as: UTF8.self).contains("\"schema\":\"gpusim-trace\"")
     }
 
     /// Kernel time summed over the launches (seconds) and DRAM bytes (nil when not measured).

@@ -1,4 +1,5 @@
 import Foundation
+import KernLang
 
 /// Reads what `ncu --csv` prints, in either layout:
 /// - long (the details page with `--metrics`): one row per launch and metric, with the columns
@@ -190,10 +191,6 @@ public enum NsightCSV {
 
     /// Reads a text file, naming directories and unreadable files in the error.
     static func readText(_ path: String) throws(ImportError) -> String {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ImportError("cannot open '\(path)': no such file") }
-        if isDir.boolValue { throw ImportError("'\(path)' is a directory, not a file") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw ImportError("cannot read '\(path)': permission denied or not a regular file") }
-        return String(decoding: data, as: UTF8.self)
+        do { return String(decoding: try InputFile.read(path), as: UTF8.self) } catch { throw ImportError(error.description) }
     }
 }

@@ -28,7 +28,8 @@ public struct TraceReader {
     /// Reads `path`; once the header is known and the trace checked complete, `sinkFor` gives
     /// the sink for its events (a writer of another format needs the header first).
     public static func read(_ path: String, sinkFor: (TraceHeader) throws(Failure) -> EventSink?) throws(Failure) -> Trace {
-        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { throw .message("cannot open '\(path)'") }
+        let data: Data
+        do { data = try InputFile.read(path) } catch { throw .message(error.description) }
         if data.starts(with: BinaryTrace.magic) { return try readBinary(data, path: path, sinkFor: sinkFor) }
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
         guard let first = lines.first else { throw .message("'\(path)' is empty, not a gpusim trace") }
@@ -138,16 +139,12 @@ public struct TraceReader {
 
     /// True when the file starts with the binary trace's magic.
     public static func isBinary(_ path: String) -> Bool {
-        guard let h = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? h.close() }
-        return h.readData(ofLength: BinaryTrace.magic.count).elementsEqual(BinaryTrace.magic)
+        InputFile.head(path, BinaryTrace.magic.count).elementsEqual(BinaryTrace.magic)
     }
 
     /// True when the file starts like a trace (JSON or binary) rather than kernel source.
     public static func looksLikeTrace(_ path: String) -> Bool {
-        guard let h = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? h.close() }
-        let head = h.readData(ofLength: 64)
-        return head.first == UInt8(ascii: "{") || isBinary(path)
+        let head = InputFile.head(path, 64)
+        return head.first == UInt8(ascii: "{") || head.starts(with: BinaryTrace.magic)
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A source file held as UTF-8 bytes with a lazily built line table.
 /// Positions are byte offsets; line and column are computed on demand (columns count UTF-8 bytes).
 public final class SourceFile: Sendable {
@@ -61,4 +63,49 @@ public struct Span: Sendable, Hashable {
         a.file === b.file && a.start == b.start && a.end == b.end
     }
     public func hash(into h: inout Hasher) { h.combine(ObjectIdentifier(file)); h.combine(start); h.combine(end) }
+}
+
+/// Every file gpusim reads goes through here: what the user named must be a readable regular
+/// file, and anything else (missing, a directory, a FIFO, a device, no permission, an I/O
+/// error) is one line naming the path, never a trap or a read that blocks forever.
+public enum InputFile {
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// Why `path` cannot be read as a file, or nil when it can.
+    public static func problem(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            return errno == ENOENT || errno == ENOTDIR ? "cannot open '\(path)': no such file" : "cannot open '\(path)': \(String(cString: strerror(errno)))"
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return "'\(path)' is a directory, not a file"
+        case S_IFIFO: return "'\(path)' is a FIFO (named pipe), not a regular file"
+        case S_IFCHR, S_IFBLK: return "'\(path)' is a device, not a regular file"
+        case S_IFSOCK: return "'\(path)' is a socket, not a regular file"
+        default: return "'\(path)' is not a regular file"
+        }
+        if access(path, R_OK) != 0 { return "cannot read '\(path)': permission denied" }
+        return nil
+    }
+
+    /// True when `path` is a readable regular file.
+    public static func isReadable(_ path: String) -> Bool { problem(path) == nil }
+
+    /// The whole file.
+    public static func read(_ path: String) throws(Failure) -> Data {
+        if let p = problem(path) { throw Failure(description: p) }
+        do { return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+            throw Failure(description: "cannot read '\(path)': \(error.localizedDescription)")
+        }
+    }
+
+    /// The first `count` bytes (fewer if the file is shorter); empty when it cannot be read.
+    public static func head(_ path: String, _ count: Int) -> Data {
+        guard isReadable(path), let h = FileHandle(forReadingAtPath: path) else { return Data() }
+        defer { try? h.close() }
+        return (try? h.read(upToCount: count)) ?? Data()
+    }
 }

@@ -14,8 +14,8 @@ public enum NPY {
         public var description: String { if case .message(let s) = self { return s }; return "" }
     }
 
-    public static func read(_ path: String) throws -> Array {
-        guard let data = FileManager.default.contents(atPath: path) else { throw Failure.message("cannot open '\(path)'") }
+    /// Parses the bytes of the .npy file at `path` (named in errors).
+    public static func parse(_ data: Data, path: String) throws -> Array {
         let b = [UInt8](data)
         guard b.count >= 10, b[0] == 0x93, String(decoding: b[1..<6], as: UTF8.self) == "NUMPY" else {
             throw Failure.message("'\(path)' is not a .npy file (bad magic)")

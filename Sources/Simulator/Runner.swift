@@ -5,13 +5,8 @@ import KernLang
 public enum Runner {
     /// Reads a file as UTF-8 (invalid bytes are replaced, and the lexer reports them).
     public static func readSource(_ path: String) throws(SimulationError) -> SourceFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-                throw .input("'\(path)' is a directory, not a .kern file")
-            }
-            throw .input("cannot open '\(path)': no such file")
-        }
+        let data: Data
+        do { data = try InputFile.read(path) } catch { throw .input(error.description) }
         return SourceFile(path: path, text: String(decoding: data, as: UTF8.self))
     }
 

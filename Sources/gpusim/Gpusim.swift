@@ -4,31 +4,68 @@ import Foundation
 import KernLang
 import Simulator
 
+/// Printed by `gpusim --version`.
+let gpusimVersion = "0.12.0"
+
 @main
 struct Gpusim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpusim",
         abstract: "Simulate the memory behaviour of GPU kernels written in .kern files.",
         discussion: """
-        Exit status: 0 success, 1 kernel or input error (diagnostics printed), 2 usage error.
-        Kernel parameters follow the kernel path: gpusim run Kernels/flash_attention.kern --N 8192
+        Exit status: 0 success, 1 kernel or input error (diagnostics printed), 2 usage error,
+        130 or 143 when interrupted.
+        A kernel is a path or a name from the kernel library (gpusim list); parameters may
+        stand before or after it:
+          gpusim run flash --N 8192
         """,
+        version: gpusimVersion,
         subcommands: [RunCommand.self, CheckCommand.self, FmtCommand.self, ListCommand.self, BenchCommand.self, VerifyCommand.self, GraphCommand.self, DiffCommand.self, RooflineCommand.self, SweepCommand.self, TimelineCommand.self, ReportCommand.self, ComplexityCommand.self, ParamsCommand.self, ValidateCommand.self, TraceCommand.self, ImportCommand.self, CalibrateCommand.self])
 
     static func main() {
         TemporaryFiles.shared.cleanUpOnSignals()
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch {
-            let code = exitCode(for: error)
-            // swift-argument-parser reports usage errors as EX_USAGE (64); gpusim documents 2.
-            if code.rawValue == 64 {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
+        var command: ParsableCommand
+        do { command = try parse(Array(CommandLine.arguments.dropFirst())) } catch { fail(error) }
+        do { try command.run() } catch { fail(error) }
+    }
+
+    /// Parses the command line; kernel parameters may also stand before the kernel path
+    /// (`gpusim run --N 8192 flash`): an option the command does not know is moved, with its
+    /// value, behind the positional arguments, and the line parsed again.
+    static func parse(_ arguments: [String]) throws -> ParsableCommand {
+        var args = arguments
+        var firstError: Error?
+        for _ in 0..<64 {
+            do { return try parseAsRoot(args) } catch {
+                if firstError == nil { firstError = error }
+                let message = fullMessage(for: error)
+                let lead = "Error: Unknown option '"
+                guard message.hasPrefix(lead + "--"), let end = message.dropFirst(lead.count).firstIndex(of: "'") else { break }
+                let name = String(message[message.index(message.startIndex, offsetBy: lead.count)..<end])
+                guard let i = args.firstIndex(where: { $0 == name || $0.hasPrefix(name + "=") }),
+                      args[(i + 1)...].contains(where: { !$0.hasPrefix("-") }) else { break }
+                let takesValue = args[i] == name && i + 1 < args.count && !args[i + 1].hasPrefix("--")
+                let moved = Array(args[i...(takesValue ? i + 1 : i)])
+                args.removeSubrange(i...(takesValue ? i + 1 : i))
+                // Behind the next positional argument (the kernel path), where parameters belong.
+                guard let k = args[i...].firstIndex(where: { !$0.hasPrefix("-") }) else { break }
+                args.insert(contentsOf: moved, at: k + 1)
             }
-            exit(withError: error)
         }
+        throw firstError!
+    }
+
+    /// Reports an error and exits: usage errors with 2 (swift-argument-parser's EX_USAGE, 64, is
+    /// not what gpusim documents), every message behind the same "gpusim: error:" prefix.
+    static func fail(_ error: Error) -> Never {
+        let code = exitCode(for: error)
+        if code.rawValue == 64 {
+            var message = fullMessage(for: error)
+            if message.hasPrefix("Error: ") { message = "gpusim: error: " + message.dropFirst(7) }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            Foundation.exit(2)
+        }
+        exit(withError: error)
     }
 }
 
@@ -143,8 +180,10 @@ struct GPUOptions: ParsableArguments {
 
     func model() throws -> GPUModel {
         if let gpuFile {
-            guard let data = FileManager.default.contents(atPath: gpuFile) else {
-                throw ValidationError("--gpu-file: cannot open '\(gpuFile)'")
+            let data: Data
+            do { data = try InputFile.read(gpuFile) } catch {
+                printError("gpusim: error: --gpu-file: \(error)")
+                throw ExitCode(1)
             }
             do { return try GPUModel.load(json: data, path: gpuFile) } catch { throw failRun(error) }
         }
@@ -154,9 +193,15 @@ struct GPUOptions: ParsableArguments {
     /// Whether the command line chose a GPU (else a measured trace's own GPU may stand in).
     var given: Bool { gpu != nil || gpuFile != nil }
 
-    /// The preset called `name`, or a usage error that lists them.
+    /// The preset called `name`, or the one preset whose name starts with it (`h100` is
+    /// h100-sxm); otherwise a usage error that lists the candidates.
     static func preset(_ name: String) throws -> GPUModel {
-        guard let m = GPUModel.preset(named: name) else {
+        let names = GPUModel.presets.map(\.name)
+        let prefixed = names.filter { $0.hasPrefix(name) }
+        if GPUModel.preset(named: name) == nil, prefixed.count > 1 {
+            throw ValidationError("--gpu: '\(name)' could be any of \(prefixed.joined(separator: ", ")); name one")
+        }
+        guard let m = GPUModel.preset(named: name) ?? (prefixed.count == 1 ? GPUModel.preset(named: prefixed[0]) : nil) else {
             var msg = "--gpu: unknown preset '\(name)'"
             if let s = closestName(to: name, in: GPUModel.presets.map(\.name)) { msg += "; did you mean '\(s)'?" }
             msg += " Presets: \(GPUModel.presets.map(\.name).joined(separator: ", "))"

@@ -26,7 +26,7 @@ struct NumericFlags: ParsableArguments {
         o.accumulate64 = accumulate == "f64"
         for spec in inputs {
             let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
-            do { o.inputs[parts[0]] = try NPY.read(parts[1]) } catch {
+            do { o.inputs[parts[0]] = try NPY.parse(InputFile.read(parts[1]), path: parts[1]) } catch {
                 printError("gpusim: error: --input \(parts[0]): \(error)")
                 throw ExitCode(1)
             }

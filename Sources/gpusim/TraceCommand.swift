@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import Foundation
+import KernLang
 import Render
 import Simulator
 
@@ -43,7 +44,7 @@ struct TraceCommand: ParsableCommand {
         func run() throws {
             let format = to.flatMap(Runner.TraceFormat.init(rawValue:)) ?? .forPath(output)
             guard TraceReader.looksLikeTrace(input) else {
-                printError("gpusim: error: '\(input)' is not a gpusim trace (JSONL or binary)")
+                printError("gpusim: error: " + (InputFile.problem(input) ?? "'\(input)' is not a gpusim trace (JSONL or binary)"))
                 throw ExitCode(1)
             }
             // The writer needs the header, which the reader hands over before the first event.

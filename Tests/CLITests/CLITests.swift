@@ -47,7 +47,12 @@ func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
         #expect(unknownParam.status == 2)
         #expect(unknownParam.err.hasPrefix("gpusim: error: --Bx: kernel 'flash_attention' has no parameter 'Bx'; did you mean --Br?"))
         let preset = try gpusim(["run", "Kernels/flash_attention.kern", "--gpu", "a100"])
-        #expect(preset.err.contains("--gpu: unknown preset 'a100'"))
+        #expect(preset.err.contains("--gpu: 'a100' could be any of a100-40gb, a100-80gb; name one"))
+        let unknown = try gpusim(["run", "Kernels/flash_attention.kern", "--gpu", "b200"])
+        #expect(unknown.status == 2 && unknown.err.contains("--gpu: unknown preset 'b200'"))
+        // A prefix that names one preset is that preset.
+        let prefix = try gpusim(["run", "Kernels/flash_attention.kern", "--gpu", "h100"])
+        #expect(prefix.status == 0 && prefix.out.contains("flash_attention on h100-sxm"))
         let value = try gpusim(["run", "Kernels/flash_attention.kern", "--N", "lots"])
         #expect(value.err.contains("--N: expected a number, true/false or a dtype, got 'lots'"))
         let missing = try gpusim(["run", "Kernels/flash_attention.kern", "--N"])

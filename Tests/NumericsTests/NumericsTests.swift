@@ -33,7 +33,7 @@ import Foundation
         let path = NSTemporaryDirectory() + "gpusim-npy-\(getpid()).npy"
         defer { unlink(path) }
         try NPY.encode(shape: [2, 3], values: values).write(to: URL(fileURLWithPath: path))
-        let a = try NPY.read(path)
+        let a = try NPY.parse(Data(contentsOf: URL(fileURLWithPath: path)), path: path)
         #expect(a.shape == [2, 3])
         #expect(a.values == values.map(Double.init))
         let raw = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -45,11 +45,11 @@ import Foundation
         let path = NSTemporaryDirectory() + "gpusim-bad-\(getpid()).npy"
         defer { unlink(path) }
         try Data("not numpy".utf8).write(to: URL(fileURLWithPath: path))
-        #expect(throws: NPY.Failure.self) { try NPY.read(path) }
+        #expect(throws: NPY.Failure.self) { try NPY.parse(Data(contentsOf: URL(fileURLWithPath: path)), path: path) }
         var good = NPY.encode(shape: [4], values: [1, 2, 3, 4])
         good.removeLast(3)
         try good.write(to: URL(fileURLWithPath: path))
-        #expect { try NPY.read(path) } throws: { "\($0)".contains("truncated data") }
+        #expect { try NPY.parse(Data(contentsOf: URL(fileURLWithPath: path)), path: path) } throws: { "\($0)".contains("truncated data") }
     }
 }
 
