@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set-up on a fresh Debian machine with Swift: installs the system libraries gpusim links,
-# builds the release binary and runs a shipped kernel. Safe to run again.
+# builds the release binary, installs it with its kernel library (scripts/install.sh: on PATH
+# in /usr/local as root, else ~/.local) and runs a shipped kernel. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +23,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 swift build -c release --product gpusim
-.build/release/gpusim run Kernels/flash_attention.kern --N 8192
+prefix=/usr/local
+[ -w /usr/local/bin ] || prefix="$HOME/.local"
+bash scripts/install.sh "$prefix"
+# The main job, from the home folder: the installed gpusim finds its kernel library itself.
+(cd "$HOME" && "$prefix/bin/gpusim" run flash --N 8192)

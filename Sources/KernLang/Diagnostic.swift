@@ -64,23 +64,26 @@ public struct DiagnosticList: Error, Sendable, CustomStringConvertible {
 }
 
 /// Suggest a near name for `did you mean` notes (Levenshtein distance, small names only).
-public func closestName(to name: String, in candidates: some Sequence<String>) -> String? {
-    func distance(_ a: [Character], _ b: [Character]) -> Int {
-        if a.isEmpty { return b.count }
-        var prev = Array(0...b.count)
-        for (i, ca) in a.enumerated() {
-            var cur = [i + 1] + Array(repeating: 0, count: b.count)
-            for (j, cb) in b.enumerated() {
-                cur[j + 1] = min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1))
-            }
-            prev = cur
+/// Levenshtein distance: insertions, deletions and substitutions of characters.
+public func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    var prev = Array(0...b.count)
+    for (i, ca) in a.enumerated() {
+        var cur = [i + 1] + Array(repeating: 0, count: b.count)
+        for (j, cb) in b.enumerated() {
+            cur[j + 1] = min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1))
         }
-        return prev[b.count]
+        prev = cur
     }
-    let a = Array(name.lowercased())
+    return prev[b.count]
+}
+
+public func closestName(to name: String, in candidates: some Sequence<String>) -> String? {
+    let a = name.lowercased()
     var best: (String, Int)?
     for c in candidates where c != name {
-        let d = distance(a, Array(c.lowercased()))
+        let d = editDistance(a, c.lowercased())
         let limit = max(1, min(3, name.count / 3 + (name.count <= 2 ? 1 : 0)))
         if d <= limit, best == nil || d < best!.1 { best = (c, d) }
     }

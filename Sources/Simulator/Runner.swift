@@ -10,9 +10,22 @@ public enum Runner {
         return SourceFile(path: path, text: String(decoding: data, as: UTF8.self))
     }
 
-    /// Imports resolve relative to the importing file's folder.
+    /// The file a kernel argument names: a path that exists, else a kernel of the library
+    /// (`KernelLibrary`); an unknown name lists the closest ones.
+    public static func resolveKernel(_ name: String) throws(SimulationError) -> String {
+        switch KernelLibrary.resolve(name) {
+        case .found(let p): return p
+        case .notFound(let suggestions):
+            var msg = "cannot open '\(name)': no such file, and no kernel of that name in the library"
+            if !suggestions.isEmpty { msg += "; did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?" }
+            throw .input(msg + " (gpusim list shows them)")
+        }
+    }
+
+    /// Loads a kernel file (or a library kernel by name); imports resolve relative to the
+    /// importing file's folder.
     public static func load(_ path: String, entry: String? = nil) throws(SimulationError) -> Result<CheckedProgram, DiagnosticList> {
-        let file = try readSource(path)
+        let file = try readSource(resolveKernel(path))
         return Checker.check(file: file, entry: entry) { imp, from in
             let dir = (from.path as NSString).deletingLastPathComponent
             let full = imp.hasPrefix("/") || dir.isEmpty ? imp : dir + "/" + imp

@@ -8,8 +8,8 @@ struct ListCommand: ParsableCommand {
         commandName: "list",
         abstract: "List the shipped kernels (with their doc line and parameters) and the GPU presets.")
 
-    @Option(help: "Folder of kernels.")
-    var kernels: String = "Kernels"
+    @Option(help: "A folder of kernels to list (default: GPUSIM_KERNEL_PATH's folders, then the shipped library).")
+    var kernels: String?
 
     @Flag(help: "Print as JSON.")
     var json = false
@@ -28,32 +28,42 @@ struct ListCommand: ParsableCommand {
     }
 
     func run() throws {
+        let folders = kernels.map { [$0] } ?? KernelLibrary.folders()
         var items: [[String: String]] = []
-        let fm = FileManager.default
-        var paths: [String] = []
-        if let e = fm.enumerator(atPath: kernels) {
-            for case let p as String in e where p.hasSuffix(".kern") { paths.append(kernels + "/" + p) }
-        }
-        for path in paths.sorted() {
-            guard case .success(let program)? = try? Runner.load(path) else {
-                items.append(["file": path, "doc": "(does not check: run gpusim check \(path))", "params": ""])
-                continue
+        for folder in folders {
+            for rel in KernelLibrary.kernels(in: folder) {
+                let path = folder + "/" + rel
+                var item = ["file": path, "folder": folder, "name": String(rel.dropLast(5))]
+                if case .success(let program)? = try? Runner.load(path) {
+                    let k = program.entryKernel
+                    item["kernel"] = k.name
+                    item["doc"] = Self.summary(k.doc)
+                    item["params"] = k.params.map(\.name).joined(separator: " ")
+                } else {
+                    item["doc"] = "(does not check: run gpusim check \(path))"
+                }
+                items.append(item)
             }
-            let k = program.entryKernel
-            items.append(["file": path, "kernel": k.name, "doc": Self.summary(k.doc), "params": k.params.map(\.name).joined(separator: " ")])
         }
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            struct Out: Encodable { let kernels: [[String: String]]; let presets: [GPUModel] }
-            print(String(decoding: try enc.encode(Out(kernels: items, presets: GPUModel.presets)), as: UTF8.self))
+            struct Out: Encodable { let kernels: [[String: String]]; let aliases: [String: String]; let presets: [GPUModel] }
+            let aliases = Dictionary(uniqueKeysWithValues: KernelLibrary.aliases.map { ($0.name, $0.kernel) })
+            print(String(decoding: try enc.encode(Out(kernels: items, aliases: aliases, presets: GPUModel.presets)), as: UTF8.self))
             return
         }
-        print("Kernels:")
-        for i in items {
-            print("  \(i["file"]!)")
-            print("      \(i["doc"]!)")
-            if let p = i["params"], !p.isEmpty { print("      params: \(p)") }
+        if folders.isEmpty { print("No kernel library found: set GPUSIM_KERNEL_PATH or reinstall (scripts/setup.sh).") }
+        for folder in folders {
+            print("Kernels in \(folder) (run them by name: gpusim run NAME):")
+            for i in items where i["folder"] == folder {
+                print("  \(i["name"]!)")
+                print("      \(i["doc"]!)")
+                if let p = i["params"], !p.isEmpty { print("      params: \(p)") }
+            }
+        }
+        if kernels == nil {
+            print("Short names: " + KernelLibrary.aliases.map { "\($0.name) = \($0.kernel)" }.joined(separator: ", "))
         }
         print("GPU presets:")
         for g in GPUModel.presets {

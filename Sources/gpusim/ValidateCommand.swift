@@ -24,7 +24,7 @@ struct ValidateCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard let model = GPUModel.preset(named: gpu) else { throw ValidationError("--gpu: unknown preset '\(gpu)'") }
+        let model = try GPUOptions.preset(gpu)
         let standard = try loadProgram(kernels + "/standard_attention_eager.kern")
         let flash = try loadProgram(kernels + "/flash_attention_v1.kern")
         let v: PaperValidation
