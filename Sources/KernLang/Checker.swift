@@ -29,6 +29,8 @@ public struct Checker {
     // Per-kernel state.
     private var scopes: [[String: Binding]] = []
     private var ended: [String: Span] = [:]
+    /// Names that failed to resolve or whose definition failed: reported once, silent after.
+    private var poisoned: Set<String> = []
     private var slotNames: [String] = []
     private var tensorNames: [String] = []
     private var blockLocals: [[Int]] = []
@@ -124,7 +126,7 @@ public struct Checker {
     // MARK: kernels and blocks
 
     private mutating func checkKernel(_ k: Kernel) -> CheckedKernel {
-        scopes = [[:]]; ended = [:]; slotNames = []; tensorNames = []; blockLocals = []; launches = []
+        scopes = [[:]]; ended = [:]; slotNames = []; tensorNames = []; blockLocals = []; launches = []; poisoned = []
         autofree = k.body.contains { if case .autofree = $0.kind { return true }; return false }
         kernelName = k.name.name
         var params: [KernelParam] = []
@@ -290,7 +292,20 @@ public struct Checker {
 
     // MARK: statements
 
+    /// At most one error per simple statement: the first says what is wrong, the rest would
+    /// follow from it. (Loops and ifs hold statements of their own, each checked alike.)
     private mutating func checkStmt(_ s: Stmt, topLevel: Bool) -> RStmt? {
+        let before = diagnostics.items.count
+        let r = checkStmtKind(s, topLevel: topLevel)
+        switch s.kind {
+        case .forLoop, .ifStmt, .repeatLoop: break
+        default:
+            if diagnostics.items.count > before + 1 { diagnostics.items.removeSubrange((before + 1)...) }
+        }
+        return r
+    }
+
+    private mutating func checkStmtKind(_ s: Stmt, topLevel: Bool) -> RStmt? {
         func make(_ k: RStmtKind) -> RStmt { RStmt(kind: k, span: s.span, freeAfter: []) }
         switch s.kind {
         case .autofree:
@@ -336,7 +351,10 @@ public struct Checker {
             let f = otherwise.map { checkBlock($0) }
             return make(.ifStmt(c, then: t, else: f))
         case .load(let id, let ref):
-            guard let r = tensorRef(ref), let slot = tileTarget(id) else { return nil }
+            guard let r = tensorRef(ref), let slot = tileTarget(id) else {
+                if lookup(id.name) == nil { poisoned.insert(id.name) }
+                return nil
+            }
             return make(.load(slot: slot, name: id.name, r))
         case .gather(let id, let table, let index):
             guard let t = tensorBinding(table), let idx = tileExpr(index, "the index tile of a gather"), let slot = tileTarget(id) else { return nil }
@@ -347,7 +365,10 @@ public struct Checker {
                 error("'\(n)' is a tensor in HBM; bring it into SRAM with '\(id.name) = load \(n)[...]'", value.span)
                 return nil
             }
-            guard let v = tileExpr(value, "the right-hand side of '\(id.name) = ...'") else { return nil }
+            guard let v = tileExpr(value, "the right-hand side of '\(id.name) = ...'") else {
+                if lookup(id.name) == nil { poisoned.insert(id.name) }
+                return nil
+            }
             guard let slot = tileTarget(id) else { return nil }
             return make(.assign(slot: slot, name: id.name, v))
         case .update(let id, let op, let value):
@@ -482,13 +503,17 @@ public struct Checker {
         return nil
     }
 
+    /// Reports an unknown name once: it is then poisoned, as a name whose definition failed is,
+    /// so later uses do not cascade into errors of their own.
     private mutating func unknownName(_ name: String, _ span: Span) {
+        guard poisoned.insert(name).inserted else { return }
         var notes: [Diagnostic.Note] = []
         if let e = ended[name] {
             error("unknown name '\(name)'", span, notes: [.init("'\(name)' was defined here, inside a block that has ended", at: e)])
             return
         }
-        var candidates = scopes.flatMap(\.keys)
+        // In the order they were declared, so that ties go the same way every time.
+        var candidates = scopes.flatMap { $0.map { ($0.key, $0.value.span.start) } }.sorted { $0.1 < $1.1 }.map(\.0)
         candidates += Builtin.allCases.map(\.rawValue) + ["gpu", "inf", "pi"]
         if let s = closestName(to: name, in: candidates) { notes.append(.init("did you mean '\(s)'?")) }
         error("unknown name '\(name)'", span, notes: notes)

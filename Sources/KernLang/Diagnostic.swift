@@ -79,13 +79,19 @@ public func editDistance(_ a: String, _ b: String) -> Int {
     return prev[b.count]
 }
 
+/// The candidate closest to `name`, if it is close enough to be a likely typo.
 public func closestName(to name: String, in candidates: some Sequence<String>) -> String? {
     let a = name.lowercased()
-    var best: (String, Int)?
+    let limit = max(1, min(3, name.count / 3 + (name.count <= 2 ? 1 : 0)))
+    // Ranked by distance, then distance with case, then the longer common prefix, then the
+    // candidates' order.
+    var best: (name: String, key: (Int, Int, Int))?
     for c in candidates where c != name {
         let d = editDistance(a, c.lowercased())
-        let limit = max(1, min(3, name.count / 3 + (name.count <= 2 ? 1 : 0)))
-        if d <= limit, best == nil || d < best!.1 { best = (c, d) }
+        guard d <= limit else { continue }
+        let prefix = zip(name, c).prefix { $0 == $1 }.count
+        let key = (d, editDistance(name, c), -prefix)
+        if best == nil || key < best!.key { best = (c, key) }
     }
-    return best?.0
+    return best?.name
 }

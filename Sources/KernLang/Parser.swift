@@ -127,6 +127,11 @@ public struct Parser {
                 let s = try parseStatement()
                 stmts.append(s)
                 if !(isSym(.rbrace) || atEnd || tok.newlineBefore || accept(.semicolon)) {
+                    // `q = lod Q[i, :]`: a misspelt keyword reads as a name followed by more.
+                    let prev = tokens[i - 1]
+                    if prev.kind == .identifier, let k = closestName(to: prev.text, in: Keyword.allCases.map(\.rawValue)) {
+                        throw fail("unknown word '\(prev.text)' before \(describe(tok))", at: prev.span, notes: [.init("did you mean the keyword '\(k)'?")])
+                    }
                     throw fail("expected a line break or ';' after the statement, found \(describe(tok))")
                 }
             } catch {

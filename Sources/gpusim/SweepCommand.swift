@@ -65,8 +65,16 @@ struct SweepCommand: ParsableCommand {
             try writeFile(output + ".csv", sweep.csv)
             try writeFile(output + ".json", try enc.encode(out))
         }
-        if json { print(String(decoding: try enc.encode(out), as: UTF8.self)); return }
+        // Every point is reported (and written); a sweep with failed points still exits 1.
+        let failed = sweep.points.filter { $0.summary == nil }
+        func failIfAnyFailed() throws {
+            guard !failed.isEmpty else { return }
+            let which = failed.prefix(5).map { p in names.map { "\($0)=\(p.params[$0]!)" }.joined(separator: " ") }.joined(separator: "; ")
+            printError("gpusim: error: \(failed.count) of \(sweep.points.count) points failed (\(which)\(failed.count > 5 ? "; ..." : ""))")
+            throw ExitCode(1)
+        }
         let names = sweep.names
+        if json { print(String(decoding: try enc.encode(out), as: UTF8.self)); try failIfAnyFailed(); return }
         print(names.map { $0.leftPadded(8) }.joined() + "   HBM traffic         FLOPs   peak SRAM          time   bound")
         for p in sweep.points {
             let head = names.map { p.params[$0]!.description.leftPadded(8) }.joined()
@@ -79,5 +87,6 @@ struct SweepCommand: ParsableCommand {
             print(String(format: "%@ ~ %@", f.metric, f.growth) + String(format: "   (exponent %.2f over %d points)", f.exponent, f.points))
         }
         if let output { print("wrote \(output).csv and \(output).json") }
+        try failIfAnyFailed()
     }
 }
