@@ -178,7 +178,7 @@ public struct DataflowGraph: Sendable {
                         edges.append(Edge(from: id, to: "hbm_\(callerIndex)", kind: .store, label: t.name, totalBytes: 0))
                     }
                 }
-            case .param, .free, .require:
+            case .param, .free, .freeTensors, .require:
                 break
             }
         }

@@ -389,7 +389,7 @@ public struct IOComplexity {
             return (moved, moved, t.3 + idx.3 + idx.0 * idx.1 * tensor.shape[1] * Poly(weight("add")))
         case .free(let slots):
             for slot in slots { freeSlot(slot, &f) }
-        case .require:
+        case .freeTensors, .require:
             break
         case .launch(let k, _, let params, let tensors):
             let callee = program.kernels[k]

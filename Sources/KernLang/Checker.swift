@@ -219,6 +219,7 @@ public struct Checker {
         case .store(let x, let r): e(x); ref(r)
         case .scatter(let x, _, _, let idx): e(x); e(idx)
         case .free(let slots): out.formUnion(slots)
+        case .freeTensors: break
         case .require(let c, _): e(c)
         case .repeatLoop(let c, let b): e(c); blk(b)
         case .launch(_, _, let params, let tensors): params.forEach { e($0.value) }; tensors.forEach { $0.indices.forEach(e) }
@@ -277,6 +278,8 @@ public struct Checker {
             case .store(let x, let r): return e(x) && ref(r)
             case .scatter(let x, _, _, let idx): return e(x) && e(idx)
             case .free: return true
+            // Releasing HBM changes the machine, not a counter: such a loop is never fast-forwarded.
+            case .freeTensors: return false
             case .require(let c, _): return e(c)
             case .repeatLoop(let c, let b): return e(c) && blk(b)
             case .launch(_, _, let params, let tensors):
@@ -388,13 +391,25 @@ public struct Checker {
             if t.rank != 2 { error("scatter adds rows into a rank-2 table; '\(table.name)' has rank \(t.rank)", table.span) }
             return make(.scatter(v, table: t.slot, tableName: table.name, index: idx))
         case .free(let ids):
-            var slots: [Int] = []
+            var slots: [Int] = [], tensors: [(Int, String)] = []
             for id in ids {
                 guard let b = lookup(id.name) else { unknownName(id.name, id.span); continue }
-                guard b.kind == .tile else { error("only SRAM tiles can be freed; '\(id.name)' is a \(b.kind.rawValue)", id.span); continue }
+                if b.kind == .tensor {
+                    guard b.role == .scratch else {
+                        error("only scratch tensors can be freed from HBM; '\(id.name)' is \(b.role.map { "an \($0.rawValue)" } ?? "not one") (its memory belongs to the caller)", id.span, notes: [.init("declared here", at: b.span)])
+                        continue
+                    }
+                    tensors.append((b.slot, id.name))
+                    continue
+                }
+                guard b.kind == .tile else { error("only SRAM tiles and scratch tensors can be freed; '\(id.name)' is a \(b.kind.rawValue)", id.span); continue }
                 slots.append(b.slot)
             }
-            return make(.free(slots))
+            if !tensors.isEmpty && !slots.isEmpty {
+                error("free SRAM tiles and HBM tensors in separate statements", s.span)
+                return nil
+            }
+            return tensors.isEmpty ? make(.free(slots)) : make(.freeTensors(tensors.map(\.0), names: tensors.map(\.1)))
         case .require(let cond, let message):
             guard let c = scalarExpr(cond, "a requirement") else { return nil }
             return make(.require(c, message: message))

@@ -60,6 +60,8 @@ public indirect enum RStmtKind: Sendable {
     case store(RExpr, RTensorRef)
     case scatter(RExpr, table: Int, tableName: String, index: RExpr)
     case free([Int])
+    /// `free S` of scratch tensors: their HBM is released (peak HBM then follows lifetimes).
+    case freeTensors([Int], names: [String])
     case require(RExpr, message: String)
     case repeatLoop(count: RExpr, body: RBlock)
     /// `tensors`: callee tensor (position in its declarations), caller tensor, and the fixed leading indices of a view.

@@ -188,6 +188,7 @@ extension Interpreter {
     /// Resolves a tensor slice to its tensor and the (rows x cols) tile it covers.
     func slice(_ ref: RTensorRef, _ f: Frame) throws(SimulationError) -> (Tensor, Int64, Int64, [SliceDim]) {
         let t = tensors[f.tensors[ref.tensor]]
+        if let at = t.freedAt { throw fail("'\(ref.name)' was freed; its HBM is released", ref.span, notes: [.init("freed here", at: at)]) }
         // A view fixes leading dimensions of the underlying tensor.
         let fixed = f.views[ref.tensor] ?? []
         let prefix = fixed.map { SliceDim(start: $0, len: 1) }

@@ -84,6 +84,8 @@ public final class Interpreter {
         var shape: [Int64]
         var dtype: DType
         var bytes: Int64
+        /// Where a `free` released its HBM (later reads and writes are errors).
+        var freedAt: Span? = nil
     }
 
     final class Frame {
@@ -598,6 +600,15 @@ public final class Interpreter {
                     throw fail("'\(f.kernel.slotNames[slot])' has no tile to free: it was already freed or moved", s.span)
                 }
                 freeSlot(slot, f, s.span)
+            }
+        case .freeTensors(let locals, let names):
+            for (local, name) in zip(locals, names) {
+                let id = f.tensors[local]
+                if let at = tensors[id].freedAt { throw fail("'\(name)' was already freed", s.span, notes: [.init("freed here", at: at)]) }
+                releaseTensor(id)
+                tensors[id].freedAt = s.span
+                f.owned.removeAll { $0 == id }
+                if sink != nil { try emit(.free, op: "hbm", name: name, rows: 0, cols: 0, bytes: tensors[id].bytes, flops: 0, duration: 0, s.span) }
             }
         case .require(let c, let message):
             if try !bool(c, f) {

@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the simulator: wall time, events/s and peak memory, fast-forward vs full simulation.",
-        discussion: """
+        discussion: prose("""
         Ratios compare against a full simulation (every iteration interpreted) run in the same
         command. Build with -c release for meaningful numbers.
         `gpusim bench numerics` times --numeric runs of standard and flash attention (f32, N = 4096,
@@ -16,7 +16,7 @@ struct BenchCommand: ParsableCommand {
         Example:
           gpusim bench --N 8192,32768,131072,1048576 --runs 5
           gpusim bench numerics --runs 5
-        """)
+        """))
 
     @Argument(help: "simulator (default) or numerics.")
     var suite: String = "simulator"

@@ -8,15 +8,12 @@ struct CalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate",
         abstract: "Fit a preset's achievable fractions to measured kernel times; write the result as a --gpu-file.",
-        discussion: """
-        The manifest lists measured files (ncu --csv output, PyTorch profiler traces or gpusim import
-        traces) with the kernel and parameters that model each, split into "fit" and "held_out"
-        (paths relative to the manifest). Only hbmEfficiency and computeEfficiency move; the error
-        before and after is printed for both parts.
+        discussion: prose("""
+        The manifest lists measured files (ncu --csv output, PyTorch profiler traces or gpusim import traces) with the kernel and parameters that model each, split into "fit" and "held_out" (paths relative to the manifest). Only hbmEfficiency and computeEfficiency move; the error before and after is printed for both parts.
         Example:
           gpusim calibrate --gpu h100-sxm h100.json -o h100-fitted.json
           gpusim run Kernels/flash_attention.kern --gpu-file h100-fitted.json
-        """)
+        """))
 
     @Argument(help: "The manifest (JSON).")
     var manifest: String

@@ -7,13 +7,13 @@ struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check .kern files for lexical, syntax, name, kind and dtype errors.",
-        discussion: """
+        discussion: prose("""
         With --run, each kernel is also run at its default parameters (shape-only) so that
         shape and range errors are found too.
         Examples:
           gpusim check Kernels/*.kern
           gpusim check --run --gpu seed-a100 Kernels/flash_attention.kern
-        """)
+        """))
 
     @Argument(help: "The .kern files.")
     var files: [String]

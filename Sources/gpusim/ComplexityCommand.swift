@@ -8,14 +8,14 @@ struct ComplexityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "complexity",
         abstract: "Derive closed-form HBM traffic, FLOPs and peak SRAM from a kernel's loop nest, checked against simulation.",
-        discussion: """
+        discussion: prose("""
         Formulas are in bytes (elements x bytes per element on the chosen GPU) and in the kernel's
         own parameters; tile counts appear as ceil(N/Br), ragged remainders as (N mod Br).
         Reads are what the SMs request (the algorithm's IO complexity); on presets with an L2
         model the HBM reads of `gpusim run` are lower where blocks of a wave share tiles.
         Example:
           gpusim complexity Kernels/flash_attention.kern --gpu seed-a100
-        """)
+        """))
 
     @Argument(help: "The .kern file.")
     var kernel: String

@@ -8,17 +8,16 @@ struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
         abstract: "Compare two runs side by side: traffic per tensor, FLOPs, peak SRAM, time and verdict.",
-        discussion: """
+        discussion: prose("""
         Each side is a JSONL trace or a kernel (run on the fly with the same parameters; each kernel
         takes the parameters it declares).
         Examples:
-          gpusim diff Kernels/flash_attention.kern Kernels/attention_2d.kern --gpu seed-a100 --N 4096 --d 128
+          gpusim diff flash tiled_2d --gpu seed-a100 --N 4096 --d 128
           gpusim diff flash.jsonl standard.jsonl --json
-        When one side is a measured trace (gpusim import), the simulated launches are lined up with
-        the measured ones in launch order, each with its DRAM bytes, L2 bytes, time and errors:
+        When one side is a measured trace (gpusim import), the simulated launches are lined up with the measured ones in launch order, each with its DRAM bytes, L2 bytes, time and errors:
           gpusim import ncu attn.csv -o attn.gstrace --gpu h100-sxm
-          gpusim diff Kernels/stack/eager_attention.kern attn.gstrace --N 1024 --d 64 --BH 16
-        """)
+          gpusim diff eager_attention attn.gstrace --N 1024 --BH 16
+        """))
 
     @Argument(help: "First trace or kernel.")
     var a: String

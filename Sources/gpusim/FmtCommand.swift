@@ -7,7 +7,7 @@ struct FmtCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fmt",
         abstract: "Print a .kern file in canonical form (or rewrite it with --write).",
-        discussion: "Plain # comments are not kept; ## doc comments are.")
+        discussion: "Comments are kept: a comment on its own line stays before its statement, a trailing one after it; ## doc comments stay above their kernel. Single blank lines between statement groups are kept.")
 
     @Argument(help: "The .kern file.")
     var file: String

@@ -12,13 +12,13 @@ struct Gpusim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpusim",
         abstract: "Simulate the memory behaviour of GPU kernels written in .kern files.",
-        discussion: """
+        discussion: prose("""
         Exit status: 0 success, 1 kernel or input error (diagnostics printed), 2 usage error,
         130 or 143 when interrupted.
         A kernel is a path or a name from the kernel library (gpusim list); parameters may
         stand before or after it:
           gpusim run flash --N 8192
-        """,
+        """),
         version: gpusimVersion,
         subcommands: [RunCommand.self, CheckCommand.self, FmtCommand.self, ListCommand.self, BenchCommand.self, VerifyCommand.self, GraphCommand.self, DiffCommand.self, RooflineCommand.self, SweepCommand.self, TimelineCommand.self, ReportCommand.self, ComplexityCommand.self, ParamsCommand.self, ValidateCommand.self, TraceCommand.self, ImportCommand.self, CalibrateCommand.self])
 
@@ -209,4 +209,20 @@ struct GPUOptions: ParsableArguments {
         }
         return m
     }
+}
+
+/// Help text as written in the source, with its prose lines joined into paragraphs so that the
+/// terminal wraps them once; indented lines (examples), headings ("Examples:") and lines after
+/// a blank or a ':' keep their breaks, so every example prints on one line and can be pasted.
+func prose(_ text: String) -> String {
+    var out: [String] = []
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+        let heading = line.hasSuffix(":") && line.split(separator: " ").count <= 3   // "Examples:"
+        if let last = out.last, !last.isEmpty, !last.hasSuffix(":"), !last.hasPrefix(" "), !line.isEmpty, !line.hasPrefix(" "), !heading {
+            out[out.count - 1] = last + " " + line
+        } else {
+            out.append(line)
+        }
+    }
+    return out.joined(separator: "\n")
 }

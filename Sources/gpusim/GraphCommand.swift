@@ -9,14 +9,14 @@ struct GraphCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "graph",
         abstract: "Draw a kernel's dataflow graph (HBM tensors, SRAM tiles, operations, loops) with Graphviz.",
-        discussion: """
+        discussion: prose("""
         From a kernel the graph comes from a run at the given parameters; from a JSONL trace it is
         aggregated from the recorded events (the kernel file named in the trace gives the structure).
         Examples:
           gpusim graph Kernels/flash_attention.kern --N 2048 -o flash.svg
           gpusim graph flash.jsonl -o flash.pdf
           gpusim graph Kernels/attention_2d.kern --format dot
-        """)
+        """))
 
     @Argument(help: "A .kern file or a JSONL trace.")
     var input: String

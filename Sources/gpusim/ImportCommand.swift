@@ -50,14 +50,14 @@ struct ImportCommand: ParsableCommand {
     struct Ncu: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import what `ncu --csv` printed (one row per launch and metric, or --page raw).",
-            discussion: """
-            Needs the metrics dram__bytes_read.sum, dram__bytes_write.sum and gpu__time_duration.sum;
-            lts__t_bytes.sum (L2 traffic) is read when present. Units are converted, with or without
-            --print-units base.
+            discussion: prose("""
+            Needs the metrics dram__bytes_read.sum, dram__bytes_write.sum and gpu__time_duration.sum; lts__t_bytes.sum (L2 traffic) is read when present. Units are converted, with or without --print-units base.
             Examples:
-              ncu --csv --print-units base --metrics dram__bytes_read.sum,dram__bytes_write.sum,lts__t_bytes.sum,gpu__time_duration.sum python3 attn.py > attn.csv
+              m=dram__bytes_read.sum,dram__bytes_write.sum,lts__t_bytes.sum
+              ncu --csv --print-units base --metrics $m,gpu__time_duration.sum \\
+                  python3 attn.py > attn.csv
               gpusim import ncu attn.csv -o attn.gstrace --gpu h100-sxm
-            """)
+            """))
 
         @Argument(help: "The CSV file ncu wrote.")
         var input: String
@@ -70,11 +70,11 @@ struct ImportCommand: ParsableCommand {
     struct Torch: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import a PyTorch profiler trace (export_chrome_trace): its GPU kernels in order.",
-            discussion: """
+            discussion: prose("""
             The profiler times kernels but does not count bytes: DRAM and L2 traffic stay unknown.
             Example:
               gpusim import torch trace.json -o trace.jsonl
-            """)
+            """))
 
         @Argument(help: "The JSON file export_chrome_trace wrote.")
         var input: String

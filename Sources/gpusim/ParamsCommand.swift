@@ -8,12 +8,12 @@ struct ParamsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "params",
         abstract: "Count a model's parameters (its weight tensors) and its KV-cache bytes per token.",
-        discussion: """
+        discussion: prose("""
         --exclude shows the count without some weights, e.g. the two-matrix FFN miscount of the
         seeds' lesson (Llama's SwiGLU has three matrices):
           gpusim params Kernels/models/llama2_7b.kern --exclude W3
-          gpusim params Kernels/models/llama2_7b.kern --KVH 8     # grouped-query attention
-        """)
+          gpusim params models/llama2_7b --KVH 8     # grouped-query attention
+        """))
 
     @Argument(help: "The model's .kern file.")
     var model: String

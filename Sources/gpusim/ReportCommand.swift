@@ -8,10 +8,10 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Write one self-contained HTML page: summary, roofline, dataflow graph, timeline and traffic tables.",
-        discussion: """
+        discussion: prose("""
         Example:
-          gpusim report Kernels/flash_attention.kern --gpu seed-a100 --N 2048 -o report.html
-        """)
+          gpusim report flash --gpu seed-a100 --N 2048 -o report.html
+        """))
 
     @Argument(help: "The .kern file.")
     var kernel: String

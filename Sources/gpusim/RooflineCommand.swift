@@ -8,12 +8,12 @@ struct RooflineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "roofline",
         abstract: "Place a kernel (and each of its phases) on the GPU's roofline.",
-        discussion: """
+        discussion: prose("""
         Phases are the entry kernel's top-level loop nests and launches.
         Examples:
-          gpusim roofline Kernels/attention_2d.kern --gpu a100-80gb --N 4096 -o roofline.svg
+          gpusim roofline tiled_2d --gpu a100-80gb --N 4096 -o roofline.svg
           gpusim roofline flash.jsonl --json
-        """)
+        """))
 
     @Argument(help: "A .kern file or a JSONL trace.")
     var input: String

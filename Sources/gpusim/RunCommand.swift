@@ -7,12 +7,12 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a kernel on a simulated GPU and print its memory and time summary.",
-        discussion: """
+        discussion: prose("""
         Examples:
           gpusim run Kernels/flash_attention.kern --N 8192
           gpusim run Kernels/attention_2d.kern --gpu seed-a100 --N 1024 --d 64 --json
-          gpusim run Kernels/flash_attention.kern --N 4096 --trace flash.json --trace-format chrome
-        """)
+          gpusim run flash --N 4096 --trace flash.json --trace-format chrome
+        """))
 
     @Argument(help: "The .kern file.")
     var kernel: String

@@ -8,13 +8,13 @@ struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Run a kernel over a grid of parameters on all cores and fit how traffic, FLOPs and SRAM grow.",
-        discussion: """
+        discussion: prose("""
         Each --NAME takes comma-separated values; the cross product runs in parallel. The fit is the
         least-squares slope in log-log against each swept parameter (others held fixed).
         Examples:
-          gpusim sweep Kernels/attention_2d.kern --gpu seed-a100 --N 1024,2048,4096,8192
-          gpusim sweep Kernels/flash_attention.kern --gpu seed-a100 --N 8192 --usage 0.25,0.5,1 -o flash-sram
-        """)
+          gpusim sweep tiled_2d --gpu seed-a100 --N 1024,2048,4096,8192
+          gpusim sweep flash --gpu seed-a100 --N 8192 --usage 0.25,0.5,1 -o flash-sram
+        """))
 
     @Argument(help: "The .kern file.")
     var kernel: String

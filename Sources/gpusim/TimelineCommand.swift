@@ -8,11 +8,11 @@ struct TimelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timeline",
         abstract: "Chart SRAM occupancy and cumulative HBM traffic over simulated time.",
-        discussion: """
+        discussion: prose("""
         Examples:
           gpusim timeline flash.jsonl -o sram.svg
-          gpusim timeline Kernels/standard_attention.kern --gpu seed-a100 --N 512 -o overflow.svg
-        """)
+          gpusim timeline standard --gpu seed-a100 --N 512 -o overflow.svg
+        """))
 
     @Argument(help: "A JSONL trace or a .kern file.")
     var input: String

@@ -14,14 +14,14 @@ struct TraceCommand: ParsableCommand {
     struct Convert: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rewrite a trace (JSONL or binary) as JSONL, binary or Chrome trace JSON.",
-            discussion: """
+            discussion: prose("""
             The events, header and summary are carried over unchanged: a binary trace converted to
             JSONL is byte for byte the JSONL trace the same run writes.
             Examples:
               gpusim run Kernels/flash_attention.kern --N 8192 --trace flash.gstrace
               gpusim trace convert flash.gstrace flash.jsonl
               gpusim trace convert flash.gstrace flash.json --to chrome
-            """)
+            """))
 
         @Argument(help: "The trace to read (JSONL or binary).")
         var input: String

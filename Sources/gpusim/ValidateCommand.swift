@@ -8,11 +8,11 @@ struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Compare gpusim with the FlashAttention paper's Figure 2 (forward + backward, A100).",
-        discussion: """
+        discussion: prose("""
         Runs Kernels/paper/standard_attention_eager.kern and Kernels/paper/flash_attention_v1.kern
         at the paper's setting (batch 64, 16 heads, N 1024, d 64) on a100-40gb, flash with the
         paper's block sizes (M = 192 KB per SM), and prints predicted vs published figures.
-        """)
+        """))
 
     @Option(help: "Folder holding the paper kernels.")
     var kernels: String = "Kernels/paper"

@@ -8,13 +8,13 @@ struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Run two kernels on the same inputs and compare their outputs element by element.",
-        discussion: """
+        discussion: prose("""
         Both kernels get the same parameters (each takes the ones it declares) and the same seeded
         inputs (by tensor name). Exits 1 when an output's relative Frobenius error exceeds --rtol
         (default by dtype: f32 1e-5, bf16 3e-2, f16 1e-2, f8 1e-1, integers 0).
         Example:
           gpusim verify Kernels/flash_attention.kern --against Kernels/standard_attention.kern --N 512 --dt f32
-        """)
+        """))
 
     @Argument(help: "The kernel under test.")
     var kernel: String
