@@ -6,12 +6,12 @@ import TestSupport
 struct Result { let status: Int32; let out: String; let err: String }
 
 /// Runs the gpusim that `swift test` built, from the package root, without a terminal.
-func gpusim(_ args: [String], env: [String: String] = [:]) throws -> Result {
+func gpusim(_ args: [String], env: [String: String] = [:], cwd: URL = packageRoot) throws -> Result {
     let exe = packageRoot.appendingPathComponent(".build/debug/gpusim")
     let p = Process()
     p.executableURL = exe
     p.arguments = args
-    p.currentDirectoryURL = packageRoot
+    p.currentDirectoryURL = cwd
     var environment = ProcessInfo.processInfo.environment
     environment.merge(env) { $1 }
     p.environment = environment

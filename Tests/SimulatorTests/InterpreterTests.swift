@@ -92,6 +92,30 @@ import KernLang
         #expect(s.flops.total == 32 + 32 + 32 + 256)
     }
 
+    /// Three scratch steps of N x N f16 (2 N^2 bytes each) between X and Y: freeing each
+    /// scratch once it is read keeps two of them alive at a time, so peak HBM is 4 tensors
+    /// (X, Y and two scratch) instead of 5.
+    @Test func freeingScratchTensorsLowersPeakHBM() throws {
+        let body = { (free: Bool) in
+            "kernel k {\n    param N = 64\n    input X[N, N] f16\n    output Y[N, N] f16\n    scratch A[N, N] f16\n"
+            + "    a = load X\n    store a -> A\n    scratch B[N, N] f16\n    b = load A\n    store b -> B\n"
+            + (free ? "    free A\n" : "") + "    scratch C[N, N] f16\n    c = load B\n    store c -> C\n"
+            + (free ? "    free B\n" : "") + "    y = load C\n    store y -> Y\n}\n"
+        }
+        let tensor: Int64 = 64 * 64 * 2
+        #expect(try runText(body(true), gpu: "a100-80gb").hbm.peak_bytes == 4 * tensor)
+        #expect(try runText(body(false), gpu: "a100-80gb").hbm.peak_bytes == 5 * tensor)
+        // A freed tensor cannot be read again; only scratch tensors can be freed.
+        let reuse = "kernel k {\n    param N = 64\n    scratch A[N, N] f16\n    free A\n    a = load A\n}\n"
+        do { _ = try runText(reuse); Issue.record("a freed tensor was read") } catch {
+            #expect("\(error)".contains("'A' was freed; its HBM is released"))
+        }
+        let input = "kernel k {\n    param N = 64\n    input X[N, N] f16\n    free X\n}\n"
+        do { _ = try runText(input); Issue.record("an input was freed") } catch {
+            #expect("\(error)".contains("only scratch tensors can be freed from HBM; 'X' is an input"))
+        }
+    }
+
     @Test func subByteDtypesCountExactly() throws {
         let s = try runText("kernel k {\n    param N = 7\n    input W[N, 3] i4\n    w = load W\n}\n", gpu: "a100-80gb")
         #expect(s.hbm.read_bytes == 11)  // 21 four-bit values round up to 11 bytes
