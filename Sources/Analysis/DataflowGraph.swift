@@ -115,7 +115,7 @@ public struct DataflowGraph: Sendable {
 
         mutating func stmt(_ s: RStmt, cluster: Int?, parentIterations: Int64) {
             switch s.kind {
-            case .tensor(let index, let role, let name, _, _):
+            case .tensor(let index, let role, let name, _, _, _):
                 node("hbm_\(index)", .tensor, tensorLabel(name, role), nil)
             case .loop(_, _, _, _, let body, _), .repeatLoop(_, let body):
                 let total = profile.iterationCount(of: s.span)

@@ -285,7 +285,7 @@ public struct IOComplexity {
             if case .dtype(let d) = e.kind { f.values[slot] = .dtype(d); return (zero, zero, zero) }
             if f.prefix.isEmpty { f.values[slot] = .poly(Poly(atom: name)); return (zero, zero, zero) }
             if let p = try? poly(e, f) { f.values[slot] = .poly(p) } else { f.values[slot] = .poly(Poly(atom: f.prefix + name)) }
-        case .tensor(let index, _, _, let shape, let dt):
+        case .tensor(let index, _, _, let shape, let dt, _):
             if let b = f.bound[index] {
                 // A reshaped binding (same size, declared shape differs) is read in the declared shape.
                 var dims: [Poly] = []

@@ -84,7 +84,8 @@ public struct NamedArg: Sendable {
 
 public indirect enum StmtKind: Sendable {
     case param(Ident, Expr)
-    case tensor(TensorRole, Ident, shape: [Expr], dtype: Ident)
+    /// `values`: an input's or weight's elements in row-major order (`= [1, 4, 2]`), used by numeric runs.
+    case tensor(TensorRole, Ident, shape: [Expr], dtype: Ident, values: [Expr]?)
     case forLoop(parallel: Bool, variable: Ident, domain: LoopDomain, body: [Stmt])
     case ifStmt(Expr, then: [Stmt], else: [Stmt]?)
     case load(Ident, TensorRef)

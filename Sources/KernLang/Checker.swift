@@ -79,7 +79,7 @@ public struct Checker {
                 var sig = KernelSignature(kernel: k, index: order.count)
                 for s in k.body {
                     if case .param(let n, _) = s.kind { sig.params[n.name] = n.span }
-                    if case .tensor(_, let n, _, _) = s.kind { sig.tensors[n.name] = n.span }
+                    if case .tensor(_, let n, _, _, _) = s.kind { sig.tensors[n.name] = n.span }
                 }
                 signatures[k.name.name] = sig
                 order.append(k)
@@ -134,7 +134,7 @@ public struct Checker {
         let body = checkBlock(k.body, topLevel: true)
         for s in body.stmts {
             if case .param(let slot, let name, _) = s.kind { params.append(KernelParam(name: name, slot: slot, span: s.span)) }
-            if case .tensor(let idx, let role, let name, _, _) = s.kind { tensors.append((name, role, idx)) }
+            if case .tensor(let idx, let role, let name, _, _, _) = s.kind { tensors.append((name, role, idx)) }
         }
         return CheckedKernel(name: k.name.name, doc: k.doc, span: k.span, body: body, slotNames: slotNames,
                              tensorNames: tensorNames, params: params, tensors: tensors)
@@ -208,7 +208,7 @@ public struct Checker {
         func blk(_ b: RBlock) { for st in b.stmts { out.formUnion(mentions(st)) } }
         switch s.kind {
         case .param(_, _, let x): e(x)
-        case .tensor(_, _, _, let shape, _): shape.forEach(e)
+        case .tensor(_, _, _, let shape, _, let values): shape.forEach(e); values?.forEach(e)
         case .loop(_, _, _, let d, let body, _):
             switch d { case .tiles(let a, let b): e(a); e(b); case .range(let a, let b, let c): e(a); e(b); c.map(e) }
             blk(body)
@@ -265,7 +265,7 @@ public struct Checker {
         func st(_ s: RStmt) -> Bool {
             switch s.kind {
             case .param(_, _, let x): return e(x)
-            case .tensor(_, _, _, let shape, let dt): return shape.allSatisfy(e) && e(dt)
+            case .tensor(_, _, _, let shape, let dt, let values): return shape.allSatisfy(e) && e(dt) && (values ?? []).allSatisfy(e)
             case .loop(_, _, _, let d, let body, _):
                 switch d {
                 case .tiles(let a, let b): return e(a) && e(b) && blk(body)
@@ -319,13 +319,18 @@ public struct Checker {
             // Declared even when its value is bad, so later uses do not cascade into more errors.
             guard let slot = declare(id, v.map(isDType) == true ? .dtype : .scalar), let v else { return nil }
             return make(.param(slot: slot, name: id.name, v))
-        case .tensor(let role, let id, let shape, let dt):
+        case .tensor(let role, let id, let shape, let dt, let values):
             if !topLevel { error("tensors in HBM are declared at the top of a kernel, not inside a block", s.span) }
             if shape.count > 4 { error("a tensor has rank 1 to 4; '\(id.name)' has \(shape.count) dimensions", shape[4].span.to(shape.last!.span)) }
+            if values != nil && role != .input && role != .weight {
+                error("only inputs and weights can be given values; '\(id.name)' is \(role == .output ? "an" : "a") \(role.rawValue)", id.span)
+            }
             let dims = shape.compactMap { scalarExpr($0, "a tensor dimension") }
+            let given = values?.compactMap { scalarExpr($0, "a tensor value") }
             let dtype = resolveDType(dt)
-            guard let idx = declare(id, .tensor, rank: shape.count, role: role), dims.count == shape.count, let dtype else { return nil }
-            return make(.tensor(index: idx, role: role, name: id.name, shape: dims, dtype: dtype))
+            guard let idx = declare(id, .tensor, rank: shape.count, role: role), dims.count == shape.count, let dtype,
+                  given?.count == values?.count else { return nil }
+            return make(.tensor(index: idx, role: role, name: id.name, shape: dims, dtype: dtype, values: given))
         case .forLoop(let parallel, let v, let domain, let body):
             let rd: RLoopDomain
             switch domain {
@@ -435,7 +440,7 @@ public struct Checker {
                     var indices: [RExpr] = []
                     for ix in a.indices ?? [] { if let r = scalarExpr(ix, "a view index") { indices.append(r) } }
                     let calleeRank = sig.kernel.body.compactMap { st -> Int? in
-                        if case .tensor(_, let tn, let shape, _) = st.kind, tn.name == a.name.name { return shape.count }
+                        if case .tensor(_, let tn, let shape, _, _) = st.kind, tn.name == a.name.name { return shape.count }
                         return nil
                     }.first ?? 0
                     if b.rank - indices.count != calleeRank {
@@ -461,7 +466,7 @@ public struct Checker {
         k.body.compactMap { if case .param(let n, _) = $0.kind { return n.name }; return nil }
     }
     static func tensorOrder(_ k: Kernel) -> [String] {
-        k.body.compactMap { if case .tensor(_, let n, _, _) = $0.kind { return n.name }; return nil }
+        k.body.compactMap { if case .tensor(_, let n, _, _, _) = $0.kind { return n.name }; return nil }
     }
 
     private mutating func tileTarget(_ id: Ident) -> Int? {

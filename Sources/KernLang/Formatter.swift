@@ -105,7 +105,8 @@ public enum Formatter {
     static func simple(_ s: Stmt) -> String {
         switch s.kind {
         case .param(let n, let v): return "param \(n.name) = \(expr(v))"
-        case .tensor(let role, let n, let shape, let dt): return "\(role.rawValue) \(n.name)[\(shape.map(expr).joined(separator: ", "))] \(dt.name)"
+        case .tensor(let role, let n, let shape, let dt, let values):
+            return "\(role.rawValue) \(n.name)[\(shape.map(expr).joined(separator: ", "))] \(dt.name)" + (values.map { " = [" + $0.map(expr).joined(separator: ", ") + "]" } ?? "")
         case .load(let t, let r): return "\(t.name) = load \(ref(r))"
         case .gather(let t, let table, let idx): return "\(t.name) = gather \(table.name)[\(expr(idx))]"
         case .scatter(let v, let table, let idx): return "scatter \(expr(v)) -> \(table.name)[\(expr(idx))]"
@@ -186,7 +187,7 @@ public enum Formatter {
             case .update(let n, let op, let v): out.append(pad + "update(\(n.name) \(op.rawValue) \(sx(v)))")
             case .store(let v, let r): out.append(pad + "store(\(sx(v)) \(sref(r)))")
             case .load(let n, let r): out.append(pad + "load(\(n.name) \(sref(r)))")
-            case .tensor(let role, let n, let shape, let dt): out.append(pad + "tensor(\(role) \(n.name) \(shape.map(sx)) \(dt.name))")
+            case .tensor(let role, let n, let shape, let dt, let values): out.append(pad + "tensor(\(role) \(n.name) \(shape.map(sx)) \(dt.name)\(values.map { " = \($0.map(sx))" } ?? ""))")
             case .gather(let n, let t, let i): out.append(pad + "gather(\(n.name) \(t.name) \(sx(i)))")
             case .scatter(let v, let t, let i): out.append(pad + "scatter(\(sx(v)) \(t.name) \(sx(i)))")
             case .free(let ns): out.append(pad + "free(\(ns.map(\.name)))")

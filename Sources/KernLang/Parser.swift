@@ -186,7 +186,16 @@ public struct Parser {
             repeat { shape.append(try parseExpr()) } while accept(.comma)
             _ = try expect(.rbracket, "']' or ',' in the shape")
             let dtype = try expectIdent("a dtype (f32, f16, bf16, f8, i8, i4)")
-            return Stmt(.tensor(role, name, shape: shape, dtype: dtype), span(from: start))
+            // `= [1, 4, 2, 5, 3]`: the elements in row-major order.
+            var values: [Expr]?
+            if accept(.assign) {
+                _ = try expect(.lbracket, "'[' and the tensor's values")
+                var vs: [Expr] = []
+                if !isSym(.rbracket) { repeat { vs.append(try parseExpr()) } while accept(.comma) }
+                _ = try expect(.rbracket, "']' or ',' in the values")
+                values = vs
+            }
+            return Stmt(.tensor(role, name, shape: shape, dtype: dtype, values: values), span(from: start))
         case .keyword(.parallel), .keyword(.for):
             let parallel = isKw(.parallel)
             if parallel {

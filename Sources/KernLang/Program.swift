@@ -48,7 +48,7 @@ public enum RLoopDomain: Sendable {
 
 public indirect enum RStmtKind: Sendable {
     case param(slot: Int, name: String, RExpr)
-    case tensor(index: Int, role: TensorRole, name: String, shape: [RExpr], dtype: RExpr)
+    case tensor(index: Int, role: TensorRole, name: String, shape: [RExpr], dtype: RExpr, values: [RExpr]?)
     /// `uniform`: the loop variable only selects slices (or gives `.len`), so every full
     /// iteration costs the same and the interpreter may fast-forward through them.
     case loop(parallel: Bool, slot: Int, name: String, domain: RLoopDomain, body: RBlock, uniform: Bool)

@@ -231,7 +231,7 @@ public final class Interpreter {
         for s in program.entryKernel.body.stmts {
             switch s.kind {
             case .param: try execStmt(s, frame)
-            case .tensor(let index, let role, let name, _, _):
+            case .tensor(let index, let role, let name, _, _, _):
                 try execStmt(s, frame)
                 let t = tensors[frame.tensors[index]]
                 out.append((name, role, t.shape, t.dtype, t.bytes))
@@ -413,7 +413,7 @@ public final class Interpreter {
         switch s.kind {
         case .param(let slot, _, let e):
             if let v = f.overrides[slot] { f.values[slot] = v } else { f.values[slot] = try scalar(e, f) }
-        case .tensor(let index, _, let name, let shapeExprs, let dtypeExpr):
+        case .tensor(let index, _, let name, let shapeExprs, let dtypeExpr, let valueExprs):
             guard case .dtype(let dtype) = try scalar(dtypeExpr, f) else { throw fail("expected a dtype", dtypeExpr.span) }
             var shape: [Int64] = []
             for e in shapeExprs {
@@ -449,8 +449,16 @@ public final class Interpreter {
             tensors.append(Tensor(name: name, shape: shape, dtype: dtype, bytes: bytes))
             f.tensors[index] = tensors.count - 1
             if let numerics {
-                guard case .tensor(_, let role, _, _, _) = s.kind else { break }
-                do { try numerics.allocTensor(tensors.count - 1, name: name, shape: shape, dtype: dtype, role: role) }
+                guard case .tensor(_, let role, _, _, _, _) = s.kind else { break }
+                var initial: [Double]?
+                if let valueExprs {
+                    let count = shape.reduce(1, *)
+                    guard Int64(valueExprs.count) == count else {
+                        throw fail("'\(name)' \(fmtShape(shape)) holds \(count) element\(count == 1 ? "" : "s"); its values list has \(valueExprs.count)", s.span)
+                    }
+                    initial = try valueExprs.map { e throws(SimulationError) in try number(e, f) }
+                }
+                do { try numerics.allocTensor(tensors.count - 1, name: name, shape: shape, dtype: dtype, role: role, initial: initial) }
                 catch { throw fail(error.message, s.span) }
             }
             f.owned.append(tensors.count - 1)

@@ -22,7 +22,8 @@ public struct NumericOptions: Sendable {
 /// Values of HBM tensors and SRAM tiles for `--numeric` runs. The interpreter calls it at
 /// every operation after doing its own shape and cost accounting.
 protocol NumericEngine: AnyObject {
-    func allocTensor(_ id: Int, name: String, shape: [Int64], dtype: DType, role: TensorRole) throws(NumericFailure)
+    /// `initial`: the values the kernel gives the tensor (an --input file still wins).
+    func allocTensor(_ id: Int, name: String, shape: [Int64], dtype: DType, role: TensorRole, initial: [Double]?) throws(NumericFailure)
     func load(_ tile: Int32, tensor: Int, shape: [Int64], dims: [SliceDim])
     func gather(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure)
     func sinusoidal(_ tile: Int32, start: Int64, rows: Int64, cols: Int64)
@@ -84,7 +85,7 @@ final class NumericState<T: NumericScalar>: NumericEngine {
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func allocTensor(_ id: Int, name: String, shape: [Int64], dtype: DType, role: TensorRole) throws(NumericFailure) {
+    func allocTensor(_ id: Int, name: String, shape: [Int64], dtype: DType, role: TensorRole, initial: [Double]?) throws(NumericFailure) {
         let count = Int(shape.reduce(1, *))
         let fmt = Self.format(dtype)
         var values = [T](repeating: 0, count: count)
@@ -93,6 +94,10 @@ final class NumericState<T: NumericScalar>: NumericEngine {
                 throw NumericFailure(message: "--input \(name): the file has shape \(given.shape), the kernel declares \(shape)")
             }
             for i in 0..<count { values[i] = T(Double(fmt.round(Float(given.values[i])))) }
+        } else if let initial {
+            // Reference runs keep full precision in f32 tensors (as store does).
+            let keepFull = T.self == Double.self && { if case .f32 = fmt { return true }; return false }()
+            for i in 0..<count { values[i] = keepFull ? T(initial[i]) : T(Double(fmt.round(Float(initial[i])))) }
         } else if role.startsFilled {
             var rng = SeededRandom(seed: Self.seed(options.seed, name))
             for i in 0..<count {

@@ -84,6 +84,7 @@ struct RunCommand: ParsableCommand {
         if !outputs.isEmpty && !numeric { throw ValidationError("--output needs --numeric (shape-only runs compute no values)") }
         let numericOptions = numeric ? try numericFlags.options() : nil
         let summary: RunSummary
+        var outputValues: [String: OutputTensor] = [:]
         do {
             let bar = ProgressBar(label: "running \(program.entryKernel.name)", enabled: isatty(2) != 0 && !verbose)
             defer { bar.finish() }
@@ -92,6 +93,7 @@ struct RunCommand: ParsableCommand {
                                                traceMode: Runner.TraceMode(rawValue: traceMode)!, extraSink: printer,
                                                progress: bar.update)
             summary = result.summary
+            outputValues = result.outputs
             try writeOutputs(outputs, result.outputs)
         } catch let e as SimulationError {
             throw failRun(e)
@@ -102,9 +104,19 @@ struct RunCommand: ParsableCommand {
             print(String(decoding: try enc.encode(summary), as: UTF8.self))
         } else {
             print(report.render(summary, gpu: gpu))
+            for (name, t) in outputValues.sorted(by: { $0.key < $1.key }) { print(Self.values(name, t)) }
             if explainTime { print(report.explainTime(summary, gpu: gpu)) }
             if let trace { print("  Trace        \(trace) (" + (traceMode == "summary" ? "summary only" : "\(summary.counts.events) events, \(traceFormat.rawValue)") + ")") }
         }
+    }
+}
+
+extension RunCommand {
+    /// An output of a numeric run: all its values when there are a few, else its first ones.
+    static func values(_ name: String, _ t: OutputTensor) -> String {
+        let shown = t.values.prefix(16).map { String(format: "%.8f", $0) }.joined(separator: ", ")
+        let more = t.values.count > 16 ? ", ... (\(t.values.count) values; --output \(name)=FILE.npy writes them)" : ""
+        return "  \(name.padding(toLength: 12, withPad: " ", startingAt: 0)) [\(t.shape.map(String.init).joined(separator: ", "))] \(t.dtype.rawValue) = [\(shown)\(more)]"
     }
 }
 

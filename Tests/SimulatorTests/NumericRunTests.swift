@@ -74,6 +74,37 @@ import Numerics
         #expect(Comparison(exact.values, reference: want).relativeFrobenius < 1e-12)
     }
 
+    /// The seed's online-softmax walk-through (values in the kernel): its published final
+    /// output, and softmax(S) @ V computed here in Float64, agree with the kernel's.
+    @Test func onlineSoftmaxWalkThrough() throws {
+        let s: [Double] = [1, 4, 2, 5, 3]
+        let v: [[Double]] = [[0.1, 0.2, 0.3], [1, 1, 1], [0.5, 0, 0.5], [2, 2, 0], [0.1, 0.8, 0.1]]
+        let e = s.map { exp($0 - s.max()!) }, z = e.reduce(0, +)
+        let want = (0..<3).map { p in (0..<5).reduce(0.0) { $0 + e[$1] / z * v[$1][p] } }
+        let published = [1.53255989, 1.57817303, 0.26207384]
+        for (w, p) in zip(want, published) { #expect(abs(w - p) < 5e-9) }
+        let program = try program("Kernels/examples/online_softmax.kern")
+        for accumulate64 in [true, false] {
+            var numeric = NumericOptions()
+            numeric.accumulate64 = accumulate64
+            let r = try Runner.runNumeric(program, options: RunOptions(gpu: GPUModel.preset(named: "seed-a100")!), numeric: numeric)
+            let o = try #require(r.outputs["O"])
+            #expect(o.shape == [1, 3])
+            for (got, w) in zip(o.values, want) { #expect(abs(got - w) < (accumulate64 ? 1e-12 : 3e-7), "\(got) vs \(w)") }
+        }
+    }
+
+    /// A values list must hold exactly as many values as the shape.
+    @Test func tensorValuesMustFitTheShape() throws {
+        let text = "kernel k {\n    param N = 3\n    input X[1, N] f32 = [1, 2]\n    x = load X\n}\n"
+        var numeric = NumericOptions()
+        numeric.accumulate64 = true
+        do {
+            _ = try Runner.runNumeric(try programFromText(text), options: RunOptions(gpu: GPUModel.preset(named: "seed-a100")!), numeric: numeric)
+            Issue.record("accepted")
+        } catch { #expect("\(error)".contains("'X' [1, 3] holds 3 elements; its values list has 2")) }
+    }
+
     @Test func halfPrecisionStorageStaysClose() throws {
         let x = Self.inputs(N: 128, d: 32)
         let got = try run("Kernels/flash_attention.kern", x, dt: "f16")
