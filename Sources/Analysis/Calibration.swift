@@ -29,11 +29,11 @@ public struct CalibrationManifest: Decodable, Sendable {
 }
 
 /// Fits a preset's achievable fractions (`hbmEfficiency`, `computeEfficiency`) to measured
-/// kernel times. Each workload's kernel runs once on the preset; its time on other fractions
-/// follows from `RunSummary.kernelTime(on:ranOn:)` (each time term is a counter over a rate),
-/// so the search costs no further runs. The fit minimises the mean squared log ratio of
-/// predicted to measured kernel time over the fitted workloads, on a grid refined twice.
-/// DRAM bytes do not depend on these parameters; they are reported, not fitted.
+/// kernel times: every candidate runs each fitted workload's kernel on a copy of the preset
+/// with those fractions (the simulation, not a formula, says what they change), and the fit
+/// minimises the mean squared log ratio of predicted to measured kernel time, one parameter
+/// at a time by golden-section search in log space, three rounds. DRAM bytes do not depend
+/// on these parameters; they are reported, not fitted.
 public struct Calibration: Sendable {
     /// The parameters a calibration may move, with their search ranges.
     public static let parameters: [(name: String, range: ClosedRange<Double>)] = [
@@ -43,13 +43,21 @@ public struct Calibration: Sendable {
     public struct Point: Sendable {
         public var name: String
         public var heldOut: Bool
-        public var summary: RunSummary
+        public var program: CheckedProgram
+        public var params: [String: ParamValue]
         public var measuredSeconds: Double
         public var measuredDRAM: Int64?
+        /// The run on the preset as it is.
+        public var summary: RunSummary
 
+        /// The kernel time (launch overhead aside, as profilers time kernels) on `gpu`.
+        public func kernelTime(on gpu: GPUModel) throws(SimulationError) -> Double {
+            let s = try Runner.run(program, options: RunOptions(gpu: gpu, overrides: params))
+            return s.time.kernel ?? s.time.total - (s.time.launch_overhead ?? 0)
+        }
         /// (predicted - measured) / measured.
-        public func timeError(on gpu: GPUModel, base: GPUModel) -> Double {
-            (summary.kernelTime(on: gpu, ranOn: base) - measuredSeconds) / measuredSeconds
+        public func timeError(on gpu: GPUModel) throws(SimulationError) -> Double {
+            (try kernelTime(on: gpu) - measuredSeconds) / measuredSeconds
         }
         public var dramError: Double? {
             guard let m = measuredDRAM, m > 0 else { return nil }
@@ -71,14 +79,16 @@ public struct Calibration: Sendable {
         for (entry, held) in manifest.fit.map({ ($0, false) }) + (manifest.held_out ?? []).map({ ($0, true) }) {
             let measured: MeasuredRun
             do { measured = try MeasuredRun.load(resolve(entry.measured)) } catch { throw Failure(description: "\(entry.name): \(error)") }
-            let summary: RunSummary
             do {
-                guard case .success(let program) = try Runner.load(resolve(entry.kernel)) else {
+                let path = FileManager.default.fileExists(atPath: resolve(entry.kernel)) ? resolve(entry.kernel) : entry.kernel
+                guard case .success(let program) = try Runner.load(path) else {
                     throw Failure(description: "\(entry.name): '\(entry.kernel)' has errors (gpusim check shows them)")
                 }
-                summary = try Runner.run(program, options: RunOptions(gpu: base, overrides: entry.params ?? [:]))
+                let params = entry.params ?? [:]
+                let summary = try Runner.run(program, options: RunOptions(gpu: base, overrides: params))
+                points.append(Point(name: entry.name, heldOut: held, program: program, params: params, measuredSeconds: measured.kernelSeconds,
+                                    measuredDRAM: measured.dramBytes, summary: summary))
             } catch let e as Failure { throw e } catch { throw Failure(description: "\(entry.name): \(error)") }
-            points.append(Point(name: entry.name, heldOut: held, summary: summary, measuredSeconds: measured.kernelSeconds, measuredDRAM: measured.dramBytes))
         }
         return try fit(points, base: base)
     }
@@ -91,46 +101,57 @@ public struct Calibration: Sendable {
         guard base.units == .seconds, base.elementBytes == nil else {
             throw Failure(description: "'\(base.name)' keeps the seed's model (elements and cycles); calibrate a real preset")
         }
-        func model(_ h: Double, _ c: Double) -> GPUModel {
+        func model(_ x: [Double]) -> GPUModel {
             var g = base
-            g.hbmEfficiency = h; g.computeEfficiency = c
+            g.hbmEfficiency = x[0]; g.computeEfficiency = x[1]
             return g
         }
-        func loss(_ g: GPUModel) -> Double {
-            fitting.reduce(0) { acc, p in
-                let r = log(p.summary.kernelTime(on: g, ranOn: base) / p.measuredSeconds)
-                return acc + r * r
-            } / Double(fitting.count)
+        var failure: SimulationError?
+        func loss(_ x: [Double]) -> Double {
+            let g = model(x)
+            var sum = 0.0
+            for p in fitting {
+                do {
+                    let r = log(try p.kernelTime(on: g) / p.measuredSeconds)
+                    sum += r * r
+                } catch { failure = error; return .infinity }
+            }
+            return sum / Double(fitting.count)
         }
-        // A log-spaced grid over both ranges, then twice a finer one around the best cell.
-        var (hr, cr) = (parameters[0].range, parameters[1].range)
-        var best = (h: base.hbmEfficiency, c: base.computeEfficiency, loss: loss(base))
-        let n = 48
+        var x = [base.hbmEfficiency, base.computeEfficiency]
         for _ in 0..<3 {
-            for i in 0...n {
-                let h = exp(log(hr.lowerBound) + (log(hr.upperBound) - log(hr.lowerBound)) * Double(i) / Double(n))
-                for j in 0...n {
-                    let c = exp(log(cr.lowerBound) + (log(cr.upperBound) - log(cr.lowerBound)) * Double(j) / Double(n))
-                    let l = loss(model(h, c))
-                    if l < best.loss - 1e-15 { best = (h, c, l) }
+            for i in x.indices {
+                // Golden-section search of log(x[i]) over its range, the other parameter fixed.
+                var lo = log(parameters[i].range.lowerBound), hi = log(parameters[i].range.upperBound)
+                let phi = (5.0.squareRoot() - 1) / 2
+                func at(_ v: Double) -> Double { var y = x; y[i] = exp(v); return loss(y) }
+                var a = hi - phi * (hi - lo), b = lo + phi * (hi - lo)
+                var fa = at(a), fb = at(b)
+                while hi - lo > 1e-3 {
+                    if fa <= fb { hi = b; b = a; fb = fa; a = hi - phi * (hi - lo); fa = at(a) }
+                    else { lo = a; a = b; fa = fb; b = lo + phi * (hi - lo); fb = at(b) }
                 }
+                let best = exp((lo + hi) / 2)
+                var y = x
+                y[i] = best
+                if loss(y) <= loss(x) { x = y }
             }
-            func around(_ v: Double, _ r: ClosedRange<Double>, _ full: ClosedRange<Double>) -> ClosedRange<Double> {
-                let step = pow(r.upperBound / r.lowerBound, 1 / Double(n))
-                return max(full.lowerBound, v / (step * step))...min(full.upperBound, v * step * step)
-            }
-            hr = around(best.h, hr, parameters[0].range)
-            cr = around(best.c, cr, parameters[1].range)
         }
-        var fitted = model((best.h * 1000).rounded() / 1000, (best.c * 1000).rounded() / 1000)
+        if let failure { throw Failure(description: "a workload failed while fitting: \(failure)") }
+        var fitted = model(x.map { ($0 * 1000).rounded() / 1000 })
         fitted.name = base.name + "-calibrated"
         fitted.description = base.description + ", achievable fractions calibrated on \(fitting.count) measured workloads"
         return Calibration(base: base, points: points, fitted: fitted)
     }
 
+    /// Each point's time error on `gpu`, in the manifest's order.
+    public func timeErrors(on gpu: GPUModel) throws(SimulationError) -> [Double] {
+        try points.map { p throws(SimulationError) in try p.timeError(on: gpu) }
+    }
+
     /// Median absolute time error of one part (held out or fitted) on `gpu`.
-    public func medianTimeError(heldOut: Bool, on gpu: GPUModel) -> Double? {
-        Calibration.median(points.filter { $0.heldOut == heldOut }.map { abs($0.timeError(on: gpu, base: base)) })
+    public func medianTimeError(heldOut: Bool, on gpu: GPUModel) throws(SimulationError) -> Double? {
+        Calibration.median(try points.filter { $0.heldOut == heldOut }.map { p throws(SimulationError) in abs(try p.timeError(on: gpu)) })
     }
 
     public func medianDRAMError(heldOut: Bool) -> Double? {

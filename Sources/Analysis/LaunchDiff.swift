@@ -23,17 +23,16 @@ public struct LaunchFigures: Sendable, Encodable, Equatable {
     /// top-level grid of a GPU kernel, or `run` statements) stands for that many; the phases
     /// that are part of a launch (statements around the grids) join the next launch, or the
     /// last one, or, in a kernel without grids, form its one launch. The launch overhead in a
-    /// phase's time is left out (its compute and memory terms composed on `gpu`): profilers
-    /// time kernels, not the gaps between them. With the kernel's `source`, a phase under a
-    /// `# comment` line is labelled by the comment.
-    public static func simulated(_ s: RunSummary, gpu: GPUModel, source: SourceFile? = nil) -> [LaunchFigures] {
+    /// phase's time is left out: profilers time kernels, not the gaps between them. With the
+    /// kernel's `source`, a phase under a `# comment` line is labelled by the comment.
+    public static func simulated(_ s: RunSummary, source: SourceFile? = nil) -> [LaunchFigures] {
         var out: [LaunchFigures] = [], pending: [LaunchFigures] = []
         for p in s.phases {
             let n = Int(p.launches ?? 0)
             let above = p.line > 1 ? source?.lineText(p.line - 1).trimmingCharacters(in: .whitespaces) ?? "" : ""
             let label = above.hasPrefix("#") && !above.hasPrefix("##") ? String(above.dropFirst()).trimmingCharacters(in: .whitespaces) : p.label
             let f = LaunchFigures(label: "\(label) (line \(p.line))", launches: n, dram_bytes: p.read_bytes + p.write_bytes,
-                                  l2_bytes: p.l2_bytes, seconds: gpu.compose(compute: p.time_compute, memory: p.time_memory))
+                                  l2_bytes: p.l2_bytes, seconds: p.time_total - (p.launch_overhead ?? 0))
             if n == 0 { pending.append(f); continue }
             out.append(pending.isEmpty ? f : sum(pending + [f], label: f.label))
             pending = []

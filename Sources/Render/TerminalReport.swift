@@ -48,7 +48,7 @@ public struct TerminalReport {
         let cf = tot > 0 ? s.time.compute / tot : 0
         let cw = Int((cf * Double(width)).rounded())
         lines.append("  Time         compute \(time(s.time.compute)), HBM \(time(s.time.memory)), total \(time(s.time.total))"
-                     + (gpu.overlap ? " (overlapped)" : " (serial)"))
+                     + (!gpu.overlap ? " (serial)" : gpu.modelsLaunches ? " (overlapped within each launch)" : " (overlapped)"))
         // Distinct glyphs as well as colours, so the split reads without colour too.
         lines.append("               [" + paint("36", String(repeating: "█", count: cw)) + paint("35", String(repeating: "▒", count: width - cw)) + "] " + paint("36", "█ compute") + " vs " + paint("35", "▒ memory"))
         let verdict = s.bound == "memory" ? "memory-bound" : "compute-bound"
@@ -75,10 +75,12 @@ public struct TerminalReport {
         let bw = gpu.hbmBandwidth * gpu.hbmEfficiency
         let tc = gpu.matmulFlops * gpu.computeEfficiency, cc = gpu.vectorFlops * gpu.computeEfficiency
         var lines = ["Time model (\(gpu.name)): memory = HBM bytes / \(rate(bw)) B/\(per) (\(rate(gpu.hbmBandwidth)) peak x \(gpu.hbmEfficiency));"]
+        let composition = !gpu.overlap ? "compute + memory, serial (the seed's model)"
+            : gpu.modelsLaunches ? "each launch's max(compute, memory), summed over launches" : "max(compute, memory), overlapped"
         if gpu.matmulFlops == gpu.vectorFlops {
-            lines.append("  compute = FLOPs / \(rate(cc)) FLOP/\(per); total = \(gpu.overlap ? "max(compute, memory), overlapped" : "compute + memory, serial (the seed's model)")")
+            lines.append("  compute = FLOPs / \(rate(cc)) FLOP/\(per); total = \(composition)")
         } else {
-            lines.append("  compute = tensor-core FLOPs / \(rate(tc)) + other FLOPs / \(rate(cc)) FLOP/\(per) (peaks x \(gpu.computeEfficiency)); total = \(gpu.overlap ? "max(compute, memory), overlapped" : "compute + memory")")
+            lines.append("  compute = tensor-core FLOPs / \(rate(tc)) + other FLOPs / \(rate(cc)) FLOP/\(per) (peaks x \(gpu.computeEfficiency)); total = \(composition)")
         }
         func explain(_ label: String, bytes: Int64, flops: Int64, tensor: Int64?, compute: Double, memory: Double, total: Double, bound: String) {
             let tcf = tensor ?? 0
@@ -88,6 +90,9 @@ public struct TerminalReport {
             lines.append("  \(label): " + c)
         }
         explain("whole run", bytes: s.hbm.total_bytes, flops: s.flops.total, tensor: s.flops.tensor_core, compute: s.time.compute, memory: s.time.memory, total: s.time.total, bound: s.bound)
+        if let k = s.time.kernel {
+            lines.append("  kernel time \(t(k)): each launch overlaps its own compute and memory (a compute-bound launch cannot hide a later memory-bound one); max(compute, memory) of the whole run would be \(t(gpu.compose(compute: s.time.compute, memory: s.time.memory)))")
+        }
         for p in s.phases {
             explain("line \(p.line) \(p.label)", bytes: p.read_bytes + p.write_bytes, flops: p.flops, tensor: p.tensor_core_flops,
                     compute: p.time_compute, memory: p.time_memory, total: p.time_total, bound: p.bound)

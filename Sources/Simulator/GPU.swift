@@ -35,6 +35,10 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// (nil or false: every block runs on the whole GPU, the seed's model).
     public var waveQuantisation: Bool? = nil
 
+    /// Whether the preset models GPU kernel launches: each pays the launch overhead, and each
+    /// launch's compute and memory overlap on their own (the seed's presets do neither).
+    public var modelsLaunches: Bool { launchOverhead != nil }
+
     public static let seedWeights: [String: Int] = [
         "add": 1, "sub": 1, "mul": 1, "neg": 1, "max": 1, "min": 1, "abs": 1,
         "div": 8, "exp": 8, "log": 8, "sqrt": 8, "rsqrt": 8, "tanh": 8, "gelu": 8, "silu": 8,

@@ -149,6 +149,9 @@ public final class Interpreter {
     var shareCache: [Int: (fetches: Int64, blocks: Int64)] = [:]
     /// The entry kernel is a GPU kernel of its own unless it only launches others.
     var entryLaunches: Int64 = 0
+    var gpuKernel: [Int: Bool] = [:]
+    /// An entry that is a GPU kernel: the tallies where its top-level grids (its launches) ended.
+    var gridEnds: [Tally] = []
     var seq: Int64 = 0
     var weights: [Int]
     var steps: Int64 = 0
@@ -263,14 +266,19 @@ public final class Interpreter {
             let itc = tally.value(.kernelIdleTensorCoreFlops, k), ivec = tally.value(.kernelIdleVectorFlops, k)
             let rb = tally.value(.kernelRead, k), wb = tally.value(.kernelWrite, k), n = tally.value(.kernelLaunches, k)
             let c = self.computeTime(flops: fl + itc + ivec, tensorCore: tc + itc), m = Double(rb + wb) / memoryRate
+            let own = gpu.modelsLaunches && isGPUKernel(k) ? Double(tally.value(.kernelFemtoseconds, k)) / 1e15 : gpu.compose(compute: c, memory: m)
             summary.kernels[kernel.name] = .init(launches: n, read_bytes: rb, write_bytes: wb, flops: fl,
-                                                 time_total: gpu.compose(compute: c, memory: m) + launchTime(n), bound: m > c ? "memory" : "compute")
+                                                 time_total: own + launchTime(n), bound: m > c ? "memory" : "compute")
         }
         summary.time.compute = computeTime
         summary.time.memory = memoryTime
         let launches = launchTime(tally.launches + entryLaunches)
-        summary.time.total = gpu.compose(compute: computeTime, memory: memoryTime) + launches
-        if gpu.launchOverhead != nil { summary.time.launch_overhead = launches }
+        let kernel = kernelTime()
+        summary.time.total = kernel + launches
+        if gpu.modelsLaunches {
+            summary.time.launch_overhead = launches
+            summary.time.kernel = kernel
+        }
         if gpu.waveQuantisation == true && gpu.l2Bytes > 0 {
             // Every store passes through L2 (write-back), so L2 traffic is requested reads plus writes.
             summary.l2 = .init(read_bytes: tally.l2ReadBytes, hit_bytes: tally.l2ReadBytes - tally.readBytes,
@@ -295,6 +303,38 @@ public final class Interpreter {
 
     /// Launch overhead of `launches` GPU kernels (0 for presets without one).
     func launchTime(_ launches: Int64) -> Double { Double(launches) * (gpu.launchOverhead ?? 0) }
+
+    /// The time of work done within one launch: its compute and memory composed.
+    func kernelTime(of d: Tally) -> Double {
+        gpu.compose(compute: computeTime(d), memory: Double(d.readBytes + d.writeBytes) / memoryRate)
+    }
+
+    /// Work `d` that no composed launch covered (a launching kernel's own), composed as one.
+    func uncoveredTime(_ d: Tally) -> Double {
+        let bytes = d.readBytes + d.writeBytes - d.launchedBytes
+        let flops = d.effectiveFlops - d.launchedFlops, tensor = d.effectiveTensorCoreFlops - d.launchedTensorCoreFlops
+        guard bytes > 0 || flops > 0 else { return 0 }
+        return gpu.compose(compute: computeTime(flops: flops, tensorCore: tensor), memory: Double(bytes) / memoryRate)
+    }
+
+    /// The run's kernel time, launch overhead aside. Presets that model launches sum each
+    /// launch's own overlap of compute and memory: the `run`s of GPU kernels as they ended, or,
+    /// for an entry that is a GPU kernel, its top-level grids (statements around them join the
+    /// next grid, trailing ones the last; without grids the whole entry is one launch). The
+    /// seed's model composes the run's totals.
+    func kernelTime() -> Double {
+        guard gpu.modelsLaunches else { return gpu.compose(compute: computeTime, memory: memoryTime) }
+        guard entryLaunches == 1 else { return Double(tally.kernelFemtoseconds) / 1e15 + uncoveredTime(tally) }
+        var bounds = gridEnds
+        if !bounds.isEmpty { bounds.removeLast() }
+        bounds.append(tally)
+        var total = 0.0, previous = Tally()
+        for b in bounds {
+            total += kernelTime(of: b - previous)
+            previous = b
+        }
+        return total
+    }
 
     func computeTime(flops: Int64, tensorCore: Int64) -> Double {
         let rate = gpu.computeEfficiency
@@ -333,6 +373,7 @@ public final class Interpreter {
                 // A top-level grid of an entry that is a GPU kernel itself is one launch of its own.
                 var grid = false
                 if case .loop(parallel: true, _, _, _, _, _) = s.kind, entryLaunches == 1 { grid = true }
+                if grid { gridEnds.append(tally) }
                 addPhase(Self.header(s.span), line, tally - start, grid: grid)
             case .param, .tensor, .require, .free:
                 try execStmt(s, f)
@@ -355,13 +396,16 @@ public final class Interpreter {
     func addPhase(_ label: String, _ line: Int, _ d: Tally, grid: Bool = false) {
         guard d.loads + d.stores + d.computes > 0 else { return }
         let compute = computeTime(d), memory = Double(d.readBytes + d.writeBytes) / memoryRate
+        // A phase of `run`s: the sum of its launches' own times; otherwise one launch or part of one.
+        let kernel = gpu.modelsLaunches && d.launches > 0 ? Double(d.kernelFemtoseconds) / 1e15 + uncoveredTime(d) : gpu.compose(compute: compute, memory: memory)
         summary.phases.append(RunSummary.Phase(
             label: label, line: line, read_bytes: d.readBytes, write_bytes: d.writeBytes, flops: d.flops,
             tensor_core_flops: d.tensorCoreFlops, time_compute: compute, time_memory: memory,
-            time_total: gpu.compose(compute: compute, memory: memory) + launchTime(d.launches),
+            time_total: kernel + launchTime(d.launches),
             bound: memory > compute ? "memory" : "compute",
             l2_bytes: gpu.waveQuantisation == true && gpu.l2Bytes > 0 ? d.l2ReadBytes + d.writeBytes : nil,
-            launches: gpu.launchOverhead != nil && d.launches + (grid ? 1 : 0) > 0 ? d.launches + (grid ? 1 : 0) : nil))
+            launches: gpu.modelsLaunches && d.launches + (grid ? 1 : 0) > 0 ? d.launches + (grid ? 1 : 0) : nil,
+            launch_overhead: d.launches > 0 && gpu.modelsLaunches ? launchTime(d.launches) : nil))
     }
 
     /// The entry kernel's output tensors after a numeric run, by name.
@@ -644,6 +688,7 @@ public final class Interpreter {
             tally.launches += 1
             if sink != nil { try emit(.launch, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) }
             let before = (tally.readBytes, tally.writeBytes, tally.flops, tally.tensorCoreFlops, tally.idleTensorCoreFlops, tally.idleVectorFlops)
+            let launchStart = gpu.modelsLaunches && isGPUKernel(k) ? tally : nil
             let frame = Frame(kernel: callee, overrides: overrides, bound: bound)
             frame.views = views
             // Grid coordinates are the caller's loop slots: the callee's loads must not read them.
@@ -658,7 +703,25 @@ public final class Interpreter {
             tally.bump(.kernelTensorCoreFlops, k, by: tally.tensorCoreFlops - before.3)
             tally.bump(.kernelIdleTensorCoreFlops, k, by: tally.idleTensorCoreFlops - before.4)
             tally.bump(.kernelIdleVectorFlops, k, by: tally.idleVectorFlops - before.5)
+            if let launchStart {
+                // A GPU kernel's own time: its compute and memory overlap within the launch only.
+                let d = tally - launchStart
+                let fs = Int64((kernelTime(of: d) * 1e15).rounded())
+                tally.kernelFemtoseconds += fs
+                tally.bump(.kernelFemtoseconds, k, by: fs)
+                tally.launchedBytes += d.readBytes + d.writeBytes
+                tally.launchedFlops += d.effectiveFlops
+                tally.launchedTensorCoreFlops += d.effectiveTensorCoreFlops
+            }
         }
+    }
+
+    /// Whether kernel `k` is a GPU kernel (it launches no others); memoised.
+    func isGPUKernel(_ k: Int) -> Bool {
+        if let v = gpuKernel[k] { return v }
+        let v = !Self.launchesOthers(program.kernels[k].body)
+        gpuKernel[k] = v
+        return v
     }
 
     /// Runs `count` iterations, the first `full` of which are alike (the rest is a ragged tile).

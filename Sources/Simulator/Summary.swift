@@ -56,6 +56,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var unit = "cycles"
         /// Part of `total`: the launch overhead of every GPU kernel (real presets).
         public var launch_overhead: Double?
+        /// Part of `total`: the kernels' own time, each launch's compute and memory overlapped
+        /// on their own and summed (real presets): what a profiler's kernel durations add up to.
+        public var kernel: Double?
         /// Part of `compute`: SMs idle in the last, partial wave of each grid (real presets).
         public var wave_idle: Double?
     }
@@ -114,6 +117,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
         /// for a top-level `parallel` grid of an entry kernel that is a GPU kernel itself. Absent:
         /// the phase is part of a launch (the entry kernel's other statements).
         public var launches: Int64? = nil
+        /// The part of `time_total` that is launch overhead (phases of `run`s).
+        public var launch_overhead: Double? = nil
     }
     public struct KernelBreakdown: Sendable, Codable, Equatable {
         public var launches: Int64
@@ -165,15 +170,6 @@ public struct RunSummary: Sendable, Codable, Equatable {
         try c.encode(phases, forKey: .phases)
         try c.encode(kernels, forKey: .kernels)
         try c.encodeIfPresent(measured, forKey: .measured)
-    }
-
-    /// The kernel time (launch overhead left out) this run takes on `other`, a preset that
-    /// differs from `base`, the one it ran on, only in its achievable fractions. Every time term
-    /// is a counter divided by a peak times a fraction, so a new fraction rescales its term;
-    /// the terms are then composed as the time model composes them (tested against re-runs).
-    public func kernelTime(on other: GPUModel, ranOn base: GPUModel) -> Double {
-        other.compose(compute: time.compute * base.computeEfficiency / other.computeEfficiency,
-                      memory: time.memory * base.hbmEfficiency / other.hbmEfficiency)
     }
 
     /// Arithmetic intensity: FLOPs per HBM byte.

@@ -22,12 +22,20 @@ struct Tally: Equatable {
     var idleVectorFlops: Int64 = 0
     /// Bytes the SMs read (through L2); `readBytes` is what came from HBM.
     var l2ReadBytes: Int64 = 0
+    /// Presets that model launches: the kernel time of the GPU kernels run so far, each
+    /// launch's compute and memory overlapped on their own, in femtoseconds (an integer, so
+    /// fast-forward stays exact), and the work those launches did (what is left is the
+    /// launching kernel's own).
+    var kernelFemtoseconds: Int64 = 0
+    var launchedBytes: Int64 = 0
+    var launchedFlops: Int64 = 0
+    var launchedTensorCoreFlops: Int64 = 0
     /// Per-index counters, grown on demand: traffic by global tensor id, work by launched kernel.
     var vectors: [[Int64]] = Array(repeating: [], count: Vector.allCases.count)
 
     enum Vector: Int, CaseIterable {
         case tensorRead, tensorWrite, kernelLaunches, kernelRead, kernelWrite, kernelFlops, kernelTensorCoreFlops
-        case kernelIdleTensorCoreFlops, kernelIdleVectorFlops
+        case kernelIdleTensorCoreFlops, kernelIdleVectorFlops, kernelFemtoseconds
     }
 
     /// The FLOPs compute time is charged for: the work plus the idle slots of partial waves.
@@ -47,6 +55,7 @@ struct Tally: Equatable {
         \.readBytes, \.writeBytes, \.flops, \.matmulFlops, \.tensorCoreFlops, \.elementwiseFlops,
         \.specialFlops, \.loads, \.stores, \.computes, \.launches, \.overflows,
         \.blocks, \.idleTensorCoreFlops, \.idleVectorFlops, \.l2ReadBytes,
+        \.kernelFemtoseconds, \.launchedBytes, \.launchedFlops, \.launchedTensorCoreFlops,
     ]
 
     static func - (a: Tally, b: Tally) -> Tally {

@@ -43,18 +43,21 @@ struct CalibrateCommand: ParsableCommand {
         print("")
         print("workload".padding(toLength: 34, withPad: " ", startingAt: 0) + "part".padding(toLength: 9, withPad: " ", startingAt: 0)
               + "measured".leftPadded(11) + "before".leftPadded(11) + "err".leftPadded(7) + "after".leftPadded(11) + "err".leftPadded(7) + "DRAM err".leftPadded(10))
-        for p in c.points {
-            let before = p.summary.kernelTime(on: c.base, ranOn: c.base), after = p.summary.kernelTime(on: c.fitted, ranOn: c.base)
-            func pct(_ e: Double?) -> String { e.map { String(format: "%+.0f%%", $0 * 100) } ?? "-" }
+        let before: [Double], after: [Double]
+        do { (before, after) = (try c.timeErrors(on: c.base), try c.timeErrors(on: c.fitted)) } catch { throw failRun(error) }
+        func pct(_ e: Double?) -> String { e.map { String(format: "%+.0f%%", $0 * 100) } ?? "-" }
+        for (i, p) in c.points.enumerated() {
             print(String(p.name.prefix(33)).padding(toLength: 34, withPad: " ", startingAt: 0) + (p.heldOut ? "held out" : "fit").padding(toLength: 9, withPad: " ", startingAt: 0)
-                  + fmtSeconds(p.measuredSeconds).leftPadded(11) + fmtSeconds(before).leftPadded(11) + pct(p.timeError(on: c.base, base: c.base)).leftPadded(7)
-                  + fmtSeconds(after).leftPadded(11) + pct(p.timeError(on: c.fitted, base: c.base)).leftPadded(7) + pct(p.dramError).leftPadded(10))
+                  + fmtSeconds(p.measuredSeconds).leftPadded(11) + fmtSeconds(p.measuredSeconds * (1 + before[i])).leftPadded(11) + pct(before[i]).leftPadded(7)
+                  + fmtSeconds(p.measuredSeconds * (1 + after[i])).leftPadded(11) + pct(after[i]).leftPadded(7) + pct(p.dramError).leftPadded(10))
         }
         print("")
         for held in [false, true] {
-            guard let before = c.medianTimeError(heldOut: held, on: c.base), let after = c.medianTimeError(heldOut: held, on: c.fitted) else { continue }
+            let part = c.points.indices.filter { c.points[$0].heldOut == held }
+            guard !part.isEmpty else { continue }
+            func median(_ e: [Double]) -> Double { Benchmark.median(part.map { abs(e[$0]) }) }
             let dram = c.medianDRAMError(heldOut: held).map { String(format: "; DRAM bytes %.1f %% (not fitted)", $0 * 100) } ?? ""
-            print(String(format: "%@ median |time error|: %.1f %% before, %.1f %% after", held ? "held out" : "fitted  ", before * 100, after * 100) + dram)
+            print(String(format: "%@ median |time error|: %.1f %% before, %.1f %% after", held ? "held out" : "fitted  ", median(before) * 100, median(after) * 100) + dram)
         }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -107,9 +107,8 @@ struct DiffCommand: ParsableCommand {
                 return ("\(s.kernel) (measured, \(s.measured!.tool))", LaunchFigures.measured(events, summary: s), g?.name ?? s.gpu)
             }
             let (s, _) = try summary(path, gpu: runGPU)
-            let gpu = try runGPU ?? gpuOptions.model()
             let source = TraceReader.looksLikeTrace(path) ? nil : try? Runner.readSource(path)
-            return ("\(s.kernel) (simulated)", LaunchFigures.simulated(s, gpu: gpu, source: source), s.gpu)
+            return ("\(s.kernel) (simulated)", LaunchFigures.simulated(s, source: source), s.gpu)
         }
         let x = try side(a, ma), y = try side(b, mb)
         let d = LaunchDiff(simulated: x.launches, measured: y.launches, labels: (x.label, y.label))
