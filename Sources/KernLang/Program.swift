@@ -96,6 +96,21 @@ public struct CheckedKernel: Sendable {
     public let tensorNames: [String]
     public let params: [KernelParam]
     public let tensors: [(name: String, role: TensorRole, index: Int)]
+
+    /// Parameters whose default is a plain value (a number, a boolean or a dtype), not a rule
+    /// over others: the problem's sizes and types, as opposed to the tile sizes an algorithm
+    /// derives from them.
+    public var literalParams: Set<String> {
+        var out = Set<String>()
+        for s in body.stmts {
+            guard case .param(_, let name, let value) = s.kind else { continue }
+            switch value.kind {
+            case .int, .float, .bool, .dtype: out.insert(name)
+            default: break
+            }
+        }
+        return out
+    }
 }
 
 public struct CheckedProgram: Sendable {

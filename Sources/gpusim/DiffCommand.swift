@@ -28,6 +28,9 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "Print the comparison as JSON.")
     var json = false
 
+    @Flag(name: .customLong("allow-mismatch"), help: "Compare sides that ran on different presets, in different units or at different shared parameters (the differences are printed first).")
+    var allowMismatch = false
+
     @OptionGroup var gpuOptions: GPUOptions
 
     @Argument(parsing: .allUnrecognized, help: "Kernel parameters: --NAME VALUE ...")
@@ -46,12 +49,26 @@ struct DiffCommand: ParsableCommand {
         return (s, s.kernel)
     }
 
+    /// The parameters of a side's kernel that set the problem's size rather than derive from
+    /// others (their default is a number or a dtype): where both sides have one, it must agree.
+    /// A trace's kernel is looked up from its header; nil when it cannot be.
+    func problemSizes(_ path: String) -> Set<String>? {
+        var file = path
+        if TraceReader.looksLikeTrace(path) {
+            guard let t = try? TraceReader.read(path, sinkFor: { _ in nil }) else { return nil }
+            file = t.file
+        }
+        guard case .success(let p)? = try? Runner.load(file) else { return nil }
+        return p.entryKernel.literalParams
+    }
+
     /// The measured trace at `path`, if it is one: its summary, GPU and launch events.
     func measuredTrace(_ path: String) throws -> (RunSummary, GPUModel?, [Event])? {
         guard TraceReader.looksLikeTrace(path) else { return nil }
         let events = EventCollector()
         let t: TraceReader.Trace
-        do { t = try TraceReader.read(path, into: events) } catch {
+        // Only a measured trace's events are kept (a simulated one can hold millions).
+        do { t = try TraceReader.read(path) { $0.source == "measured" ? events : nil } } catch {
             printError("gpusim: error: \(error)")
             throw ExitCode(1)
         }
@@ -72,7 +89,15 @@ struct DiffCommand: ParsableCommand {
         if ma != nil || mb != nil { return try launchDiff(ma, mb) }
         let (x, la) = try summary(a), (y, lb) = try summary(b)
         let labels = la == lb ? ("A (\(la))", "B (\(lb))") : (la, lb)
-        let d = RunDiff(x, y, labels: labels)
+        let differences = RunDiff.differences(x, sizes: problemSizes(a), y, sizes: problemSizes(b))
+        if !differences.isEmpty {
+            guard allowMismatch else {
+                printError("gpusim: error: the two sides are not comparable: \(differences.joined(separator: "; ")) (--allow-mismatch compares them anyway)")
+                throw ExitCode(2)
+            }
+            if !json { for line in differences { print("note: \(line)") } }
+        }
+        let d = RunDiff(x, y, labels: labels, differences: differences)
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -82,16 +107,16 @@ struct DiffCommand: ParsableCommand {
         let w = max(24, labels.0.count + 2, labels.1.count + 2)
         print("".padding(toLength: 26, withPad: " ", startingAt: 0) + labels.0.leftPadded(w) + labels.1.leftPadded(w) + "   B / A")
         for r in d.rows {
-            func fmt(_ v: Double) -> String {
-                switch r.unit {
+            func fmt(_ v: Double, _ unit: String) -> String {
+                switch unit {
                 case "bytes": return fmtBytes(Int64(v))
                 case "flops": return group(v)
                 case "seconds": return fmtSeconds(v)
-                default: return group(v) + " " + r.unit
+                default: return group(v) + " " + unit
                 }
             }
             let ratio = r.ratio.map { String(format: "%8.2fx", $0) } ?? "       -"
-            print(r.metric.padding(toLength: 26, withPad: " ", startingAt: 0) + fmt(r.a).leftPadded(w) + fmt(r.b).leftPadded(w) + ratio)
+            print(r.label.padding(toLength: 26, withPad: " ", startingAt: 0) + fmt(r.a, r.unit_a).leftPadded(w) + fmt(r.b, r.unit_b).leftPadded(w) + ratio)
         }
         print("Verdict".padding(toLength: 26, withPad: " ", startingAt: 0) + "\(d.verdictA)-bound".leftPadded(w) + "\(d.verdictB)-bound".leftPadded(w))
         for h in d.headlines { print(h) }

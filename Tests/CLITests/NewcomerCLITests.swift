@@ -129,3 +129,31 @@ import TestSupport
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("s.csv").path))
     }
 }
+
+/// `gpusim diff` compares like with like unless told otherwise.
+@Suite(.serialized) struct DiffMismatchCLITests {
+    @Test func unlikeSidesAreRefusedThenNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpusim-diffmismatch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let real = dir.appendingPathComponent("real.jsonl").path, n2048 = dir.appendingPathComponent("n2048.jsonl").path
+        #expect(try gpusim(["run", "flash", "--trace", real]).status == 0)
+        #expect(try gpusim(["run", "flash", "--gpu", "seed-a100", "--N", "2048", "--d", "128", "--trace", n2048]).status == 0)
+        let presets = try gpusim(["diff", "Traces/flash_attention.jsonl", real])
+        #expect(presets.status == 2)
+        #expect(presets.err == "gpusim: error: the two sides are not comparable: preset seed-a100 vs a100-80gb; time in cycles vs seconds (--allow-mismatch compares them anyway)\n")
+        let sizes = try gpusim(["diff", "Traces/flash_attention.jsonl", n2048])
+        #expect(sizes.status == 2 && sizes.err.contains("N = 1024 vs 2048; d = 64 vs 128"))
+        let allowed = try gpusim(["diff", "Traces/flash_attention.jsonl", real, "--allow-mismatch"])
+        #expect(allowed.status == 0)
+        #expect(allowed.out.hasPrefix("note: preset seed-a100 vs a100-80gb\nnote: time in cycles vs seconds\n"))
+        #expect(allowed.out.contains("cycles") && allowed.out.contains(" us"))
+        #expect(!allowed.out.contains("Time: "))   // no headline ratio between unlike units
+        // Two algorithms at the same problem size are comparable, whatever tiles they derive.
+        #expect(try gpusim(["diff", "flash", "tiled_2d", "--N", "2048"]).status == 0)
+        let json = try gpusim(["diff", "Traces/flash_attention.jsonl", real, "--allow-mismatch", "--json"])
+        let o = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as! [String: Any]
+        #expect((o["differences"] as! [String]).count == 2)
+        #expect((o["rows"] as! [[String: Any]]).allSatisfy { ($0["metric"] as! String).allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } })
+    }
+}
