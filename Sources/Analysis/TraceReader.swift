@@ -26,33 +26,45 @@ public struct TraceReader {
     }
 
     /// Reads `path`; once the header is known and the trace checked complete, `sinkFor` gives
-    /// the sink for its events (a writer of another format needs the header first).
+    /// the sink for its events (a writer of another format needs the header first). A JSONL
+    /// trace is read in one pass of fixed-size chunks, so memory does not grow with its length,
+    /// and when no sink is wanted only its first and last lines are read.
     public static func read(_ path: String, sinkFor: (TraceHeader) throws(Failure) -> EventSink?) throws(Failure) -> Trace {
-        let data: Data
-        do { data = try InputFile.read(path) } catch { throw .message(error.description) }
-        if data.starts(with: BinaryTrace.magic) { return try readBinary(data, path: path, sinkFor: sinkFor) }
-        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
-        guard let first = lines.first else { throw .message("'\(path)' is empty, not a gpusim trace") }
-        guard let probe = try? JSONSerialization.jsonObject(with: Data(first)) as? [String: Any], probe["schema"] as? String == "gpusim-trace" else {
+        if let p = InputFile.problem(path) { throw .message(p) }
+        if InputFile.head(path, BinaryTrace.magic.count).elementsEqual(BinaryTrace.magic) {
+            let data: Data
+            do { data = try InputFile.read(path) } catch { throw .message(error.description) }
+            return try readBinary(data, path: path, sinkFor: sinkFor)
+        }
+        guard let file = FileHandle(forReadingAtPath: path) else { throw .message("cannot read '\(path)'") }
+        defer { try? file.close() }
+        let size: UInt64
+        do { size = try file.seekToEnd() } catch { throw .message("cannot read '\(path)': \(error.localizedDescription)") }
+        guard size > 0 else { throw .message("'\(path)' is empty, not a gpusim trace") }
+        // The header: the first line.
+        var lines = LineReader(file: file, start: 0, end: size)
+        guard let first = lines.next() else { throw .message("'\(path)' is empty, not a gpusim trace") }
+        let headerEnd = lines.offset
+        guard let probe = try? JSONSerialization.jsonObject(with: first) as? [String: Any], probe["schema"] as? String == "gpusim-trace" else {
             throw .message("'\(path)' is not a gpusim JSONL trace (its first line has no \"schema\": \"gpusim-trace\")")
         }
         guard probe["version"] as? Int == traceSchemaVersion else {
             throw .message("'\(path)' is a gpusim trace of schema version \(probe["version"] ?? "?"); this gpusim reads version \(traceSchemaVersion)")
         }
         let header: TraceHeader
-        do { header = try JSONDecoder().decode(TraceHeader.self, from: Data(first)) } catch {
+        do { header = try JSONDecoder().decode(TraceHeader.self, from: first) } catch {
             throw .message("'\(path)': the trace header is malformed")
         }
-        lines.removeFirst()
-        guard let last = lines.last, let closing = try? JSONSerialization.jsonObject(with: Data(last)) as? [String: Any], closing["summary"] != nil else {
+        // The summary: the last line, read from the end.
+        let (last, lastStart) = lastLine(file, size: size, after: headerEnd)
+        guard let last, let closing = try? JSONSerialization.jsonObject(with: last) as? [String: Any], closing["summary"] != nil else {
             throw .message("'\(path)' is truncated: it has no closing summary line (the run that wrote it did not finish)")
         }
         let summary: RunSummary
         do {
             struct Closing: Decodable { var summary: RunSummary }
-            summary = try JSONDecoder().decode(Closing.self, from: Data(last)).summary
+            summary = try JSONDecoder().decode(Closing.self, from: last).summary
         } catch { throw .message("'\(path)': the closing summary is malformed") }
-        lines.removeLast()
         if let sink = try sinkFor(header) {
             // JSONDecoder, not JSONSerialization: it parses every double exactly, so times read
             // back bit for bit as they were written.
@@ -62,27 +74,99 @@ public struct TraceReader {
                 var dram_write: Int64?
             }
             let decoder = JSONDecoder()
-            for (n, line) in lines.enumerated() {
-                guard let o = try? decoder.decode(Line.self, from: Data(line)), o.shape.count == 2 else {
-                    throw .message("'\(path)': line \(n + 2) is not a valid event")
+            var events = LineReader(file: file, start: headerEnd, end: lastStart)
+            var fast = JSONLEventParser()
+            var n = 0
+            while let line = events.next() {
+                defer { n += 1 }
+                var e: Event
+                if let parsed = fast.parse(line) { e = parsed } else {
+                    guard let o = try? decoder.decode(Line.self, from: line), o.shape.count == 2 else {
+                        throw .message("'\(path)': line \(n + 2) is not a valid event")
+                    }
+                    let lc = o.loc.split(separator: ":").compactMap { Int($0) }
+                    guard lc.count == 2 else { throw .message("'\(path)': line \(n + 2) has a bad loc '\(o.loc)'") }
+                    e = Event()
+                    e.seq = o.seq; e.kind = o.kind; e.op = o.op; e.name = o.name; e.time = o.t ?? 0; e.duration = o.dur ?? 0
+                    e.rows = o.shape[0]; e.cols = o.shape[1]
+                    e.bytes = o.bytes; e.flops = o.flops ?? 0; e.sramBytes = o.sram; e.hbmBytes = o.hbm
+                    e.dramBytes = o.dram ?? BinaryTrace.defaultDRAM(o.kind, bytes: o.bytes)
+                    e.dramWriteBytes = o.dram_write ?? 0
+                    e.line = lc[0]; e.column = lc[1]
                 }
-                let lc = o.loc.split(separator: ":").compactMap { Int($0) }
-                guard lc.count == 2 else { throw .message("'\(path)': line \(n + 2) has a bad loc '\(o.loc)'") }
-                var e = Event()
-                e.seq = o.seq; e.kind = o.kind; e.op = o.op; e.name = o.name; e.time = o.t ?? 0; e.duration = o.dur ?? 0
-                e.rows = o.shape[0]; e.cols = o.shape[1]
-                e.bytes = o.bytes; e.flops = o.flops ?? 0; e.sramBytes = o.sram; e.hbmBytes = o.hbm
-                e.dramBytes = o.dram ?? BinaryTrace.defaultDRAM(o.kind, bytes: o.bytes)
-                e.dramWriteBytes = o.dram_write ?? 0
                 guard BinaryTrace.plausible(e.seq, e.rows, e.cols, e.bytes, e.flops, e.sramBytes, e.hbmBytes, e.dramBytes, e.dramWriteBytes), e.time.isFinite, e.duration.isFinite else {
                     throw .message("'\(path)': line \(n + 2) has a value that is negative, not finite or beyond 2^50")
                 }
-                e.line = lc[0]; e.column = lc[1]
                 do { try sink.record(e) } catch { throw .message("'\(path)': \(error)") }
             }
         }
         return Trace(kernel: header.kernel, file: header.file, gpu: header.gpu, params: header.params, summary: summary,
                      header: header)
+    }
+
+    /// The last non-empty line of the file after byte `after`, and where it starts: read
+    /// backwards in growing blocks (a summary is small; a model's is some tens of KB).
+    static func lastLine(_ file: FileHandle, size: UInt64, after: UInt64) -> (Data?, UInt64) {
+        var block: UInt64 = 64 << 10
+        while true {
+            let from = size > block ? max(after, size - block) : after
+            guard (try? file.seek(toOffset: from)) != nil, let tail = try? file.read(upToCount: Int(size - from)) else { return (nil, size) }
+            var bytes = tail[...]
+            while bytes.last == UInt8(ascii: "\n") { bytes = bytes.dropLast() }
+            if let nl = bytes.lastIndex(of: UInt8(ascii: "\n")) {
+                let line = Data(bytes[(nl + 1)...])
+                return (line.isEmpty ? nil : line, from + UInt64(nl - tail.startIndex + 1))
+            }
+            if from == after { return (bytes.isEmpty ? nil : Data(bytes), after) }
+            block *= 4
+        }
+    }
+
+    /// Lines of a byte range of a file, read in 4 MiB chunks.
+    struct LineReader {
+        let file: FileHandle
+        /// The file offset just past the last line returned.
+        var offset: UInt64
+        let end: UInt64
+        var buffer: [UInt8] = []
+        var position = 0
+
+        init(file: FileHandle, start: UInt64, end: UInt64) {
+            self.file = file; offset = start; self.end = end
+            try? file.seek(toOffset: start)
+        }
+
+        /// The next non-empty line (without its newline).
+        mutating func next() -> Data? {
+            while true {
+                let found: Int? = buffer.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) -> Int? in
+                    guard position < b.count, let hit = memchr(b.baseAddress! + position, 0x0A, b.count - position) else { return nil }
+                    return UnsafeRawPointer(hit) - UnsafeRawPointer(b.baseAddress!)
+                }
+                if let nl = found {
+                    let line = Data(buffer[position..<nl])
+                    offset += UInt64(nl - position + 1)
+                    position = nl + 1
+                    if line.isEmpty { continue }
+                    return line
+                }
+                let consumed = offset + UInt64(buffer.count - position)
+                guard consumed < end else {
+                    // The last line of the range may lack its newline.
+                    guard position < buffer.count else { return nil }
+                    let line = Data(buffer[position...])
+                    offset += UInt64(buffer.count - position)
+                    position = buffer.count
+                    return line
+                }
+                let want = Int(min(UInt64(4 << 20), end - consumed))
+                try? file.seek(toOffset: consumed)
+                guard let more = try? file.read(upToCount: want), !more.isEmpty else { return nil }
+                buffer.removeFirst(position)
+                buffer.append(contentsOf: more)
+                position = 0
+            }
+        }
     }
 
     /// The binary layout is documented on `BinaryTrace`.

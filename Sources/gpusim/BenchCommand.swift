@@ -13,12 +13,14 @@ struct BenchCommand: ParsableCommand {
         command. Build with -c release for meaningful numbers.
         `gpusim bench numerics` times --numeric runs of standard and flash attention (f32, N = 4096,
         d = 64 by default) next to NumPy computing the same attention, when python3 has NumPy.
+        `gpusim bench traces` writes a flash-attention trace (N = 32768, d = 128 on seed-a100 by default: about 1.5 million events) as JSONL and binary, then times the readers as separate processes (trace info reads every event, diff only the header and summary, timeline every event into a chart) with each one's peak memory, against the binary trace's full read.
         Example:
           gpusim bench --N 8192,32768,131072,1048576 --runs 5
           gpusim bench numerics --runs 5
+          gpusim bench traces --runs 3
         """))
 
-    @Argument(help: "simulator (default) or numerics.")
+    @Argument(help: "simulator (default), numerics or traces.")
     var suite: String = "simulator"
 
     @Option(name: .customLong("N"), help: "Sequence lengths, comma-separated.")
@@ -46,7 +48,8 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if suite == "numerics" { return try runNumerics() }
-        guard suite == "simulator" else { throw ValidationError("unknown suite '\(suite)'; expected simulator or numerics") }
+        if suite == "traces" { return try runTraces() }
+        guard suite == "simulator" else { throw ValidationError("unknown suite '\(suite)'; expected simulator, numerics or traces") }
         let sizes = try N.split(separator: ",").map { s -> Int64 in
             guard let v = Int64(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw ValidationError("--N: '\(s)' is not a positive integer") }
             return v
@@ -110,5 +113,76 @@ extension BenchCommand {
             let ratio = numpy.map { String(format: "  %.2fx NumPy's time", r.medianSeconds / $0) } ?? ""
             print("  gpusim --numeric \(r.kernel.padding(toLength: 28, withPad: " ", startingAt: 0))\(fmtSeconds(r.medianSeconds).leftPadded(11))\(ratio)")
         }
+    }
+}
+
+extension BenchCommand {
+    /// `gpusim bench traces`: the trace readers, each run as its own process (so its peak
+    /// memory is its own), on the same run's JSONL and binary traces.
+    func runTraces() throws {
+        let n = N == "8192,32768,131072,1048576" ? 32768 : (N.split(separator: ",").compactMap { Int64($0) }.first ?? 32768)
+        let gpu = try gpuOptions.given ? gpuOptions.model() : GPUOptions.preset("seed-a100")
+        if runs < 1 { throw ValidationError("--runs must be at least 1") }
+        guard let exe = Bundle.main.executablePath else { throw ValidationError("cannot find gpusim's own executable") }
+        let dir = NSTemporaryDirectory() + "gpusim-bench-traces-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let program = try loadProgram("flash")
+        var events: Int64 = 0
+        for format in [Runner.TraceFormat.jsonl, .binary] {
+            let options = RunOptions(gpu: gpu, overrides: ["N": .int(n), "d": .int(d)])
+            do {
+                events = try Runner.run(program, options: options, tracePath: dir + "/t." + (format == .binary ? "gstrace" : "jsonl"), traceFormat: format).counts.events
+            } catch { throw failRun(error) }
+        }
+        struct Row { let reader: String; let format: String; let seconds: Double; let rss: Int64; let scans: Bool }
+        var rows: [Row] = []
+        for (reader, args, scans) in [("trace info", ["trace", "info"], true), ("diff (header, summary)", ["diff"], false), ("timeline", ["timeline"], true)] {
+            for ext in ["jsonl", "gstrace"] {
+                let trace = dir + "/t." + ext
+                var argv = args + [trace]
+                if reader.hasPrefix("diff") { argv.append(trace) }
+                if reader == "timeline" { argv += ["-o", dir + "/timeline.svg"] }
+                var times: [Double] = [], peak: Int64 = 0
+                for _ in 0..<runs {
+                    let (seconds, rss, status) = try Self.measure(exe, argv)
+                    guard status == 0 else { throw ValidationError("gpusim \(argv.joined(separator: " ")) failed with status \(status)") }
+                    times.append(seconds); peak = max(peak, rss)
+                }
+                rows.append(Row(reader: reader, format: ext == "jsonl" ? "JSONL" : "binary", seconds: Benchmark.median(times), rss: peak, scans: scans))
+            }
+        }
+        let baseline = rows.first { $0.reader == "trace info" && $0.format == "binary" }!.seconds
+        let sizes = ["JSONL": Self.fileSize(dir + "/t.jsonl"), "binary": Self.fileSize(dir + "/t.gstrace")]
+        print("gpusim bench traces: flash_attention N = \(group(n)), d = \(d) on \(gpu.name): \(group(events)) events; JSONL \(fmtBytes(sizes["JSONL"]!)), binary \(fmtBytes(sizes["binary"]!)); median of \(runs) runs, each reader its own process")
+        print("reader                    trace        median      events/s    peak RSS   vs binary full read")
+        for r in rows {
+            let eps = r.scans ? group((Double(events) / r.seconds).rounded()) : "-"
+            print(r.reader.padding(toLength: 24, withPad: " ", startingAt: 0) + r.format.leftPadded(7) + fmtSeconds(r.seconds).leftPadded(14)
+                  + eps.leftPadded(14) + fmtBytes(r.rss).leftPadded(12) + String(format: "%12.2fx", r.seconds / baseline))
+        }
+    }
+
+    static func fileSize(_ path: String) -> Int64 {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
+    /// Runs `exe args` to completion: wall seconds, the child's own peak RSS in bytes (it
+    /// reports it when GPUSIM_REPORT_PEAK_RSS is set), exit status.
+    static func measure(_ exe: String, _ args: [String]) throws -> (Double, Int64, Int32) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(["GPUSIM_REPORT_PEAK_RSS": "1"]) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        p.standardError = err
+        let start = Date()
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let seconds = Date().timeIntervalSince(start)
+        let rss = text.split(separator: "\n").last { $0.hasPrefix("gpusim: peak RSS ") }.flatMap { Int64($0.split(separator: " ")[3]) } ?? -1
+        return (seconds, rss, p.terminationStatus)
     }
 }

@@ -24,6 +24,11 @@ struct Gpusim: ParsableCommand {
 
     static func main() {
         TemporaryFiles.shared.cleanUpOnSignals()
+        // `gpusim bench traces` (and a test) measure each reader's own peak memory this way: a
+        // spawned child's rusage also counts the parent pages it shared until exec.
+        if ProcessInfo.processInfo.environment["GPUSIM_REPORT_PEAK_RSS"] != nil {
+            atexit { FileHandle.standardError.write(Data("gpusim: peak RSS \(peakRSSBytes()) bytes\n".utf8)) }
+        }
         var command: ParsableCommand
         do { command = try parse(Array(CommandLine.arguments.dropFirst())) } catch { fail(error) }
         do { try command.run() } catch { fail(error) }
@@ -225,4 +230,12 @@ func prose(_ text: String) -> String {
         }
     }
     return out.joined(separator: "\n")
+}
+
+/// This process's peak resident memory (VmHWM), in bytes; -1 when /proc does not say.
+func peakRSSBytes() -> Int64 {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ Int64($0) }) else { return -1 }
+    return kb * 1024
 }

@@ -157,3 +157,34 @@ import TestSupport
         #expect((o["rows"] as! [[String: Any]]).allSatisfy { ($0["metric"] as! String).allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } })
     }
 }
+
+/// The JSONL reader streams: its memory does not grow with the trace's length.
+@Suite(.serialized) struct TraceReaderMemoryTests {
+    /// Runs the built gpusim to completion; its own peak RSS in bytes (it reports it when
+    /// GPUSIM_REPORT_PEAK_RSS is set: a spawned child's rusage would count this test process's
+    /// pages too) and exit status.
+    func peakRSS(_ args: [String]) throws -> (Int64, Int32) {
+        let r = try gpusim(args, env: ["GPUSIM_REPORT_PEAK_RSS": "1"])
+        let rss = r.err.split(separator: "\n").last { $0.hasPrefix("gpusim: peak RSS ") }.flatMap { Int64($0.split(separator: " ")[3]) } ?? -1
+        return (rss, r.status)
+    }
+
+    @Test func aMillionEventJSONLTraceReadsInBoundedMemory() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpusim-rss-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trace = dir.appendingPathComponent("big.jsonl").path
+        let run = try gpusim(["run", "flash", "--gpu", "seed-a100", "--N", "26800", "--d", "128", "--trace", trace])
+        #expect(run.status == 0)
+        let events = try #require(run.out.split(separator: "(").last.flatMap { Int($0.split(separator: " ")[0]) })
+        #expect(events >= 1_000_000)
+        let size = try #require((try FileManager.default.attributesOfItem(atPath: trace))[.size] as? NSNumber).int64Value
+        #expect(size > 150_000_000)   // what splitting the file in memory used to cost, at least
+        // Reading every event (trace info) and reading header and summary only (diff) both stay
+        // under 100 MB, a fraction of the file.
+        let (scan, scanStatus) = try peakRSS(["trace", "info", trace])
+        #expect(scanStatus == 0 && scan > 0 && scan < 100_000_000, "trace info: \(scan) bytes")
+        let (ends, endsStatus) = try peakRSS(["diff", trace, trace])
+        #expect(endsStatus == 0 && ends > 0 && ends < 100_000_000, "diff: \(ends) bytes")
+    }
+}
