@@ -52,7 +52,11 @@ struct GraphCommand: ParsableCommand {
                 printError("gpusim: error: '\(input)' is a measured trace (\(m.tool)): it has launches but no statements, so no dataflow to draw; graph the kernel that models it, and compare the two with gpusim diff")
                 throw ExitCode(1)
             }
-            program = try loadProgram(trace.file, entry: trace.kernel)
+            // The kernel as recorded; a relative path that is not here may be beside the trace.
+            let besideTrace = ((input as NSString).deletingLastPathComponent as NSString).appendingPathComponent(trace.file)
+            let file = !trace.file.hasPrefix("/") && !FileManager.default.fileExists(atPath: trace.file)
+                && FileManager.default.fileExists(atPath: besideTrace) ? besideTrace : trace.file
+            program = try loadProgram(file, entry: trace.kernel)
             title = DataflowGraph.title(trace.summary)
         } else {
             let overrides = try parseKernelParams(params)

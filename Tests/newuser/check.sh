@@ -32,7 +32,10 @@ check "validate" "FlashAttention paper, Figure 2" gpusim validate
 check "a trace written here graphs from elsewhere" "" gpusim run flash --trace t.jsonl
 mkdir -p elsewhere
 check "graph of that trace from another folder" "" bash -c 'cd elsewhere && gpusim graph ../t.jsonl -o g.svg'
+cp "$prefix/share/gpusim/Kernels/stack/rmsnorm.kern" mine.kern
+check "a trace of one's own kernel" "" gpusim run mine.kern --trace mine.jsonl
+check "graphs from another folder (the kernel beside the trace)" "" bash -c 'cd elsewhere && gpusim graph ../mine.jsonl -o m.svg'
 check "an unknown name lists the closest" "did you mean 'flash'" bash -c 'gpusim run flsh; test $? -eq 1'
-check "nothing left behind but the outputs" "elsewhere f.svg t.jsonl" bash -c 'echo $(ls -A)'
+check "nothing left behind but the outputs" "elsewhere f.svg mine.jsonl mine.kern t.jsonl" bash -c 'echo $(ls -A)'
 echo "newuser: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
