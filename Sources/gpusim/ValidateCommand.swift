@@ -7,17 +7,24 @@ import Simulator
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Compare gpusim with the FlashAttention paper's Figure 2 (forward + backward, A100).",
+        abstract: "Compare gpusim with the FlashAttention paper's Figure 2 (A100), or with real H100 counters.",
         discussion: prose("""
         Runs Kernels/paper/standard_attention_eager.kern and Kernels/paper/flash_attention_v1.kern
         at the paper's setting (batch 64, 16 heads, N 1024, d 64) on a100-40gb, flash with the
         paper's block sizes (M = 192 KB per SM), and prints predicted vs published figures.
+        With --gpu h100-sxm (or --measurements FILE) it instead runs every workload of a measurements file (the layout of ../shared/reference/h100/measurements.json, found beside the checkout) with the shipped kernel that models it, and prints predicted vs measured DRAM bytes and kernel time.
+        Examples:
+          gpusim validate
+          gpusim validate --gpu h100-sxm
         """))
+
+    @Option(help: "A measurements.json of real counters (default with --gpu h100-sxm: ../shared/reference/h100/ beside the checkout).")
+    var measurements: String?
 
     @Option(help: "Folder holding the paper kernels.")
     var kernels: String = "Kernels/paper"
 
-    @Option(help: "GPU preset.")
+    @Option(help: "GPU preset (default: a100-40gb, the paper's GPU).")
     var gpu: String = "a100-40gb"
 
     @Flag(help: "Print as JSON.")
@@ -25,6 +32,7 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let model = try GPUOptions.preset(gpu)
+        if measurements != nil || model.name == "h100-sxm" { return try runCounters(model) }
         let standard = try loadProgram(kernels + "/standard_attention_eager.kern")
         let flash = try loadProgram(kernels + "/flash_attention_v1.kern")
         let v: PaperValidation
@@ -53,5 +61,42 @@ struct ValidateCommand: ParsableCommand {
         if v.flash.sram.overflow {
             print("note: with the paper's Bc = \(v.flash.params["Bc"]!) the backward pass's f32 dK/dV accumulators exceed the \(fmtBytes(model.sramBytes)) a thread block may use (peak \(fmtBytes(v.flash.sram.peak_bytes))); gpusim logs it and counts the traffic as written.")
         }
+    }
+}
+
+extension ValidateCommand {
+    /// The measurements beside the checkout this gpusim was built in, if there are some.
+    static func defaultMeasurements() -> String? {
+        guard let kernels = KernelLibrary.shippedFolder() else { return nil }
+        let root = URL(fileURLWithPath: kernels).deletingLastPathComponent()
+        let path = root.deletingLastPathComponent().appendingPathComponent("shared/reference/h100/measurements.json").path
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    func runCounters(_ model: GPUModel) throws {
+        guard let path = measurements ?? Self.defaultMeasurements() else {
+            throw ValidationError("--measurements: no measurements.json beside this checkout (../shared/reference/h100/); give its path")
+        }
+        let v: CounterValidation
+        do { v = try CounterValidation(measurementsPath: path, gpu: model) } catch {
+            printError("gpusim: error: \(error)")
+            throw ExitCode(1)
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try enc.encode(v.rows), as: UTF8.self))
+            return
+        }
+        print("Real counters (\(path)) against \(model.name): DRAM bytes (read + write) and kernel time; errors are (predicted - measured) / measured")
+        print("workload                      kernel                   DRAM meas    DRAM pred     err    time meas    time pred     err")
+        func pct(_ e: Double) -> String { String(format: "%+.0f%%", e * 100) }
+        for r in v.rows {
+            print(r.workload.padding(toLength: 30, withPad: " ", startingAt: 0) + r.kernel.padding(toLength: 22, withPad: " ", startingAt: 0)
+                  + fmtBytes(r.measured_dram_bytes).leftPadded(12) + fmtBytes(r.predicted_dram_bytes).leftPadded(13) + pct(r.dram_error).leftPadded(8)
+                  + fmtSeconds(r.measured_seconds).leftPadded(13) + fmtSeconds(r.predicted_seconds).leftPadded(13) + pct(r.time_error).leftPadded(8))
+        }
+        for (w, why) in v.skipped { print("\(w): not modelled: \(why)") }
+        print(String(format: "median |error| over %d workloads: DRAM bytes %.1f %%, kernel time %.1f %%", v.rows.count, v.medianDRAMError * 100, v.medianTimeError * 100))
     }
 }

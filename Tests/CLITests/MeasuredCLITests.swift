@@ -110,3 +110,31 @@ let ncuDir = packageRoot.deletingLastPathComponent().appendingPathComponent("sha
         #expect(few.status == 1 && few.err.contains("needs at least 2 fitted workloads"))
     }
 }
+
+@Suite(.serialized) struct CounterValidationCLITests {
+    /// Every public H100 workload that a shipped kernel models, against its counters.
+    @Test func validateOnH100PrintsTheMeasuredTable() throws {
+        let r = try gpusim(["validate", "--gpu", "h100-sxm", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let rows = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [[String: Any]]
+        let measured = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ncuDir + "/../measurements.json"))) as! [String: [String: Any]]
+        // All but the batched decode workload, which no shipped kernel models yet.
+        #expect(rows.count == measured.count - 1)
+        for row in rows {
+            let m = try #require(measured[row["workload"] as! String])
+            #expect(row["measured_dram_bytes"] as? Int == (m["dram_read_bytes"] as! Int) + (m["dram_write_bytes"] as! Int))
+            #expect(abs((row["measured_seconds"] as! Double) - Double(m["kernel_time_ns"] as! Int) * 1e-9) < 1e-15)
+        }
+        // A prediction is what a run of that kernel says.
+        let gemm = try #require(rows.first { $0["workload"] as? String == "gemm_4096" })
+        #expect(gemm["kernel"] as? String == "stack/matmul")
+        let run = try gpusim(["run", "stack/matmul", "--gpu", "h100-sxm", "--T", "4096", "--K", "4096", "--N", "4096", "--BM", "128", "--BN", "128", "--json"])
+        let s = try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as! [String: Any]
+        let hbm = s["hbm"] as! [String: Any]
+        #expect(gemm["predicted_dram_bytes"] as? Int == (hbm["read_bytes"] as! Int) + (hbm["write_bytes"] as! Int))
+        #expect(gemm["predicted_seconds"] as? Double == (s["time"] as! [String: Any])["kernel"] as? Double)
+        let text = try gpusim(["validate", "--gpu", "h100-sxm"])
+        #expect(text.out.contains("decode_mha_b16_ctx4096: not modelled"))
+        #expect(text.out.contains("median |error| over \(rows.count) workloads: DRAM bytes"))
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import KernLang
+import Simulator
+
+/// gpusim against real counters: every workload of a `measurements.json` (the layout of
+/// ../shared/reference/h100/: a workload family, its parameters and its ncu file), modelled
+/// with the shipped kernel that describes the same work the natural way, run on a preset, with
+/// DRAM bytes and kernel time against what Nsight Compute measured.
+public struct CounterValidation: Sendable {
+    public struct Row: Sendable, Encodable {
+        public var workload: String
+        public var kernel: String
+        public var params: [String: ParamValue]
+        public var measured_dram_bytes: Int64
+        public var predicted_dram_bytes: Int64
+        public var measured_seconds: Double
+        public var predicted_seconds: Double
+        public var dram_error: Double { Double(predicted_dram_bytes - measured_dram_bytes) / Double(measured_dram_bytes) }
+        public var time_error: Double { (predicted_seconds - measured_seconds) / measured_seconds }
+
+        enum CodingKeys: String, CodingKey { case workload, kernel, params, measured_dram_bytes, predicted_dram_bytes, measured_seconds, predicted_seconds, dram_error, time_error }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(workload, forKey: .workload); try c.encode(kernel, forKey: .kernel); try c.encode(params, forKey: .params)
+            try c.encode(measured_dram_bytes, forKey: .measured_dram_bytes); try c.encode(predicted_dram_bytes, forKey: .predicted_dram_bytes)
+            try c.encode(measured_seconds, forKey: .measured_seconds); try c.encode(predicted_seconds, forKey: .predicted_seconds)
+            try c.encode(dram_error, forKey: .dram_error); try c.encode(time_error, forKey: .time_error)
+        }
+    }
+
+    public var rows: [Row] = []
+    /// Workloads no shipped kernel models yet, with why.
+    public var skipped: [(workload: String, why: String)] = []
+
+    struct Entry: Decodable {
+        var workload: String
+        var params: [String: ParamValue]
+        var ncu_file: String
+        var dram_read_bytes: Int64
+        var dram_write_bytes: Int64
+        var kernel_time_ns: Int64
+    }
+
+    /// The shipped kernel and parameters for a workload family, or why there is none.
+    static func model(_ family: String, _ p: [String: ParamValue]) -> Result<(String, [String: ParamValue]), ImportError> {
+        func v(_ k: String) -> ParamValue? { p[k] }
+        switch family {
+        case "eager":
+            return .success(("stack/eager_attention", ["N": v("N")!, "d": v("d")!, "BH": v("BH")!]))
+        case "sdpa_flash":
+            // FlashAttention-2's tiles: 128 x 128 at d = 64, 128 x 64 at d = 128.
+            var d: Int64 = 64
+            if case .int(let x)? = v("d") { d = x }
+            return .success(("stack/sdpa_flash", ["N": v("N")!, "d": v("d")!, "BH": v("BH")!, "Br": .int(128), "Bc": .int(d > 64 ? 64 : 128)]))
+        case "triton_flash":
+            return .success(("stack/sdpa_flash", ["N": v("N")!, "d": v("d")!, "BH": v("BH")!, "Br": v("BM")!, "Bc": v("BN")!]))
+        case "gemm":
+            // A GEMM as a tiled grid over 128 x 128 output tiles; one row (a GEMV) as 1 x 128.
+            let one = v("M") == .int(1)
+            return .success(("stack/matmul", ["T": v("M")!, "K": v("K")!, "N": v("N")!, "BM": .int(one ? 1 : 128), "BN": .int(128)]))
+        case "rmsnorm":
+            return .success(("stack/rmsnorm", ["T": v("T")!, "d": v("D")!]))
+        default:
+            return .failure(ImportError("no shipped kernel models '\(family)' workloads yet"))
+        }
+    }
+
+    /// Runs every workload of `measurementsPath` on `gpu`.
+    public init(measurementsPath: String, gpu: GPUModel) throws(ImportError) {
+        let text = try NsightCSV.readText(measurementsPath)
+        let entries: [String: Entry]
+        do { entries = try JSONDecoder().decode([String: Entry].self, from: Data(text.utf8)) } catch {
+            throw ImportError("'\(measurementsPath)' is not a measurements file (a JSON object of workloads with \"workload\", \"params\", \"ncu_file\", DRAM bytes and kernel_time_ns)")
+        }
+        for (name, e) in entries.sorted(by: { $0.key < $1.key }) {
+            switch Self.model(e.workload, e.params) {
+            case .failure(let why): skipped.append((name, why.description))
+            case .success(let (kernel, params)):
+                do {
+                    guard case .success(let program) = try Runner.load(kernel) else { throw ImportError("'\(kernel)' has errors") }
+                    let s = try Runner.run(program, options: RunOptions(gpu: gpu, overrides: params))
+                    rows.append(Row(workload: name, kernel: kernel, params: params,
+                                    measured_dram_bytes: e.dram_read_bytes + e.dram_write_bytes, predicted_dram_bytes: s.hbm.total_bytes,
+                                    measured_seconds: Double(e.kernel_time_ns) * 1e-9, predicted_seconds: s.time.kernel ?? s.time.total))
+                } catch let e as ImportError { throw e } catch { throw ImportError("\(name): \(error)") }
+            }
+        }
+    }
+
+    static func median(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : Benchmark.median(xs) }
+    public var medianDRAMError: Double { Self.median(rows.map { abs($0.dram_error) }) }
+    public var medianTimeError: Double { Self.median(rows.map { abs($0.time_error) }) }
+}
