@@ -68,9 +68,7 @@ struct BenchCommand: ParsableCommand {
                 ["kernel": r.kernel, "N": "\(r.N)", "mode": r.mode, "runs": "\(r.runs)", "median_seconds": "\(r.medianSeconds)",
                  "events": "\(r.events)", "max_rss_bytes": "\(r.maxRSSBytes)", "speedup_vs_full": r.speedup.map { "\($0)" } ?? ""]
             }
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try enc.encode(items), as: UTF8.self))
+            try printJSON(items)
             return
         }
         print("gpusim bench on \(bench.gpu.name), d = \(d), median of \(runs) runs (1 for the largest full simulations and traces)")
@@ -101,9 +99,7 @@ extension BenchCommand {
         if json {
             var items = rows.map { ["kernel": $0.kernel, "median_seconds": "\($0.medianSeconds)"] }
             if let numpy { items.append(["kernel": "numpy standard attention", "median_seconds": "\(numpy)"]) }
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try enc.encode(items), as: UTF8.self))
+            try printJSON(items)
             return
         }
         print("gpusim bench numerics: N = \(n), d = \(dim), f32, median of \(runs) runs")

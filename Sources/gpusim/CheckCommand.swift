@@ -53,9 +53,7 @@ struct CheckCommand: ParsableCommand {
                 if !d.notes.isEmpty { o["notes"] = d.notes.map(\.message).joined(separator: "; ") }
                 return o
             }
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try enc.encode(items), as: UTF8.self))
+            try printJSON(items)
         }
         if failed > 0 { throw ExitCode(1) }
         if !json { print("\(files.count) file\(files.count == 1 ? "" : "s") checked, no errors") }

@@ -99,9 +99,7 @@ struct DiffCommand: ParsableCommand {
         }
         let d = RunDiff(x, y, labels: labels, differences: differences)
         if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try enc.encode(d), as: UTF8.self))
+            try printJSON(d)
             return
         }
         let w = max(24, labels.0.count + 2, labels.1.count + 2)
@@ -138,9 +136,7 @@ struct DiffCommand: ParsableCommand {
         let x = try side(a, ma), y = try side(b, mb)
         let d = LaunchDiff(simulated: x.launches, measured: y.launches, labels: (x.label, y.label))
         if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try enc.encode(d), as: UTF8.self))
+            try printJSON(d)
             return
         }
         print(LaunchDiffReport.text(d, gpus: (x.gpu, y.gpu)))

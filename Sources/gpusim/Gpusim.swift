@@ -239,3 +239,10 @@ func peakRSSBytes() -> Int64 {
           let kb = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ Int64($0) }) else { return -1 }
     return kb * 1024
 }
+
+/// `--json` output: pretty-printed, keys sorted (stable for scripts and diffs).
+func printJSON<T: Encodable>(_ value: T) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+    print(String(decoding: try enc.encode(value), as: UTF8.self))
+}

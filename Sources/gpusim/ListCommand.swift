@@ -46,11 +46,9 @@ struct ListCommand: ParsableCommand {
             }
         }
         if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
             struct Out: Encodable { let kernels: [[String: String]]; let aliases: [String: String]; let presets: [GPUModel] }
             let aliases = Dictionary(uniqueKeysWithValues: KernelLibrary.aliases.map { ($0.name, $0.kernel) })
-            print(String(decoding: try enc.encode(Out(kernels: items, aliases: aliases, presets: GPUModel.presets)), as: UTF8.self))
+            try printJSON(Out(kernels: items, aliases: aliases, presets: GPUModel.presets))
             return
         }
         if folders.isEmpty { print("No kernel library found: set GPUSIM_KERNEL_PATH or reinstall (scripts/setup.sh).") }

@@ -39,9 +39,7 @@ struct ParamsCommand: ParsableCommand {
             throw ValidationError("--exclude: '\(name)' is not a weight of \(count.kernel) (weights: \(count.weights.map(\.name).joined(separator: ", ")))")
         }
         if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try enc.encode(count), as: UTF8.self))
+            try printJSON(count)
             return
         }
         print("\(count.kernel): parameters by weight tensor")

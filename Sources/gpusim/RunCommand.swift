@@ -99,9 +99,7 @@ struct RunCommand: ParsableCommand {
             throw failRun(e)
         }
         if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try enc.encode(summary), as: UTF8.self))
+            try printJSON(summary)
         } else {
             print(report.render(summary, gpu: gpu))
             for (name, t) in outputValues.sorted(by: { $0.key < $1.key }) { print(Self.values(name, t)) }

@@ -38,9 +38,7 @@ struct ValidateCommand: ParsableCommand {
         let v: PaperValidation
         do { v = try PaperValidation(standard: standard, flash: flash, gpu: model) } catch { throw failRun(error) }
         if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try enc.encode(v.rows), as: UTF8.self))
+            try printJSON(v.rows)
             return
         }
         print("FlashAttention paper, Figure 2 (GPT-2 medium attention: batch 64, 16 heads, N 1024, d 64; forward + backward) on \(model.name)")
@@ -83,9 +81,7 @@ extension ValidateCommand {
             throw ExitCode(1)
         }
         if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try enc.encode(v.rows), as: UTF8.self))
+            try printJSON(v.rows)
             return
         }
         print("Real counters (\(path)) against \(model.name): DRAM bytes (read + write) and kernel time; errors are (predicted - measured) / measured")

@@ -85,9 +85,7 @@ struct VerifyCommand: ParsableCommand {
             }
         }
         if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try enc.encode(rows), as: UTF8.self))
+            try printJSON(rows)
         }
         if failed { throw ExitCode(1) }
     }
