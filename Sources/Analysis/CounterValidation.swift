@@ -60,6 +60,8 @@ public struct CounterValidation: Sendable {
             return .success(("stack/matmul", ["T": v("M")!, "K": v("K")!, "N": v("N")!, "BM": .int(one ? 1 : 128), "BN": .int(128)]))
         case "rmsnorm":
             return .success(("stack/rmsnorm", ["T": v("T")!, "d": v("D")!]))
+        case "decode_attention":
+            return .success(("stack/sdpa_decode", ["B": v("B")!, "H": v("H")!, "KVH": v("KVH")!, "ctx": v("ctx")!, "d": v("d")!]))
         default:
             return .failure(ImportError("no shipped kernel models '\(family)' workloads yet"))
         }

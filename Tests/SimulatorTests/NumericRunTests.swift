@@ -94,6 +94,31 @@ import Numerics
         }
     }
 
+    /// Batched grouped-query decode against a Float64 reference: query head h of sequence b
+    /// attends to key/value head h / (H / KVH) of the same sequence.
+    @Test func batchedDecodeMatchesFloat64() throws {
+        let (B, H, KVH, ctx, d) = (2, 4, 2, 40, 16)
+        var rng = SeededRandom(seed: 5)
+        func make(_ n: Int) -> [Double] { (0..<n).map { _ in Double(Float(rng.normal())) } }
+        let q = make(B * H * d), k = make(B * KVH * ctx * d), v = make(B * KVH * ctx * d)
+        var want = [Double](repeating: 0, count: B * H * d)
+        for b in 0..<B {
+            for h in 0..<H {
+                let g = h / (H / KVH)
+                let s = (0..<ctx).map { j in (0..<d).reduce(0.0) { $0 + q[(b * H + h) * d + $1] * k[((b * KVH + g) * ctx + j) * d + $1] } / Double(d).squareRoot() }
+                let e = s.map { exp($0 - s.max()!) }, z = e.reduce(0, +)
+                for p in 0..<d { want[(b * H + h) * d + p] = (0..<ctx).reduce(0.0) { $0 + e[$1] / z * v[((b * KVH + g) * ctx + $1) * d + p] } }
+            }
+        }
+        var numeric = NumericOptions()
+        numeric.accumulate64 = true
+        numeric.inputs = ["q": .init(shape: [B, H, d], values: q), "k": .init(shape: [B, KVH, ctx, d], values: k), "v": .init(shape: [B, KVH, ctx, d], values: v)]
+        let params: [String: ParamValue] = ["B": .int(Int64(B)), "H": .int(Int64(H)), "KVH": .int(Int64(KVH)), "ctx": .int(Int64(ctx)), "d": .int(Int64(d)), "dt": .dtype("f32"), "Bc": .int(16)]
+        let r = try Runner.runNumeric(try program("Kernels/stack/sdpa_decode.kern"), options: RunOptions(gpu: GPUModel.preset(named: "seed-a100")!, overrides: params), numeric: numeric)
+        let o = try #require(r.outputs["o"])
+        #expect(Comparison(o.values, reference: want).relativeFrobenius < 1e-12)
+    }
+
     /// A values list must hold exactly as many values as the shape.
     @Test func tensorValuesMustFitTheShape() throws {
         let text = "kernel k {\n    param N = 3\n    input X[1, N] f32 = [1, 2]\n    x = load X\n}\n"
