@@ -30,7 +30,7 @@ public struct RunDiff: Sendable, Encodable {
 
     public init(_ x: RunSummary, _ y: RunSummary, labels: (String, String), differences: [String] = []) {
         a = labels.0; b = labels.1
-        verdictA = x.bound; verdictB = y.bound
+        verdictA = x.bound.rawValue; verdictB = y.bound.rawValue
         self.differences = differences
         func row(_ key: String, _ label: String, _ units: (String, String), _ p: Double, _ q: Double) {
             rows.append(Row(metric: key, label: label, unit_a: units.0, unit_b: units.1, a: p, b: q,
@@ -48,7 +48,7 @@ public struct RunDiff: Sendable, Encodable {
         row("peak_hbm_bytes", "Peak HBM", bytes, Double(x.hbm.peak_bytes), Double(y.hbm.peak_bytes))
         row("flops", "FLOPs", ("flops", "flops"), Double(x.flops.total), Double(y.flops.total))
         row("peak_sram_bytes", "Peak SRAM", bytes, Double(x.sram.peak_bytes), Double(y.sram.peak_bytes))
-        row("time", "Time", (x.time.unit, y.time.unit), x.time.total, y.time.total)
+        row("time", "Time", (x.time.unit.rawValue, y.time.unit.rawValue), x.time.total, y.time.total)
     }
 
     /// Why two runs are not like for like: another preset, other time units, or a parameter

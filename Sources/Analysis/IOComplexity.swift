@@ -2,6 +2,62 @@ import Foundation
 import KernLang
 import Simulator
 
+/// Derived atoms of closed forms (tile counts, remainders, bytes rounded up) with their
+/// definitions; also the arithmetic the shared cost rules run in here.
+public final class SymbolicAtoms: CostArithmetic {
+    public struct Definition { public let kind: String; public let extent: Poly; public let size: Poly }
+    public private(set) var definitions: [String: Definition] = [:]
+
+    public func constant(_ v: Int64) -> Poly { Poly(v) }
+    public func multiply(_ a: Poly, _ b: Poly) -> Poly { a * b }
+    public func divideRoundingUp(_ a: Poly, by d: Int64) -> Poly { derived("ceil", a, Poly(d)) }
+
+    /// The atom `kind`(extent, size) for kind ceil, floor, mod or min, folded where the result
+    /// is a polynomial already (constants; a ceil whose coefficients all divide evenly).
+    public func derived(_ kind: String, _ e: Poly, _ t: Poly) -> Poly {
+        if let x = e.constant, let y = t.constant, y > 0 {
+            switch kind {
+            case "ceil": return Poly(x / y + (x % y > 0 ? 1 : 0))
+            case "floor": return Poly(x / y - (x % y < 0 ? 1 : 0))
+            case "min": return Poly(Swift.min(x, y))
+            default: return Poly(x - y * (x / y - (x % y < 0 ? 1 : 0)))
+            }
+        }
+        if kind == "ceil" || kind == "floor", let y = t.constant, y > 0, e.terms.values.allSatisfy({ $0 % y == 0 }) {
+            return Poly(terms: e.terms.mapValues { $0 / y })
+        }
+        let (a, b) = (IOComplexity.atomName(e), IOComplexity.atomName(t))
+        let name = switch kind { case "mod": "(\(a) mod \(b))"; case "min": "min(\(a),\(b))"; default: "\(kind)(\(a)/\(b))" }
+        definitions[name] = Definition(kind: kind, extent: e, size: t)
+        return Poly(atom: name)
+    }
+
+    /// Whether `a` is `atom` or defined in terms of it.
+    func depends(_ a: String, on atom: String) -> Bool {
+        if a == atom { return true }
+        guard let d = definitions[a] else { return false }
+        return (d.extent.atoms.union(d.size.atoms)).contains { depends($0, on: atom) }
+    }
+
+    /// `p` with `atom` replaced by `value`, inside derived atoms' definitions too.
+    func substitute(_ p: Poly, _ atom: String, _ value: Poly) -> Poly {
+        var out = Poly()
+        for (m, c) in p.terms {
+            var term = Poly(c)
+            for (a, k) in m {
+                var factor = Poly(atom: a)
+                if a == atom { factor = value }
+                else if depends(a, on: atom), let d = definitions[a] {
+                    factor = derived(d.kind, substitute(d.extent, atom, value), substitute(d.size, atom, value))
+                }
+                for _ in 0..<k { term = term * factor }
+            }
+            out = out + term
+        }
+        return out
+    }
+}
+
 /// Closed-form HBM reads and writes, FLOPs and peak SRAM of a kernel, derived by walking its
 /// loop nest once with symbolic sizes: a tile loop `tiles(E, T)` turns a body cost that does
 /// not depend on the tile's length into `ceil(E/T)` copies, one linear in the length into E,
@@ -18,14 +74,16 @@ public struct IOComplexity {
     public var flops = Poly()
     /// Candidates for peak SRAM bytes (the live set at each allocation, tiles at full size).
     public var peakCandidates: [Poly] = []
-    /// How each derived atom is defined: "ceil(N/Br)" -> (ceil, N, Br).
-    public var atomDefinitions: [String: (kind: String, extent: Poly, size: Poly)] = [:]
+    /// Derived atoms ("ceil(N/Br)" -> ceil of N over Br) and the arithmetic of the cost rules.
+    public let atoms = SymbolicAtoms()
+    /// The byte and FLOP rules the simulator uses, over polynomials.
+    let cost: CostRules<SymbolicAtoms>
     public var sizeParameter: String?
 
     enum Value {
         case poly(Poly)
         case len(String)
-        case tile(rows: Poly, cols: Poly, bytes: Int64)
+        case tile(rows: Poly, cols: Poly, dtype: DType)
         case dtype(DType)
         case none
     }
@@ -33,8 +91,8 @@ public struct IOComplexity {
     struct Frame {
         let kernel: CheckedKernel
         var values: [Value]
-        var tensors: [Int: (shape: [Poly], bytes: Int64)]
-        var bound: [Int: (shape: [Poly], bytes: Int64)]
+        var tensors: [Int: (shape: [Poly], dtype: DType)]
+        var bound: [Int: (shape: [Poly], dtype: DType)]
         var args: [Int: Value]
         var prefix: String
     }
@@ -60,11 +118,13 @@ public struct IOComplexity {
 
     init(program: CheckedProgram, gpu: GPUModel, concrete: [String: ParamValue]) {
         self.program = program; self.gpu = gpu; self.concrete = concrete
+        cost = CostRules(gpu: gpu, math: atoms)
     }
 
     func fail(_ message: String, _ span: Span) -> Failure { Failure(description: "\(span.description): \(message)") }
 
-    func bytes(_ d: DType) -> Int64 { Int64(gpu.elementBytes ?? max(1, d.bits / 8)) }
+    /// Bytes of a (rows x cols) tile of `dtype`, as the simulator counts them.
+    func bytes(_ rows: Poly, _ cols: Poly, _ dtype: DType) -> Poly { cost.bytes(elements: rows * cols, dtype) }
 
     // MARK: expressions
 
@@ -93,6 +153,10 @@ public struct IOComplexity {
         case .binary(let op, let a, let b) where op == .add || op == .sub || op == .mul:
             let x = try poly(a, f), y = try poly(b, f)
             return op == .add ? x + y : op == .sub ? x - y : x * y
+        case .binary(let op, let a, let b) where op == .floorDiv || op == .mod:
+            return atoms.derived(op == .floorDiv ? "floor" : "mod", try poly(a, f), try poly(b, f))
+        case .call(.cdiv, let args):
+            return atoms.derived("ceil", try poly(args[0], f), try poly(args[1], f))
         default:
             throw fail("this expression is not a polynomial in the parameters", e.span)
         }
@@ -117,6 +181,14 @@ public struct IOComplexity {
 
     typealias Cost = (Poly, Poly, Poly)
 
+    /// A tile expression's result: its shape and dtype, the FLOPs it took, and whether it is a
+    /// temporary the caller drops.
+    struct SymTile {
+        var rows: Poly, cols: Poly, dtype: DType
+        var flops = Poly()
+        var temp = false
+    }
+
     mutating func block(_ b: RBlock, _ f: inout Frame) throws(Failure) -> Cost {
         var total: Cost = (Poly(), Poly(), Poly())
         let liveBefore = live.count
@@ -131,9 +203,9 @@ public struct IOComplexity {
     }
 
     mutating func freeSlot(_ slot: Int, _ f: inout Frame) {
-        guard case .tile(let r, let c, let b) = f.values[slot] else { return }
+        guard case .tile(let r, let c, let d) = f.values[slot] else { return }
         f.values[slot] = .none
-        let size = r * c * Poly(b)
+        let size = bytes(r, c, d)
         if let i = live.lastIndex(of: size) { live.remove(at: i) }
     }
 
@@ -141,7 +213,7 @@ public struct IOComplexity {
         live.append(size)
         var sum = Poly()
         for p in live { sum = sum + p }
-        for (atom, full) in lenFull { sum = sum.substitute(atom, full) }
+        for (atom, full) in lenFull { sum = atoms.substitute(sum, atom, full) }
         if !peakCandidates.contains(sum) { peakCandidates.append(sum) }
     }
 
@@ -150,10 +222,10 @@ public struct IOComplexity {
         f.values[slot] = v
     }
 
-    mutating func slice(_ r: RTensorRef, _ f: Frame) throws(Failure) -> (Poly, Poly, Int64) {
+    mutating func slice(_ r: RTensorRef, _ f: Frame) throws(Failure) -> (Poly, Poly, DType) {
         guard let t = f.tensors[r.tensor] else { throw fail("unknown tensor", r.span) }
         guard let slices = r.slices else {
-            return (t.shape.count == 2 ? t.shape[0] : Poly(1), t.shape.last!, t.bytes)
+            return (t.shape.count == 2 ? t.shape[0] : Poly(1), t.shape.last!, t.dtype)
         }
         var kept: [Poly] = []
         for (d, s) in slices.enumerated() {
@@ -167,113 +239,87 @@ public struct IOComplexity {
             }
         }
         switch kept.count {
-        case 0: return (Poly(1), Poly(1), t.bytes)
-        case 1: return (Poly(1), kept[0], t.bytes)
-        default: return (kept[0], kept[1], t.bytes)
+        case 0: return (Poly(1), Poly(1), t.dtype)
+        case 1: return (Poly(1), kept[0], t.dtype)
+        default: return (kept[0], kept[1], t.dtype)
         }
     }
 
-    func weight(_ op: String) -> Int64 { Int64(gpu.flopWeights[op] ?? GPUModel.seedWeights[op] ?? 1) }
+    /// A new tile: allocated (a peak candidate) and returned as a temporary.
+    mutating func made(_ rows: Poly, _ cols: Poly, _ dtype: DType, flops: Poly) -> SymTile {
+        alloc(bytes(rows, cols, dtype))
+        return SymTile(rows: rows, cols: cols, dtype: dtype, flops: flops, temp: true)
+    }
 
-    /// A tile expression: its shape, bytes per element, FLOPs; allocates like the interpreter.
-    mutating func tileExpr(_ e: RExpr, _ f: inout Frame) throws(Failure) -> (Poly, Poly, Int64, Poly, Bool) {
+    /// A tile expression: its shape, dtype, FLOPs; allocates like the interpreter.
+    mutating func tileExpr(_ e: RExpr, _ f: inout Frame) throws(Failure) -> SymTile {
         switch e.kind {
         case .local(let s):
-            guard case .tile(let r, let c, let b) = f.values[s] else { throw fail("not a tile here", e.span) }
-            return (r, c, b, Poly(), false)
+            guard case .tile(let r, let c, let d) = f.values[s] else { throw fail("not a tile here", e.span) }
+            return SymTile(rows: r, cols: c, dtype: d)
         case .transposed(let a):
-            let (r, c, b, fl, t) = try tileExpr(a, &f)
-            return (c, r, b, fl, t)
+            var t = try tileExpr(a, &f)
+            (t.rows, t.cols) = (t.cols, t.rows)
+            return t
         case .binary(.matmul, let a, let bb):
             let x = try tileExpr(a, &f), y = try tileExpr(bb, &f)
-            let flops = Poly(2) * x.0 * y.1 * x.1 + x.3 + y.3
-            alloc(x.0 * y.1 * Poly(x.2))
-            if x.4 { dropTemp(x) }
-            if y.4 { dropTemp(y) }
-            return (x.0, y.1, x.2, flops, true)
+            let out = made(x.rows, y.cols, x.dtype, flops: cost.matmulFlops(m: x.rows, n: y.cols, k: x.cols) + x.flops + y.flops)
+            for t in [x, y] where t.temp { dropTemp(t) }
+            return out
         case .binary(let op, let a, let b):
-            let name = op == .add ? "add" : op == .sub ? "sub" : op == .mul ? "mul" : "div"
-            return try elementwise(name, [a, b], &f, e)
+            let tileOp: TileOp = switch op { case .add: .add; case .sub: .sub; case .mul: .mul; default: .div }
+            return try elementwise(tileOp, [a, b], &f)
         case .unary(_, let a):
-            return try elementwise("neg", [a], &f, e)
+            return try elementwise(.neg, [a], &f)
         case .call(let fn, let args):
-            switch fn {
-            case .zeros, .full:
-                let r = try poly(args[0], f), c = try poly(args[1], f)
-                let idx = fn == .zeros ? 2 : 3
-                let b = args.count > idx ? bytes(try dtype(args[idx], f)) : bytes(.f32)
-                alloc(r * c * Poly(b))
-                return (r, c, b, Poly(), true)
-            case .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .abs, .max, .min:
-                return try elementwise(fn.rawValue, args, &f, e)
-            case .dispatch, .dispatch_gate, .expert_load:
-                let route = try tileExpr(args[0], &f)
-                var gates: (Poly, Poly, Int64, Poly, Bool)?
-                if fn == .dispatch_gate { gates = try tileExpr(args[1], &f) }
-                let r: Poly, c: Poly, b: Int64
-                switch fn {
-                case .expert_load: (r, c, b) = (Poly(1), try poly(args[1], f), bytes(.f32))
-                case .dispatch: (r, c, b) = (try poly(args[2], f), Poly(1), bytes(.i32))
-                default: (r, c, b) = (try poly(args[3], f), Poly(1), bytes(.f32))
-                }
-                alloc(r * c * Poly(b))
-                if let g = gates, g.4 { dropTemp(g) }
-                if route.4 { dropTemp(route) }
-                return (r, c, b, route.0 * route.1 * Poly(weight("dispatch")) + route.3 + (gates?.3 ?? Poly()), true)
-            case .sinusoidal:
-                guard case .local(let slot) = args[0].kind, case .len(let atom) = f.values[slot] else {
-                    throw fail("sinusoidal's rows must be a loop variable of tiles()", args[0].span)
-                }
-                let r = Poly(atom: atom), c = try poly(args[1], f)
-                alloc(r * c * Poly(bytes(.f32)))
-                return (r, c, bytes(.f32), r * c * Poly(weight("sinusoidal")), true)
-            case .rowmax, .rowsum, .rowmean, .softmax, .copy, .cast, .transpose, .mask_causal, .mask_window, .alibi, .topk, .argtopk, .top_p:
-                let x = try tileExpr(args[0], &f)
-                let n = x.0 * x.1
-                var (r, c, b) = (x.0, x.1, x.2)
-                var op = fn.rawValue
-                switch fn {
-                case .rowmax, .rowsum, .rowmean: c = Poly(1)
-                case .transpose: (r, c) = (x.1, x.0)
-                case .cast: b = bytes(try dtype(args[1], f))
-                case .mask_causal, .mask_window: op = "mask"
-                case .alibi: op = "alibi"
-                case .topk: c = try poly(args[1], f)
-                case .argtopk: c = try poly(args[1], f); b = bytes(.i32)
-                default: break
-                }
-                alloc(r * c * Poly(b))
-                if fn == .softmax { alloc(n * Poly(b)); live.removeLast() }
-                if x.4 { dropTemp(x) }
-                return (r, c, b, n * Poly(weight(op)) + x.3, true)
-            default:
-                throw fail("'\(fn.rawValue)' has no symbolic cost", e.span)
-            }
+            guard let spec = OpSpec.of(fn) else { throw fail("'\(fn.rawValue)' has no symbolic cost", e.span) }
+            if case .broadcast = spec.shape { return try elementwise(spec.cost, args, &f) }
+            var source: SymTile?
+            if case .source = spec.shape { source = try tileExpr(args[0], &f) }
+            let frame = f
+            let shape = try spec.result(
+                source: source.map { ($0.rows, $0.cols, $0.dtype) }, one: Poly(1),
+                number: { (i: Int) throws(Failure) -> Poly in try poly(args[i], frame) },
+                length: { (i: Int) throws(Failure) -> Poly in
+                    guard case .local(let slot) = args[i].kind, case .len(let atom) = frame.values[slot] else {
+                        throw fail("\(fn.rawValue)'s \(fn.argumentName(i)) must be a loop variable of tiles()", args[i].span)
+                    }
+                    return Poly(atom: atom)
+                },
+                dtype: { (i: Int) throws(Failure) -> DType in i < args.count ? try dtype(args[i], frame) : .f32 })
+            var gates: SymTile?
+            if fn == .dispatch_gate { gates = try tileExpr(args[1], &f) }
+            let charged = source.map { $0.rows * $0.cols } ?? shape.rows * shape.cols
+            let out = made(shape.rows, shape.cols, shape.dtype,
+                           flops: cost.flops(spec.cost, elements: charged) + (source?.flops ?? Poly()) + (gates?.flops ?? Poly()))
+            if spec.scratch, let s = source { alloc(bytes(s.rows, s.cols, shape.dtype)); live.removeLast() }
+            for t in [gates, source].compactMap({ $0 }) where t.temp { dropTemp(t) }
+            return out
         default:
             throw fail("expected a tile expression", e.span)
         }
     }
 
-    mutating func dropTemp(_ t: (Poly, Poly, Int64, Poly, Bool)) {
-        let size = t.0 * t.1 * Poly(t.2)
+    mutating func dropTemp(_ t: SymTile) {
+        let size = bytes(t.rows, t.cols, t.dtype)
         if let i = live.lastIndex(of: size) { live.remove(at: i) }
     }
 
-    mutating func elementwise(_ op: String, _ args: [RExpr], _ f: inout Frame, _ e: RExpr) throws(Failure) -> (Poly, Poly, Int64, Poly, Bool) {
-        var shapes: [(Poly, Poly)] = [], temps: [(Poly, Poly, Int64, Poly, Bool)] = []
-        var flops = Poly(), b: Int64?
+    mutating func elementwise(_ op: TileOp, _ args: [RExpr], _ f: inout Frame) throws(Failure) -> SymTile {
+        var shapes: [(Poly, Poly)] = [], temps: [SymTile] = []
+        var flops = Poly(), dtype: DType?
         for a in args where a.isTile {
             let t = try tileExpr(a, &f)
-            shapes.append((t.0, t.1)); flops = flops + t.3
-            if b == nil { b = t.2 }
-            if t.4 { temps.append(t) }
+            shapes.append((t.rows, t.cols)); flops = flops + t.flops
+            if dtype == nil { dtype = t.dtype }
+            if t.temp { temps.append(t) }
         }
         // Broadcasting: the larger operand's shape (a (rows x 1) or (1 x cols) side is smaller).
         let rows = shapes.map(\.0).first { $0 != Poly(1) } ?? Poly(1)
         let cols = shapes.map(\.1).first { $0 != Poly(1) } ?? Poly(1)
-        alloc(rows * cols * Poly(b ?? 4))
+        let out = made(rows, cols, dtype ?? .f32, flops: flops + cost.flops(op, elements: rows * cols))
         for t in temps { dropTemp(t) }
-        return (rows, cols, b ?? 4, flops + rows * cols * Poly(weight(op)), true)
+        return out
     }
 
     mutating func stmt(_ s: RStmt, _ f: inout Frame) throws(Failure) -> Cost {
@@ -290,12 +336,12 @@ public struct IOComplexity {
                 // A reshaped binding (same size, declared shape differs) is read in the declared shape.
                 var dims: [Poly] = []
                 for d in shape { if let p = try? poly(d, f) { dims.append(p) } }
-                f.tensors[index] = dims.count == shape.count ? (dims, b.bytes) : b
+                f.tensors[index] = dims.count == shape.count ? (dims, b.dtype) : b
                 return (zero, zero, zero)
             }
             var dims: [Poly] = []
             for d in shape { dims.append(try poly(d, f)) }
-            f.tensors[index] = (dims, bytes(try dtype(dt, f)))
+            f.tensors[index] = (dims, try dtype(dt, f))
         case .loop(_, let slot, let name, let domain, let body, _):
             switch domain {
             case .tiles(let ee, let te):
@@ -303,35 +349,50 @@ public struct IOComplexity {
                 let atom = "#" + f.prefix + name
                 f.values[slot] = .len(atom)
                 // A full tile, or the whole extent when it is smaller than one tile.
-                let minAtom = "min(\(Self.atomName(E)),\(Self.atomName(T)))"
-                atomDefinitions[minAtom] = ("min", E, T)
-                lenFull[atom] = Poly(atom: minAtom)
+                lenFull[atom] = atoms.derived("min", E, T)
                 let c = try block(body, &f)
                 lenFull[atom] = nil
                 f.values[slot] = .none
-                let (e, t) = (Self.atomName(E), Self.atomName(T))
-                let ceilAtom = "ceil(\(e)/\(t))", floorAtom = "floor(\(e)/\(t))", modAtom = "(\(e) mod \(t))"
-                atomDefinitions[ceilAtom] = ("ceil", E, T); atomDefinitions[floorAtom] = ("floor", E, T); atomDefinitions[modAtom] = ("mod", E, T)
-                func sum(_ p: Poly) -> Poly {
-                    var out = Poly()
-                    for (k, rest) in p.power(of: atom) {
+                let ceilE = atoms.derived("ceil", E, T), floorE = atoms.derived("floor", E, T), modE = atoms.derived("mod", E, T)
+                // Sum over the tiles of a cost in the tile's length: floor(E/T) full tiles and one of
+                // (E mod T) (a cost that is 0 at length 0 needs no case for E mod T = 0).
+                func sum(_ p: Poly) throws(Failure) -> Poly {
+                    var out = Poly(), opaque = Poly()
+                    for (m, v) in p.terms where m.keys.contains(where: { $0 != atom && atoms.depends($0, on: atom) }) {
+                        opaque = opaque + Poly(terms: [m: v])
+                    }
+                    if !opaque.isZero {
+                        // Bytes rounded up per tile: the length sits inside a derived atom.
+                        guard atoms.substitute(opaque, atom, Poly()).isZero else {
+                            throw fail("a per-tile cost here is not zero for an empty tile, so it has no closed form", s.span)
+                        }
+                        out = floorE * atoms.substitute(opaque, atom, T) + atoms.substitute(opaque, atom, modE)
+                    }
+                    for (k, rest) in (p - opaque).power(of: atom) {
                         switch k {
-                        case 0: out = out + rest * Poly(atom: ceilAtom)
+                        case 0: out = out + rest * ceilE
                         case 1: out = out + rest * E
                         default:
                             var tk = Poly(1), mk = Poly(1)
-                            for _ in 0..<k { tk = tk * T; mk = mk * Poly(atom: modAtom) }
-                            out = out + rest * (Poly(atom: floorAtom) * tk + mk)
+                            for _ in 0..<k { tk = tk * T; mk = mk * modE }
+                            out = out + rest * (floorE * tk + mk)
                         }
                     }
                     return out
                 }
-                return (sum(c.0), sum(c.1), sum(c.2))
+                return (try sum(c.0), try sum(c.1), try sum(c.2))
             case .range(let a, let b, let st):
                 let from = try poly(a, f), to = try poly(b, f)
                 if let st, try poly(st, f) != Poly(1) { throw fail("loops with a step other than 1 have no closed form here", s.span) }
-                f.values[slot] = .none
+                // The index is an atom of its own: sizes may use it where it cancels (a head's
+                // columns h*hd ..< (h+1)*hd are hd wide); a cost left depending on it has no closed form.
+                let index = "@" + f.prefix + name
+                f.values[slot] = .poly(Poly(atom: index))
                 let c = try block(body, &f)
+                f.values[slot] = .none
+                if [c.0, c.1, c.2].contains(where: { $0.atoms.contains { atoms.depends($0, on: index) } }) {
+                    throw fail("the cost of an iteration depends on '\(name)', so the loop has no closed form here", s.span)
+                }
                 let n = to - from
                 return (c.0 * n, c.1 * n, c.2 * n)
             }
@@ -342,18 +403,18 @@ public struct IOComplexity {
         case .ifStmt:
             throw fail("a condition makes the cost depend on positions; simulate instead (gpusim sweep)", s.span)
         case .load(let slot, _, let ref):
-            let (r, c, b) = try slice(ref, f)
-            alloc(r * c * Poly(b))
-            bind(slot, .tile(rows: r, cols: c, bytes: b), &f)
-            return (r * c * Poly(b), zero, zero)
+            let (r, c, d) = try slice(ref, f)
+            alloc(bytes(r, c, d))
+            bind(slot, .tile(rows: r, cols: c, dtype: d), &f)
+            return (bytes(r, c, d), zero, zero)
         case .gather(let slot, _, let table, _, let index):
             let idx = try tileExpr(index, &f)
             guard let t = f.tensors[table] else { throw fail("unknown table", s.span) }
-            let rows = idx.0 * idx.1, cols = t.shape[1]
-            alloc(rows * cols * Poly(t.bytes))
-            if idx.4 { dropTemp(idx) }
-            bind(slot, .tile(rows: rows, cols: cols, bytes: t.bytes), &f)
-            return (rows * cols * Poly(t.bytes), zero, idx.3)
+            let rows = idx.rows * idx.cols, cols = t.shape[1]
+            alloc(bytes(rows, cols, t.dtype))
+            if idx.temp { dropTemp(idx) }
+            bind(slot, .tile(rows: rows, cols: cols, dtype: t.dtype), &f)
+            return (bytes(rows, cols, t.dtype), zero, idx.flops)
         case .assign(let slot, _, let e):
             if case .local(let src) = e.kind, e.isTile {
                 let v = f.values[src]
@@ -363,30 +424,31 @@ public struct IOComplexity {
             }
             let t = try tileExpr(e, &f)
             if case .tile = f.values[slot] { freeSlot(slot, &f) }
-            f.values[slot] = .tile(rows: t.0, cols: t.1, bytes: t.2)
-            return (zero, zero, t.3)
+            f.values[slot] = .tile(rows: t.rows, cols: t.cols, dtype: t.dtype)
+            return (zero, zero, t.flops)
         case .update(let slot, _, let op, let e):
             guard case .tile(let r, let c, _) = f.values[slot] else { throw fail("not a tile here", s.span) }
             var flops = Poly()
             if e.isTile {
                 let t = try tileExpr(e, &f)
-                flops = t.3
-                if t.4 { dropTemp(t) }
+                flops = t.flops
+                if t.temp { dropTemp(t) }
             }
-            let name: String = switch op { case .add: "add"; case .sub: "sub"; case .mul: "mul"; case .div: "div"; case .max: "max"; case .min: "min" }
-            return (zero, zero, flops + r * c * Poly(weight(name)))
+            let tileOp: TileOp = switch op { case .add: .add; case .sub: .sub; case .mul: .mul; case .div: .div; case .max: .max; case .min: .min }
+            return (zero, zero, flops + cost.flops(tileOp, elements: r * c))
         case .store(let e, let ref):
             let t = try tileExpr(e, &f)
-            let (r, c, b) = try slice(ref, f)
-            if t.4 { dropTemp(t) }
-            return (zero, r * c * Poly(b), t.3)
+            let (r, c, d) = try slice(ref, f)
+            if t.temp { dropTemp(t) }
+            return (zero, bytes(r, c, d), t.flops)
         case .scatter(let e, let table, _, let index):
             let t = try tileExpr(e, &f), idx = try tileExpr(index, &f)
             guard let tensor = f.tensors[table] else { throw fail("unknown table", s.span) }
-            let moved = idx.0 * idx.1 * tensor.shape[1] * Poly(tensor.bytes)
-            if t.4 { dropTemp(t) }
-            if idx.4 { dropTemp(idx) }
-            return (moved, moved, t.3 + idx.3 + idx.0 * idx.1 * tensor.shape[1] * Poly(weight("add")))
+            let rows = idx.rows * idx.cols
+            let moved = bytes(rows, tensor.shape[1], tensor.dtype)
+            if t.temp { dropTemp(t) }
+            if idx.temp { dropTemp(idx) }
+            return (moved, moved, t.flops + idx.flops + cost.flops(.add, elements: rows * tensor.shape[1]))
         case .free(let slots):
             for slot in slots { freeSlot(slot, &f) }
         case .freeTensors, .require:
@@ -400,10 +462,10 @@ public struct IOComplexity {
                 else if case .local(let s) = p.value.kind, case .dtype(let d) = f.values[s] { args[slot] = .dtype(d) }
                 else { args[slot] = .poly(try poly(p.value, f)) }
             }
-            var bound: [Int: (shape: [Poly], bytes: Int64)] = [:]
+            var bound: [Int: (shape: [Poly], dtype: DType)] = [:]
             for (ci, caller, indices) in tensors {
                 guard let t = f.tensors[caller] else { continue }
-                bound[callee.tensors[ci].index] = (Array(t.shape.dropFirst(indices.count)), t.bytes)
+                bound[callee.tensors[ci].index] = (Array(t.shape.dropFirst(indices.count)), t.dtype)
             }
             var g = Frame(kernel: callee, values: Array(repeating: .none, count: callee.slotNames.count), tensors: [:], bound: bound, args: args, prefix: callee.name + ".")
             return try block(callee.body, &g)
@@ -433,10 +495,14 @@ public struct IOComplexity {
             switch p { case .int(let x): v[k] = Double(x); case .float(let x): v[k] = x; default: break }
         }
         for fact in GPUFact.allCases { v["gpu.\(fact.rawValue)"] = gpu.fact(fact) }
-        // Definitions can nest (the extent of one loop may contain another's atom): resolve until stable.
-        for _ in 0..<4 {
-            for (atom, def) in atomDefinitions where v[atom] == nil {
+        // Definitions nest (a loop's extent may hold another's atom, bytes rounded up hold tile
+        // counts): resolve until nothing more resolves.
+        var progress = true
+        while progress {
+            progress = false
+            for (atom, def) in atoms.definitions where v[atom] == nil {
                 guard let e = def.extent.evaluate(v), let t = def.size.evaluate(v), t > 0 else { continue }
+                progress = true
                 switch def.kind {
                 case "ceil": v[atom] = (e / t).rounded(.up)
                 case "floor": v[atom] = (e / t).rounded(.down)
@@ -458,18 +524,19 @@ public struct IOComplexity {
     public func asymptotic(_ p: Poly) -> String {
         guard let x = sizeParameter else { return "?" }
         var monos: [[String: Double]] = []
+        // An atom's growth as powers of parameters: tile counts as ratios (nested ones too);
+        // false when it is a remainder, bounded by its tile size.
+        func expand(_ atom: String, _ k: Double, into out: inout [String: Double]) -> Bool {
+            guard let def = atoms.definitions[atom] else { out[atom, default: 0] += k; return true }
+            if def.kind == "mod" { return false }
+            guard def.extent.terms.count == 1, def.size.terms.count == 1 else { out[atom, default: 0] += k; return true }
+            for (a, q) in def.extent.terms.first!.key where !expand(a, Double(q) * k, into: &out) { return false }
+            for (a, q) in def.size.terms.first!.key where !expand(a, -Double(q) * k, into: &out) { return false }
+            return true
+        }
         for (m, _) in p.terms {
             var out: [String: Double] = [:]
-            var dropped = false
-            for (atom, k) in m {
-                if let def = atomDefinitions[atom] {
-                    if def.kind == "mod" { dropped = true; break }
-                    guard def.extent.terms.count == 1, def.size.terms.count == 1 else { out[atom, default: 0] += Double(k); continue }
-                    for (a, q) in def.extent.terms.first!.key { out[a, default: 0] += Double(q * k) }
-                    for (a, q) in def.size.terms.first!.key { out[a, default: 0] -= Double(q * k) }
-                } else { out[atom, default: 0] += Double(k) }
-            }
-            if !dropped { monos.append(out.filter { $0.value != 0 }) }
+            if m.allSatisfy({ expand($0.key, Double($0.value), into: &out) }) { monos.append(out.filter { $0.value != 0 }) }
         }
         guard let top = monos.map({ $0[x] ?? 0 }).max() else { return "Θ(1)" }
         // Among the terms of top degree, drop those another term bounds (every parameter >= 1).

@@ -83,8 +83,8 @@ public struct MeasuredRun: Sendable {
         s.hbm.capacity_bytes = gpu?.hbmBytes
         if !unknown.contains("l2") { s.l2 = .init(bytes: launches.reduce(0) { $0 + ($1.l2Bytes ?? 0) }) }
         s.time.total = launches.reduce(0) { $0 + $1.seconds }
-        s.time.unit = "seconds"
-        s.bound = "unknown"
+        s.time.unit = .seconds
+        s.bound = .unknown
         s.counts.launches = Int64(launches.count)
         s.counts.events = Int64(launches.count)
         return s

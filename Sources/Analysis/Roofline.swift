@@ -11,11 +11,11 @@ public struct Roofline: Sendable, Encodable {
         public var intensity: Double
         /// FLOPs per time unit actually achieved in the model's time.
         public var attained: Double
-        public var bound: String
+        public var bound: Bound
     }
 
     public var gpu: String
-    public var time_unit: String
+    public var time_unit: GPUModel.Units
     /// Peak rates per time unit (datasheet peaks; the time model uses the achievable fractions).
     public var peak_matmul: Double
     public var peak_vector: Double
@@ -34,12 +34,14 @@ public struct Roofline: Sendable, Encodable {
         bandwidth = g.hbmBandwidth
         ridge = g.matmulFlops / g.hbmBandwidth
         ridge_vector = g.vectorFlops / g.hbmBandwidth
-        func point(_ label: String, _ flops: Int64, _ bytes: Int64, _ time: Double) -> Point {
+        // The verdict is the summary's (memory time against compute time, the one definition of
+        // bound), not the intensity against one ridge: vector work has its own, lower ceiling.
+        func point(_ label: String, _ flops: Int64, _ bytes: Int64, _ time: Double, _ bound: Bound) -> Point {
             let ai = bytes == 0 ? .infinity : Double(flops) / Double(bytes)
             return Point(label: label, flops: flops, hbm_bytes: bytes, intensity: ai,
-                         attained: time > 0 ? Double(flops) / time : 0, bound: ai < g.matmulFlops / g.hbmBandwidth && ai < .infinity ? "memory" : "compute")
+                         attained: time > 0 ? Double(flops) / time : 0, bound: bound)
         }
-        total = point(s.kernel, s.flops.total, s.hbm.total_bytes, s.time.total)
-        phases = s.phases.map { point("line \($0.line): \($0.label)", $0.flops, $0.read_bytes + $0.write_bytes, $0.time_total) }
+        total = point(s.kernel, s.flops.total, s.hbm.total_bytes, s.time.total, s.bound)
+        phases = s.phases.map { point("line \($0.line): \($0.label)", $0.flops, $0.read_bytes + $0.write_bytes, $0.time_total, $0.bound) }
     }
 }

@@ -121,7 +121,7 @@ public struct Sweep: Sendable {
         for p in points {
             var row = names.map { p.params[$0]!.description }
             if let s = p.summary {
-                row += ["\(s.hbm.read_bytes)", "\(s.hbm.write_bytes)", "\(s.hbm.total_bytes)", "\(s.flops.total)", "\(s.sram.peak_bytes)", "\(s.time.total)", s.time.unit, s.bound, ""]
+                row += ["\(s.hbm.read_bytes)", "\(s.hbm.write_bytes)", "\(s.hbm.total_bytes)", "\(s.flops.total)", "\(s.sram.peak_bytes)", "\(s.time.total)", s.time.unit.rawValue, s.bound.rawValue, ""]
             } else {
                 row += ["", "", "", "", "", "", "", "", "\"" + (p.error ?? "").replacingOccurrences(of: "\"", with: "\"\"") + "\""]
             }

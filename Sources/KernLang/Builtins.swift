@@ -86,3 +86,13 @@ public enum Builtin: String, CaseIterable, Sendable {
          .mask_causal, .mask_window, .alibi, .topk, .argtopk, .top_p, .sinusoidal, .dispatch, .dispatch_gate, .expert_load].contains(self)
     }
 }
+
+extension Builtin {
+    /// The name of argument `i` as the signature gives it ("capacity" for dispatch's third).
+    public func argumentName(_ i: Int) -> String {
+        let inner = signature.drop { $0 != "(" }.dropFirst().prefix { $0 != ")" }
+        let names = inner.replacingOccurrences(of: "[", with: "").replacingOccurrences(of: "]", with: "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return i < names.count ? names[i] : "argument \(i + 1)"
+    }
+}

@@ -16,9 +16,9 @@ public enum HTMLReport {
     }
 
     public static func html(summary s: RunSummary, gpu: GPUModel, roofline: String, graph: String, timeline: String) -> String {
-        let seed = gpu.elementBytes != nil
+        let seed = gpu.countsElements
         func amount(_ b: Int64) -> String { seed ? "\(group(b / Int64(gpu.elementBytes!))) elements (\(fmtBytes(b)))" : fmtBytes(b) }
-        func time(_ t: Double) -> String { s.time.unit == "cycles" ? "\(group(t)) cycles" : fmtSeconds(t) }
+        func time(_ t: Double) -> String { fmtTime(t, s.time.unit) }
         let params = s.params.sorted { $0.key < $1.key }.map { "<code>\(esc($0.key)) = \(esc($0.value.description))</code>" }.joined(separator: " ")
         var rows: [(String, String)] = [
             ("GPU", esc(gpu.name + " — " + gpu.description)),
@@ -36,7 +36,7 @@ public enum HTMLReport {
         if let w = s.time.wave_idle, let l = s.time.launch_overhead {
             rows.append(("Of the time", "idle SMs in partial waves \(time(w)) (in compute), launch overhead \(time(l)) (in total)"))
         }
-        rows.append(("Verdict", "<b>\(s.bound)-bound</b>, \(String(format: "%.1f", s.intensity)) FLOP per HBM byte"))
+        rows.append(("Verdict", "<b>\(s.bound.rawValue)-bound</b>, \(String(format: "%.1f", s.intensity)) FLOP per HBM byte"))
         var h = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(esc(s.kernel)) — gpusim report</title>"]
         h.append("""
         <style>
@@ -57,7 +57,7 @@ public enum HTMLReport {
         h.append("</table>")
         h.append("<h2>Phases</h2><table id=\"phases\"><tr><th>line</th><th>phase</th><th class=\"n\">HBM</th><th class=\"n\">FLOPs</th><th class=\"n\">time</th><th>bound</th></tr>")
         for p in s.phases {
-            h.append("<tr><td>\(p.line)</td><td><code>\(esc(p.label))</code></td><td class=\"n\">\(fmtBytes(p.read_bytes + p.write_bytes))</td><td class=\"n\">\(group(Double(p.flops)))</td><td class=\"n\">\(time(p.time_total))</td><td>\(p.bound)</td></tr>")
+            h.append("<tr><td>\(p.line)</td><td><code>\(esc(p.label))</code></td><td class=\"n\">\(fmtBytes(p.read_bytes + p.write_bytes))</td><td class=\"n\">\(group(Double(p.flops)))</td><td class=\"n\">\(time(p.time_total))</td><td>\(p.bound.rawValue)</td></tr>")
         }
         h.append("</table>")
         h.append("<h2>Roofline</h2><figure id=\"roofline\">\(inline(roofline))</figure>")

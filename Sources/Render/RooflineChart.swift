@@ -16,7 +16,7 @@ public enum RooflineChart {
         func Y(_ v: Double) -> Double { H - bottom - (log10(v) - log10(yMin)) / (log10(yMax) - log10(yMin)) * (H - top - bottom) }
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;") }
-        let unit = r.time_unit == "cycles" ? "FLOP/cycle" : "FLOP/s"
+        let unit = r.time_unit == .cycles ? "FLOP/cycle" : "FLOP/s"
         var o = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(W))\" height=\"\(Int(H))\" viewBox=\"0 0 \(Int(W)) \(Int(H))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\">"]
         o.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>")
         o.append("<text x=\"\(f(W / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"14\">\(esc(title))</text>")
@@ -42,7 +42,7 @@ public enum RooflineChart {
         }
         let ridgeTop = max(r.ridge, r.ridge_vector)
         o.append("<line class=\"ceiling memory\" x1=\"\(f(X(xMin)))\" y1=\"\(f(Y(r.bandwidth * xMin)))\" x2=\"\(f(X(ridgeTop)))\" y2=\"\(f(Y(r.bandwidth * ridgeTop)))\" stroke=\"#3d85c6\" stroke-width=\"2\"/>")
-        o.append("<text x=\"\(f(X(xMin) + 8))\" y=\"\(f(Y(r.bandwidth * xMin) - 8))\" fill=\"#3d85c6\">HBM: \(tick(r.bandwidth)) bytes per \(r.time_unit == "cycles" ? "cycle" : "s")</text>")
+        o.append("<text x=\"\(f(X(xMin) + 8))\" y=\"\(f(Y(r.bandwidth * xMin) - 8))\" fill=\"#3d85c6\">HBM: \(tick(r.bandwidth)) bytes per \(r.time_unit == .cycles ? "cycle" : "s")</text>")
         o.append("<text x=\"\(f(X(r.ridge) + 4))\" y=\"\(f(Y(r.peak_matmul) + 14))\" fill=\"#666666\">ridge \(String(format: "%.3g", r.ridge))</text>")
         for (i, p) in points.enumerated() where p.intensity.isFinite && p.attained > 0 {
             let color = i == 0 ? "#000000" : "#6aa84f"

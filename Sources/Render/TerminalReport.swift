@@ -20,12 +20,12 @@ public struct TerminalReport {
     }
 
     public func render(_ s: RunSummary, gpu: GPUModel) -> String {
-        let seed = gpu.elementBytes != nil
+        let seed = gpu.countsElements
         let eb = Int64(gpu.elementBytes ?? 1)
         func amount(_ bytes: Int64) -> String {
             seed ? "\(group(bytes / eb)) elements (\(fmtBytes(bytes)))" : fmtBytes(bytes)
         }
-        func time(_ t: Double) -> String { s.time.unit == "cycles" ? "\(group(t)) cycles" : fmtSeconds(t) }
+        func time(_ t: Double) -> String { fmtTime(t, s.time.unit) }
         var lines: [String] = []
         let params = s.params.sorted { $0.key < $1.key }.map { p -> String in
             if case .float(let x) = p.value { return "\(p.key)=" + String(format: "%.6g", x) }
@@ -51,7 +51,7 @@ public struct TerminalReport {
                      + (!gpu.overlap ? " (serial)" : gpu.modelsLaunches ? " (overlapped within each launch)" : " (overlapped)"))
         // Distinct glyphs as well as colours, so the split reads without colour too.
         lines.append("               [" + paint("36", String(repeating: "█", count: cw)) + paint("35", String(repeating: "▒", count: width - cw)) + "] " + paint("36", "█ compute") + " vs " + paint("35", "▒ memory"))
-        let verdict = s.bound == "memory" ? "memory-bound" : "compute-bound"
+        let verdict = "\(s.bound.rawValue)-bound"
         lines.append("  Verdict      " + paint("1", verdict) + String(format: "  (arithmetic intensity %.1f FLOP/byte)", s.intensity))
         if !s.kernels.isEmpty {
             // Launched kernels, heaviest traffic first.
@@ -59,7 +59,7 @@ public struct TerminalReport {
             for (name, k) in s.kernels.sorted(by: { ($0.value.read_bytes + $0.value.write_bytes, $1.key) > ($1.value.read_bytes + $1.value.write_bytes, $0.key) }) {
                 let label = "    " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
                 lines.append(label + group(Double(k.launches)).leftPadded(6) + fmtBytes(k.read_bytes + k.write_bytes).leftPadded(14)
-                             + group(Double(k.flops)).leftPadded(19) + time(k.time_total).leftPadded(14) + "   " + k.bound)
+                             + group(Double(k.flops)).leftPadded(19) + time(k.time_total).leftPadded(14) + "   " + k.bound.rawValue)
             }
         }
         return lines.joined(separator: "\n")
@@ -82,11 +82,11 @@ public struct TerminalReport {
         } else {
             lines.append("  compute = tensor-core FLOPs / \(rate(tc)) + other FLOPs / \(rate(cc)) FLOP/\(per) (peaks x \(gpu.computeEfficiency)); total = \(composition)")
         }
-        func explain(_ label: String, bytes: Int64, flops: Int64, tensor: Int64?, compute: Double, memory: Double, total: Double, bound: String) {
+        func explain(_ label: String, bytes: Int64, flops: Int64, tensor: Int64?, compute: Double, memory: Double, total: Double, bound: Bound) {
             let tcf = tensor ?? 0
             var c = "\(fmtBytes(bytes)) -> memory \(t(memory)); "
             c += gpu.matmulFlops == gpu.vectorFlops ? "\(group(Double(flops))) FLOPs" : "\(group(Double(tcf))) tensor-core + \(group(Double(flops - tcf))) other FLOPs"
-            c += " -> compute \(t(compute)); total \(t(total)), \(bound)-bound"
+            c += " -> compute \(t(compute)); total \(t(total)), \(bound.rawValue)-bound"
             lines.append("  \(label): " + c)
         }
         explain("whole run", bytes: s.hbm.total_bytes, flops: s.flops.total, tensor: s.flops.tensor_core, compute: s.time.compute, memory: s.time.memory, total: s.time.total, bound: s.bound)
@@ -116,7 +116,7 @@ public struct TerminalReport {
     /// One line per event with the SRAM bar, as the seed's verbose mode prints.
     public func eventLine(_ e: Event, capacity: Int64, gpu: GPUModel) -> String {
         let eb = Int64(gpu.elementBytes ?? 1)
-        let unit = gpu.elementBytes != nil ? "el" : "B"
+        let unit = gpu.countsElements ? "el" : "B"
         let frac = Double(e.sramBytes) / Double(capacity)
         let what: String
         switch e.kind {
@@ -147,6 +147,9 @@ public func group(_ v: Double) -> String {
     return out
 }
 public func group(_ v: Int64) -> String { group(Double(v)) }
+
+/// A time in the preset's unit: grouped cycles for the seed's presets, seconds otherwise.
+public func fmtTime(_ t: Double, _ unit: GPUModel.Units) -> String { unit == .cycles ? "\(group(t)) cycles" : fmtSeconds(t) }
 
 public func fmtSeconds(_ t: Double) -> String {
     if t >= 1 { return String(format: "%.3f s", t) }

@@ -6,7 +6,7 @@ import Simulator
 /// marks, and cumulative HBM traffic.
 public enum TimelineChart {
     /// `unknown` names what the run did not measure ("sram", "hbm"): its panel says so instead of drawing zeros.
-    public static func svg(_ t: Timeline, capacity: Int64, unit: String, title: String, unknown: Set<String> = []) -> String {
+    public static func svg(_ t: Timeline, capacity: Int64, unit: GPUModel.Units, title: String, unknown: Set<String> = []) -> String {
         let W = 820.0, panel = 200.0, left = 80.0, right = 44.0, top = 46.0, gap = 50.0
         let tMax = max(t.samples.last?.time ?? 1, 1e-12)
         let sMax = Double(max(capacity, t.samples.map(\.sram).max() ?? 0)) * 1.1
@@ -56,7 +56,7 @@ public enum TimelineChart {
         }
         for k in 0...4 {
             let v = tMax * Double(k) / 4
-            let label = unit == "cycles" ? String(format: "%.3g cycles", v) : String(format: "%.3g s", v)
+            let label = unit == .cycles ? String(format: "%.3g cycles", v) : String(format: "%.3g s", v)
             o.append("<text x=\"\(f(X(v)))\" y=\"\(f(y2 + panel + 16))\" text-anchor=\"middle\">\(label)</text>")
         }
         o.append("</svg>")

@@ -257,13 +257,11 @@ extension Interpreter {
                 throw fail("matmul shapes do not agree: (\(m) x \(k)) @ (\(k2) x \(n))", e.span,
                            notes: [.init("the inner dimensions \(k) and \(k2) must be equal")])
             }
-            let (mn, o1) = m.multipliedReportingOverflow(by: n)
-            let (mnk, o2) = mn.multipliedReportingOverflow(by: k)
-            let (flops, o3) = mnk.multipliedReportingOverflow(by: 2)
-            if o1 || o2 || o3 { throw fail("FLOP count overflowed a 64-bit counter", e.span) }
+            let flops = cost.matmulFlops(m: m, n: n, k: k)
+            if flops == .max { throw fail("FLOP count overflowed a 64-bit counter", e.span) }
             let id = allocTile(rows: m, cols: n, dtype: A.dtype, name: name)
             let tensorCore = A.dtype == .f16 || A.dtype == .bf16 || A.dtype == .f8 || A.dtype == .i8 || A.dtype == .i4
-            let dt = Double(flops) / ((tensorCore ? gpu.matmulFlops : gpu.vectorFlops) * gpu.computeEfficiency)
+            let dt = time.compute(flops: flops, tensorCore: tensorCore ? flops : 0)
             try tally.addMatmul(flops, tensorCore: tensorCore)
             tally.computes += 1
             if sink != nil { try emit(.compute, op: "matmul", name: name, rows: m, cols: n, bytes: tiles[Int(id)].bytes, flops: flops, duration: dt, e.span) }
@@ -322,120 +320,91 @@ extension Interpreter {
              notes: [.init("elementwise operands need the same shape, or (rows x 1) / (1 x cols) to broadcast")])
     }
 
+    /// A call that makes a tile: shaped by its row of the op table, checked and computed here.
     func callTile(_ fn: Builtin, _ args: [RExpr], _ f: Frame, _ e: RExpr, _ name: String) throws(SimulationError) -> (Int32, Bool) {
-        func dim(_ a: RExpr, _ what: String) throws(SimulationError) -> Int64 {
-            let n = try int(a, f, what)
-            if n <= 0 { throw fail("\(what) must be positive, got \(n)", a.span) }
-            return n
+        guard let spec = OpSpec.of(fn) else { throw fail("'\(fn.rawValue)' does not make a tile", e.span) }
+        if case .broadcast = spec.shape { return try elementwise(spec.cost, args, f, e, name) }
+        var source: (id: Int32, temp: Bool, tile: Tile)?
+        if case .source = spec.shape {
+            let (id, temp) = try tile(args[0], f)
+            source = (id, temp, tiles[Int(id)])
         }
-        func dtypeArg(_ i: Int) throws(SimulationError) -> DType {
-            guard i < args.count else { return .f32 }
-            guard case .dtype(let d) = try scalar(args[i], f) else { throw fail("expected a dtype", args[i].span) }
-            return d
-        }
-        switch fn {
-        case .zeros, .full:
-            let r = try dim(args[0], "rows"), c = try dim(args[1], "cols")
-            let value = fn == .full ? try number(args[2], f) : 0
-            let id = allocTile(rows: r, cols: c, dtype: try dtypeArg(fn == .zeros ? 2 : 3), name: name)
-            numerics?.fill(id, count: r * c, value: value)
-            try charge(.fill, elements: r * c, name: name, rows: r, cols: c, e.span)
-            try checkOverflow(e.span, name)
-            return (id, true)
-        case .sinusoidal:
-            guard case .range(let start, let end) = try scalar(args[0], f) else {
-                throw fail("sinusoidal needs a tile range (a loop variable of tiles()) for its rows", args[0].span)
+        func range(_ i: Int) throws(SimulationError) -> (Int64, Int64) {
+            guard case .range(let a, let b) = try scalar(args[i], f) else {
+                throw fail("\(fn.rawValue) needs a tile range (a loop variable of tiles()) for its \(fn.argumentName(i))", args[i].span)
             }
-            let c = try dim(args[1], "cols"), len = end - start
-            let id = allocTile(rows: len, cols: c, dtype: .f32, name: name)
-            try checkOverflow(e.span, name)
-            try charge(.sinusoidal, elements: len * c, name: name, rows: len, cols: c, e.span)
-            numerics?.sinusoidal(id, start: start, rows: len, cols: c)
-            return (id, true)
-        case .exp: return try elementwise(.exp, args, f, e, name)
-        case .log: return try elementwise(.log, args, f, e, name)
-        case .sqrt: return try elementwise(.sqrt, args, f, e, name)
-        case .rsqrt: return try elementwise(.rsqrt, args, f, e, name)
-        case .tanh: return try elementwise(.tanh, args, f, e, name)
-        case .gelu: return try elementwise(.gelu, args, f, e, name)
-        case .silu: return try elementwise(.silu, args, f, e, name)
-        case .abs: return try elementwise(.abs, args, f, e, name)
-        case .max, .min:
-            return try elementwise(fn == .max ? .max : .min, args, f, e, name)
-        default: break
+            return (a, b)
         }
-        let (src, temp) = try tile(args[0], f)
-        let s = tiles[Int(src)]
-        var rows = s.rows, cols = s.cols, dtype = s.dtype
-        let op: TileOp
-        var scratch: Int64 = 0
-        var extra: [Int64] = [s.rows, s.cols]
-        var value = 0.0
+        let s = source?.tile
+        let shape = try spec.result(
+            source: s.map { ($0.rows, $0.cols, $0.dtype) }, one: 1,
+            number: { (i: Int) throws(SimulationError) -> Int64 in
+                let n = try int(args[i], f, "\(fn.rawValue)'s \(fn.argumentName(i))")
+                if n <= 0 { throw fail("\(fn.rawValue)'s \(fn.argumentName(i)) must be positive, got \(n)", args[i].span) }
+                return n
+            },
+            length: { (i: Int) throws(SimulationError) -> Int64 in let (a, b) = try range(i); return b - a },
+            dtype: { (i: Int) throws(SimulationError) -> DType in
+                guard i < args.count else { return .f32 }
+                guard case .dtype(let d) = try scalar(args[i], f) else { throw fail("expected a dtype", args[i].span) }
+                return d
+            })
+        // What the numeric kernel needs besides the source, and the checks the table cannot state.
+        var params = TileOpParams.none
+        var fillValue = 0.0, start: Int64 = 0
         var extraTemps: [Int32] = []
         switch fn {
-        case .rowmax: op = .rowmax; cols = 1
-        case .rowsum: op = .rowsum; cols = 1
-        case .rowmean: op = .rowmean; cols = 1
-        case .softmax: op = .softmax; scratch = s.rows * s.cols
-        case .transpose: op = .transpose; (rows, cols) = (s.cols, s.rows)
-        case .copy: op = .copy
-        case .cast: op = .cast; dtype = try dtypeArg(1)
+        case .full: fillValue = try number(args[2], f)
+        case .sinusoidal: start = try range(0).0
         case .mask_causal, .mask_window, .alibi:
-            op = fn == .alibi ? .alibi : .mask
-            for k in 1...2 {
-                guard case .range(let start, _) = try scalar(args[k], f) else { throw fail("\(fn.rawValue) needs tile ranges (loop variables of tiles()) for rows and columns", args[k].span) }
-                extra.append(start)
+            let rowStart = try range(1).0, colStart = try range(2).0
+            switch fn {
+            case .alibi: params = .alibi(rowStart: rowStart, colStart: colStart, slope: try number(args[3], f))
+            case .mask_window: params = .mask(rowStart: rowStart, colStart: colStart, window: try int(args[3], f, "the window"))
+            default: params = .mask(rowStart: rowStart, colStart: colStart, window: nil)
             }
-            if fn == .mask_window { extra.append(try int(args[3], f, "the window")) }
-            if fn == .alibi { value = try number(args[3], f) }
         case .topk, .argtopk:
-            op = fn == .topk ? .topk : .argtopk
-            let k = try dim(args[1], "k")
-            if k > s.cols { throw fail("\(fn.rawValue) k = \(k) is larger than the tile's \(s.cols) columns", args[1].span) }
-            cols = k
-            extra.append(k)
-            if fn == .argtopk { dtype = .i32 }
+            if shape.cols > s!.cols { throw fail("\(fn.rawValue) k = \(shape.cols) is larger than the tile's \(s!.cols) columns", args[1].span) }
+            params = .topk(shape.cols)
+        case .top_p:
+            let p = try number(args[1], f)
+            if !(p > 0 && p <= 1) { throw fail("top_p needs 0 < p <= 1, got \(p)", args[1].span) }
+            params = .topP(p)
         case .dispatch, .dispatch_gate, .expert_load:
             // Routing reads the whole (tokens x k) route tile: one compare per entry and expert slot.
-            op = .dispatch
-            if s.dtype != .i32 { throw fail("\(fn.rawValue) reads a route tile of expert ids (i32, from argtopk); got \(s.dtype.rawValue)", args[0].span) }
-            if fn == .expert_load {
-                let experts = try dim(args[1], "the number of experts")
-                (rows, cols, dtype) = (1, experts, .f32)
-                extra += [2, experts, 0]
-            } else {
-                let capacity = try dim(args[fn == .dispatch ? 2 : 3], "the capacity")
-                let expert = try int(args[fn == .dispatch ? 1 : 2], f, "the expert")
-                (rows, cols, dtype) = (capacity, 1, fn == .dispatch ? .i32 : .f32)
-                if fn == .dispatch_gate {
-                    let (g, gTemp) = try tile(args[1], f)
-                    let gt = tiles[Int(g)]
-                    guard gt.rows == s.rows && gt.cols == s.cols else {
-                        throw fail("dispatch_gate needs gates shaped like the route \(fmtTile(s)); got \(fmtTile(gt))", args[1].span)
-                    }
-                    extra += [1, expert, capacity, Int64(g)]
-                    if gTemp { extraTemps.append(g) }
-                } else {
-                    extra += [0, expert, capacity]
+            if s!.dtype != .i32 { throw fail("\(fn.rawValue) reads a route tile of expert ids (i32, from argtopk); got \(s!.dtype.rawValue)", args[0].span) }
+            switch fn {
+            case .expert_load: params = .route(.loads(experts: shape.cols))
+            case .dispatch: params = .route(.ids(expert: try int(args[1], f, "the expert"), capacity: shape.rows))
+            default:
+                let expert = try int(args[2], f, "the expert")
+                let (g, gTemp) = try tile(args[1], f)
+                let gt = tiles[Int(g)]
+                guard gt.rows == s!.rows && gt.cols == s!.cols else {
+                    throw fail("dispatch_gate needs gates shaped like the route \(fmtTile(s!)); got \(fmtTile(gt))", args[1].span)
                 }
+                params = .route(.gates(expert: expert, capacity: shape.rows, gates: g))
+                if gTemp { extraTemps.append(g) }
             }
-        case .top_p:
-            op = .top_p
-            value = try number(args[1], f)
-            if !(value > 0 && value <= 1) { throw fail("top_p needs 0 < p <= 1, got \(value)", args[1].span) }
-        default:
-            throw fail("'\(fn.rawValue)' does not make a tile", e.span)
+        default: break
         }
-        let id = allocTile(rows: rows, cols: cols, dtype: dtype, name: name)
+        let id = allocTile(rows: shape.rows, cols: shape.cols, dtype: shape.dtype, name: name)
         // Softmax needs a scratch tile of its input's size while it runs (the seed's model).
         var scratchID: Int32?
-        if scratch > 0 { scratchID = allocTile(rows: s.rows, cols: s.cols, dtype: dtype, name: "\(name).scratch") }
+        if spec.scratch, let s { scratchID = allocTile(rows: s.rows, cols: s.cols, dtype: shape.dtype, name: "\(name).scratch") }
         try checkOverflow(e.span, name)
-        try charge(op, elements: s.rows * s.cols, name: name, rows: rows, cols: cols, e.span)
-        numerics?.unaryTile(op, result: id, source: src, extra: extra, dtype: dtype, value: value)
+        let charged = s.map { $0.rows * $0.cols } ?? shape.rows * shape.cols
+        try charge(spec.cost, elements: charged, name: name, rows: shape.rows, cols: shape.cols, e.span)
+        if let numerics {
+            switch fn {
+            case .zeros, .full: numerics.fill(id, count: shape.rows * shape.cols, value: fillValue)
+            case .sinusoidal: numerics.sinusoidal(id, start: start, rows: shape.rows, cols: shape.cols)
+            default: numerics.unaryTile(spec.cost, result: id, source: source!.id, rows: s!.rows, cols: s!.cols, params: params, dtype: shape.dtype)
+            }
+        }
         if let scratchID { releaseTile(scratchID, e.span) }
         for t in extraTemps { releaseTile(t, e.span) }
-        if temp { releaseTile(src, e.span) }
+        if let source, source.temp { releaseTile(source.id, e.span) }
         return (id, true)
     }
 }

@@ -38,6 +38,13 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// Whether the preset models GPU kernel launches: each pays the launch overhead, and each
     /// launch's compute and memory overlap on their own (the seed's presets do neither).
     public var modelsLaunches: Bool { launchOverhead != nil }
+    /// Whether grids run in waves over the SMs, blocks per SM from their shared memory.
+    public var modelsWaves: Bool { waveQuantisation == true }
+    /// Whether the blocks of a wave share the tiles they load through L2 (waves and an L2).
+    public var modelsL2: Bool { modelsWaves && l2Bytes > 0 }
+    /// Whether sizes are counted in elements of one fixed size (the seed's model); summaries
+    /// and reports then also give elements.
+    public var countsElements: Bool { elementBytes != nil }
 
     public static let seedWeights: [String: Int] = [
         "add": 1, "sub": 1, "mul": 1, "neg": 1, "max": 1, "min": 1, "abs": 1,
@@ -46,13 +53,6 @@ public struct GPUModel: Sendable, Codable, Equatable {
         "mask": 1, "alibi": 2, "cast": 1, "copy": 1, "transpose": 0, "fill": 0, "topk": 1, "gather": 0,
         "argtopk": 1, "top_p": 3, "sinusoidal": 8, "dispatch": 1,
     ]
-
-    /// Bytes of `count` elements of `dtype`, rounded up to whole bytes.
-    @inline(__always)
-    public func bytes(_ count: Int64, _ dtype: DType) -> Int64 {
-        if let e = elementBytes { return count &* Int64(e) }
-        return (count &* Int64(dtype.bits) + 7) / 8
-    }
 
     /// The time of work whose compute and memory terms are `compute` and `memory`: the larger
     /// when they overlap (real presets), their sum in the seed's serial model. The one place

@@ -32,7 +32,7 @@ protocol NumericEngine: AnyObject {
     func elementwise(_ op: TileOp, result: Int32, rows: Int64, cols: Int64, operands: [NumericOperand])
     func update(_ op: TileOp, target: Int32, operand: NumericOperand)
     func matmul(result: Int32, a: Int32, aT: Bool, b: Int32, bT: Bool, m: Int64, k: Int64, n: Int64)
-    func unaryTile(_ op: TileOp, result: Int32, source: Int32, extra: [Int64], dtype: DType, value: Double)
+    func unaryTile(_ op: TileOp, result: Int32, source: Int32, rows: Int64, cols: Int64, params: TileOpParams, dtype: DType)
     func fill(_ tile: Int32, count: Int64, value: Double)
     func free(_ tile: Int32)
     func tensorValues(_ id: Int) -> [Double]
@@ -377,13 +377,13 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         tiles[Int(result)] = c
     }
 
-    /// Reductions, softmax, masks, cast, copy, transpose and top-k; `extra` carries their integers
-    /// (rows, cols, and for masks the row start, column start and window).
+    /// Reductions, softmax, masks, cast, copy, transpose, top-k and routing of a (rows x cols)
+    /// source tile.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func unaryTile(_ op: TileOp, result: Int32, source: Int32, extra: [Int64], dtype: DType, value: Double) {
+    func unaryTile(_ op: TileOp, result: Int32, source: Int32, rows: Int64, cols: Int64, params: TileOpParams, dtype: DType) {
         let x = tiles[Int(source)]
-        let R = Int(extra[0]), C = Int(extra[1])
+        let R = Int(rows), C = Int(cols)
         var out: [T]
         switch op {
         case .rowmax, .rowsum, .rowmean:
@@ -409,7 +409,8 @@ final class NumericState<T: NumericScalar>: NumericEngine {
             }
         case .mask:
             out = x
-            let rowStart = Int(extra[2]), colStart = Int(extra[3]), window = extra.count > 4 ? Int(extra[4]) : nil
+            guard case .mask(let r0, let c0, let w) = params else { break }
+            let rowStart = Int(r0), colStart = Int(c0), window = w.map { Int($0) }
             for r in 0..<R {
                 for c in 0..<C {
                     let q = rowStart + r, kpos = colStart + c
@@ -419,7 +420,8 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         case .alibi:
             // ALiBi: a linear penalty on the distance from the query back to the key.
             out = x
-            let rowStart = Int(extra[2]), colStart = Int(extra[3]), slope = T(value)
+            guard case .alibi(let r0, let c0, let s) = params else { break }
+            let rowStart = Int(r0), colStart = Int(c0), slope = T(s)
             for r in 0..<R { for c in 0..<C { out[r * C + c] -= slope * T(Double((rowStart + r) - (colStart + c))) } }
         case .cast:
             let fmt = Self.format(dtype)
@@ -427,13 +429,15 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         case .transpose:
             out = LinearAlgebra.transpose(x, rows: R, cols: C)
         case .topk:
-            let k = Int(extra[2])
+            guard case .topk(let kk) = params else { out = x; break }
+            let k = Int(kk)
             out = []
             out.reserveCapacity(R * k)
             for r in 0..<R { out += x[(r * C)..<((r + 1) * C)].sorted(by: >).prefix(k) }
         case .argtopk:
             // Column indices of the k largest, largest first; ties keep the lower index first.
-            let k = Int(extra[2])
+            guard case .topk(let kk) = params else { out = x; break }
+            let k = Int(kk)
             out = []
             out.reserveCapacity(R * k)
             for r in 0..<R {
@@ -441,23 +445,24 @@ final class NumericState<T: NumericScalar>: NumericEngine {
                 out += order.prefix(k).map { T(Double($0)) }
             }
         case .dispatch:
-            // extra: rows, cols of the route, then mode (0 ids, 1 gates, 2 loads) and its numbers.
             // Tokens in order, each choice in order: an expert's first `capacity` (token, choice)
             // pairs get its slots; the rest of its pairs are dropped (Switch / GShard).
             let K = C
-            switch extra[2] {
-            case 2:
-                let experts = Int(extra[3])
+            guard case .route(let route) = params else { out = x; break }
+            switch route {
+            case .loads(let e):
+                let experts = Int(e)
                 out = [T](repeating: 0, count: experts)
                 for v in x { let e = Self.index(v); if e >= 0 && e < experts { out[e] += 1 } }
-            default:
-                let expert = T(Double(extra[3])), capacity = Int(extra[4])
-                let gates = extra[2] == 1 ? tiles[Int(extra[5])] : []
-                out = [T](repeating: extra[2] == 1 ? 0 : -1, count: capacity)
+            case .ids(let e, let cap), .gates(let e, let cap, _):
+                var gates: [T]?
+                if case .gates(_, _, let g) = route { gates = tiles[Int(g)] }
+                let expert = T(Double(e)), capacity = Int(cap)
+                out = [T](repeating: gates == nil ? -1 : 0, count: capacity)
                 var n = 0
                 for t in 0..<R where n < capacity {
                     for c in 0..<K where x[t * K + c] == expert && n < capacity {
-                        out[n] = extra[2] == 1 ? gates[t * K + c] : T(Double(t))
+                        out[n] = gates?[t * K + c] ?? T(Double(t))
                         n += 1
                     }
                 }
@@ -466,7 +471,8 @@ final class NumericState<T: NumericScalar>: NumericEngine {
             // Nucleus: per row, the largest entries until their sum reaches p of the row's total
             // (the entry that crosses it included), renormalised; the rest become 0.
             out = [T](repeating: 0, count: R * C)
-            let p = T(value)
+            guard case .topP(let pv) = params else { break }
+            let p = T(pv)
             for r in 0..<R {
                 let row = x[(r * C)..<((r + 1) * C)]
                 let total = row.reduce(0, +)

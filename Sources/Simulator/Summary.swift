@@ -53,7 +53,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var compute: Double = 0
         public var memory: Double = 0
         public var total: Double = 0
-        public var unit = "cycles"
+        public var unit = GPUModel.Units.cycles
         /// Part of `total`: the launch overhead of every GPU kernel (real presets).
         public var launch_overhead: Double?
         /// Part of `total`: the kernels' own time, each launch's compute and memory overlapped
@@ -85,7 +85,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var sram = SRAM()
     public var flops = FLOPs()
     public var time = Time()
-    public var bound = "compute"
+    public var bound = Bound.compute
     public var params: [String: ParamValue] = [:]
     public var counts = Counts()
     /// HBM traffic by tensor name.
@@ -110,7 +110,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var time_compute: Double
         public var time_memory: Double
         public var time_total: Double
-        public var bound: String
+        public var bound: Bound
         /// L2 traffic (requested reads plus writes) on presets with an L2 model.
         public var l2_bytes: Int64? = nil
         /// GPU kernels the phase ran, on presets that model launches: its `run` statements, or 1
@@ -126,7 +126,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var write_bytes: Int64
         public var flops: Int64
         public var time_total: Double
-        public var bound: String
+        public var bound: Bound
     }
     public init() {}
 
@@ -146,7 +146,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         sram = known("sram") ? try c.decode(SRAM.self, forKey: .sram) : SRAM()
         flops = known("flops") ? try c.decode(FLOPs.self, forKey: .flops) : FLOPs()
         time = try c.decode(Time.self, forKey: .time)
-        bound = try c.decode(String.self, forKey: .bound)
+        bound = try c.decode(Bound.self, forKey: .bound)
         params = try c.decode([String: ParamValue].self, forKey: .params)
         counts = try c.decode(Counts.self, forKey: .counts)
         tensors = try c.decodeIfPresent([String: TensorTraffic].self, forKey: .tensors) ?? [:]

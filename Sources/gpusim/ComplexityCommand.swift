@@ -29,6 +29,8 @@ struct ComplexityCommand: ParsableCommand {
     var params: [String] = []
 
     struct Check: Encodable { var params: [String: ParamValue]; var metric: String; var formula: Double; var simulated: Double; var ok: Bool }
+    /// A sample size the kernel cannot run at (a requirement, SRAM or HBM limit), and why.
+    struct Unchecked: Encodable { var params: [String: ParamValue]; var reason: String }
 
     func run() throws {
         let gpu = try gpuOptions.model()
@@ -43,13 +45,18 @@ struct ComplexityCommand: ParsableCommand {
         }
         // Samples: the defaults, twice the size parameter, and a ragged size.
         var checks: [Check] = []
+        var unchecked: [Unchecked] = []
         if let x = c.sizeParameter, case .int(let n)? = base[x] {
             for v in [n, 2 * n, 2 * n + 37] {
                 var o = overrides
                 o[x] = .int(v)
                 let opts = RunOptions(gpu: gpu, overrides: o)
                 let s: RunSummary, p: [String: ParamValue]
-                do { s = try Interpreter(program: program, options: opts).run(); p = try Interpreter(program: program, options: opts).resolveParams() } catch { continue }
+                do { s = try Interpreter(program: program, options: opts).run(); p = try Interpreter(program: program, options: opts).resolveParams() } catch {
+                    let reason = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+                    unchecked.append(Unchecked(params: [x: .int(v)], reason: reason.replacingOccurrences(of: "gpusim: error: ", with: "")))
+                    continue
+                }
                 let values = c.atomValues(p)
                 for (metric, formula, simulated) in [("reads", c.readBytes.evaluate(values), Double(s.requestedReadBytes)),
                                                      ("writes", c.writeBytes.evaluate(values), Double(s.hbm.write_bytes)),
@@ -60,9 +67,9 @@ struct ComplexityCommand: ParsableCommand {
             }
         }
         if json {
-            struct Out: Encodable { var reads: String; var writes: String; var flops: String; var peak_sram: [String]; var classes: [String: String]; var checks: [Check] }
+            struct Out: Encodable { var reads: String; var writes: String; var flops: String; var peak_sram: [String]; var classes: [String: String]; var checks: [Check]; var unchecked: [Unchecked] }
             let out = Out(reads: c.readBytes.description, writes: c.writeBytes.description, flops: c.flops.description, peak_sram: c.peakCandidates.map(\.description),
-                          classes: ["reads": c.asymptotic(c.readBytes), "writes": c.asymptotic(c.writeBytes), "flops": c.asymptotic(c.flops)], checks: checks)
+                          classes: ["reads": c.asymptotic(c.readBytes), "writes": c.asymptotic(c.writeBytes), "flops": c.asymptotic(c.flops)], checks: checks, unchecked: unchecked)
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .prettyPrinted]
             enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -76,11 +83,15 @@ struct ComplexityCommand: ParsableCommand {
         print("  FLOPs       = \(c.flops)\n                \(c.asymptotic(c.flops))")
         let peak = c.peakCandidates.count == 1 ? c.peakCandidates[0].description : "max(" + c.peakCandidates.map(\.description).joined(separator: ", ") + ")"
         print("  peak SRAM   = \(peak)")
-        if !checks.isEmpty {
+        if !checks.isEmpty || !unchecked.isEmpty {
             print("  checked against simulation:")
             for k in checks {
                 let p = k.params.map { "\($0.key)=\($0.value)" }.joined()
                 print("    \(p.padding(toLength: 10, withPad: " ", startingAt: 0)) \(k.metric.padding(toLength: 10, withPad: " ", startingAt: 0)) formula \(group(k.formula).leftPadded(20))  simulated \(group(k.simulated).leftPadded(20))  \(k.ok ? "ok" : "MISMATCH")")
+            }
+            for u in unchecked {
+                let p = u.params.map { "\($0.key)=\($0.value)" }.joined()
+                print("    \(p.padding(toLength: 10, withPad: " ", startingAt: 0)) not run: \(u.reason)")
             }
         }
         if checks.contains(where: { !$0.ok }) { throw ExitCode(1) }

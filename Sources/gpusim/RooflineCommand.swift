@@ -45,7 +45,7 @@ struct RooflineCommand: ParsableCommand {
             print(String(decoding: try enc.encode(r), as: UTF8.self))
             return
         }
-        let per = summary.time.unit == "cycles" ? "cycle" : "s"
+        let per = summary.time.unit == .cycles ? "cycle" : "s"
         print("\(summary.kernel) on \(gpu.name): peak \(RooflineChart.tick(r.peak_matmul)) FLOP/\(per) (tensor), \(RooflineChart.tick(r.peak_vector)) FLOP/\(per) (CUDA cores), HBM \(RooflineChart.tick(r.bandwidth)) B/\(per)")
         print(String(format: "ridge point: %.1f FLOP/byte (tensor), %.1f FLOP/byte (CUDA cores)", r.ridge, r.ridge_vector))
         print("                                              FLOPs     HBM bytes   FLOP/byte   attained/\(per)   of peak   bound")

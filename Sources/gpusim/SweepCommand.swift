@@ -79,7 +79,7 @@ struct SweepCommand: ParsableCommand {
         for p in sweep.points {
             let head = names.map { p.params[$0]!.description.leftPadded(8) }.joined()
             guard let s = p.summary else { print(head + "   failed: " + (p.error ?? "").replacingOccurrences(of: "gpusim: error: ", with: "")); continue }
-            let t = s.time.unit == "cycles" ? group(s.time.total) : fmtSeconds(s.time.total)
+            let t = s.time.unit == .cycles ? group(s.time.total) : fmtSeconds(s.time.total)
             print(head + fmtBytes(s.hbm.total_bytes).leftPadded(14) + RooflineChart.tick(Double(s.flops.total)).leftPadded(14)
                   + fmtBytes(s.sram.peak_bytes).leftPadded(12) + t.leftPadded(14) + "   \(s.bound)")
         }

@@ -85,7 +85,7 @@ struct TraceCommand: ParsableCommand {
             let s = trace.summary
             let size = ((try? FileManager.default.attributesOfItem(atPath: input))?[.size] as? NSNumber)?.int64Value ?? 0
             print("\(input): \(TraceReader.isBinary(input) ? "binary" : "JSONL") trace, \(fmtBytes(size))")
-            let time = s.time.unit == "seconds" ? fmtSeconds(s.time.total) : group(s.time.total.rounded()) + " " + s.time.unit
+            let time = fmtTime(s.time.unit == .cycles ? s.time.total.rounded() : s.time.total, s.time.unit)
             let flops = s.knows("flops") ? group(s.flops.total) : "unknown"
             let dram = s.knows("hbm") ? fmtBytes(s.hbm.total_bytes) : "unknown"
             if let m = s.measured {

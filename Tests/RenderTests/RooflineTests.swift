@@ -24,11 +24,11 @@ import TestSupport
         #expect(r.phases.count == 3)
         // The softmax phase reads and writes N^2 scores and does 19 FLOPs per score: 4.75 FLOP/byte.
         #expect(abs(r.phases[1].intensity - 19.0 / 4.0) < 1e-12)
-        #expect(r.phases[1].bound == "memory")
+        #expect(r.phases[1].bound == .memory)
         let (seed, sg) = try summary("Kernels/flash_attention.kern", gpu: "seed-a100", ["N": .int(4096), "d": .int(128)])
         let rs = Roofline(summary: seed, gpu: sg)
         #expect(rs.ridge == 75)
-        #expect(rs.total.bound == "compute")
+        #expect(rs.total.bound == .compute)
     }
 
     @Test func chartHasCeilingsAndPoints() throws {

@@ -154,7 +154,7 @@ import KernLang
 
     @Test func realPresetsUseSecondsAndOverlap() throws {
         let s = try run("Kernels/flash_attention.kern", gpu: "a100-80gb", ["N": .int(8192), "d": .int(64)])
-        #expect(s.time.unit == "seconds")
+        #expect(s.time.unit == .seconds)
         // One GPU kernel: its launch overhead on top of the overlapped compute and memory time.
         #expect(s.time.launch_overhead == 3e-6)
         #expect(s.time.total == max(s.time.compute, s.time.memory) + 3e-6)

@@ -45,11 +45,11 @@ let smallModelParams: [String: [String: ParamValue]] = smallSizes.mapValues { $0
         // Prefill: with the blocks of a wave sharing GEMM operand tiles through L2, the GEMMs are compute-bound.
         for model in ["Kernels/models/llama2_7b.kern", "Kernels/models/gpt2_small.kern"] {
             let prefill = try Runner.run(try program(model), options: RunOptions(gpu: a100))
-            #expect(prefill.bound == "compute", "\(model)")
-            #expect(prefill.kernels.values.filter { $0.flops > 10_000_000_000 }.allSatisfy { $0.bound == "compute" }, "\(model)")
+            #expect(prefill.bound == .compute, "\(model)")
+            #expect(prefill.kernels.values.filter { $0.flops > 10_000_000_000 }.allSatisfy { $0.bound == .compute }, "\(model)")
         }
         let decode = try Runner.run(try program("Kernels/models/llama2_7b_decode.kern"), options: RunOptions(gpu: a100))
-        #expect(decode.bound == "memory")
+        #expect(decode.bound == .memory)
         #expect(!decode.sram.overflow)
         // Decoding reads every weight once (but one row of the embedding table) and the whole KV cache.
         let weights: Int64 = 13_476_831_232 - 32_000 * 4096 * 2, cache: Int64 = 2 * 32 * 4096 * 4096 * 2

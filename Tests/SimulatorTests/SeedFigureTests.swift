@@ -31,7 +31,7 @@ import KernLang
         #expect(abs(s.time.compute - c.cycles) <= 0.1)
         #expect(s.sram.peak_elements == c.peak)
         #expect(s.sram.overflow == (c.peak > 131_072))
-        #expect(s.time.unit == "cycles")
+        #expect(s.time.unit == .cycles)
         #expect(s.time.total == s.time.compute + s.time.memory)
     }
 

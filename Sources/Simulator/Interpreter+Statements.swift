@@ -1,0 +1,289 @@
+import Foundation
+import KernLang
+
+/// Execution semantics: what each statement does to the machine, the tallies and the values.
+extension Interpreter {
+    func execStmt(_ s: RStmt, _ f: Frame) throws(SimulationError) {
+        try tick()
+        switch s.kind {
+        case .param(let slot, _, let e):
+            if let v = f.overrides[slot] { f.values[slot] = v } else { f.values[slot] = try scalar(e, f) }
+        case .tensor(let index, _, let name, let shapeExprs, let dtypeExpr, let valueExprs):
+            guard case .dtype(let dtype) = try scalar(dtypeExpr, f) else { throw fail("expected a dtype", dtypeExpr.span) }
+            var shape: [Int64] = []
+            for e in shapeExprs {
+                let n = try int(e, f, "a tensor dimension")
+                if n <= 0 { throw fail("dimension \(shape.count) of '\(name)' must be positive, got \(n)", e.span) }
+                shape.append(n)
+            }
+            if let caller = f.bound[index] {
+                let t = tensors[caller]
+                let fixed = f.views[index]?.count ?? 0
+                let seen = Array(t.shape.dropFirst(fixed))
+                if seen != shape {
+                    guard seen.reduce(1, *) == shape.reduce(1, *) else {
+                        let what = fixed == 0 ? fmtShape(t.shape) : "\(fmtShape(seen)) (a view of \(fmtShape(t.shape)))"
+                        throw fail("tensor '\(t.name)' of shape \(what) is passed as '\(name)', declared \(fmtShape(shape)) with a different number of elements", s.span)
+                    }
+                    f.reshapes[index] = shape
+                }
+                f.tensors[index] = caller
+                return
+            }
+            var elements: Int64 = 1
+            for d in shape {
+                let (p, o) = elements.multipliedReportingOverflow(by: d)
+                if o || p > (Int64(1) << 62) / 8 { throw fail("'\(name)' \(fmtShape(shape)) has more elements than gpusim can count (2^59)", s.span) }
+                elements = p
+            }
+            let bytes = cost.bytes(elements: elements, dtype)
+            let newCurrent = hbmCurrent + bytes
+            if let cap = gpu.hbmBytes, newCurrent > cap {
+                throw fail("'\(name)' \(fmtShape(shape)) \(dtype.rawValue) needs \(fmtBytes(bytes)) of HBM\(hbmCurrent > 0 ? " with \(fmtBytes(hbmCurrent)) already allocated" : ""), more than \(gpu.name)'s \(fmtBytes(cap))", s.span)
+            }
+            tensors.append(Tensor(name: name, shape: shape, dtype: dtype, bytes: bytes))
+            f.tensors[index] = tensors.count - 1
+            if let numerics {
+                guard case .tensor(_, let role, _, _, _, _) = s.kind else { break }
+                var initial: [Double]?
+                if let valueExprs {
+                    let count = shape.reduce(1, *)
+                    guard Int64(valueExprs.count) == count else {
+                        throw fail("'\(name)' \(fmtShape(shape)) holds \(count) element\(count == 1 ? "" : "s"); its values list has \(valueExprs.count)", s.span)
+                    }
+                    initial = try valueExprs.map { e throws(SimulationError) in try number(e, f) }
+                }
+                do { try numerics.allocTensor(tensors.count - 1, name: name, shape: shape, dtype: dtype, role: role, initial: initial) }
+                catch { throw fail(error.message, s.span) }
+            }
+            f.owned.append(tensors.count - 1)
+            hbmCurrent = newCurrent
+            summary.hbm.peak_bytes = Swift.max(summary.hbm.peak_bytes, hbmCurrent)
+            if sink != nil {
+                try emit(.alloc, op: "hbm", name: name, rows: shape.count > 1 ? shape[shape.count - 2] : 1, cols: shape.last!, bytes: bytes, flops: 0, duration: 0, s.span)
+            }
+        case .loop(let parallel, let slot, _, let domain, let body, let uniform):
+            // The outermost parallel loop is a grid: its blocks run in waves over the SMs.
+            let grid = parallel && parallelDepth == 0 && gpu.modelsWaves
+            let gridStart = grid ? tally : nil, sramBase = sramCurrent
+            if grid { gridPeak = sramCurrent; shareCache = [:] }
+            let blocks = parallel && isInnermostParallel(s, body)
+            if parallel { parallelDepth += 1 }
+            defer { if parallel { parallelDepth -= 1 } }
+            switch domain {
+            case .tiles(let extentE, let sizeE):
+                let extent = try int(extentE, f, "the extent of tiles(EXTENT, SIZE)")
+                let size = try int(sizeE, f, "the tile size")
+                if size <= 0 { throw fail("tile size must be positive, got \(size)", sizeE.span) }
+                if extent < 0 { throw fail("tile extent must not be negative, got \(extent)", extentE.span) }
+                let full = extent / size
+                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, blocks: blocks,
+                            gridLevel: parallel && gpu.modelsWaves, body, f, s) { k in
+                    let start = k * size
+                    return .range(start, extent - start > size ? start + size : extent)
+                }
+            case .range(let fromE, let toE, let stepE):
+                let from = try int(fromE, f, "a loop bound"), to = try int(toE, f, "a loop bound")
+                let step = try stepE.map { e throws(SimulationError) in try int(e, f, "a loop step") } ?? 1
+                if step <= 0 { throw fail("loop step must be positive, got \(step)", stepE!.span) }
+                let count = to > from ? (to - from - 1) / step + 1 : 0
+                try iterate(count: count, full: count, uniform: uniform, slot: slot, blocks: blocks,
+                            gridLevel: parallel && gpu.modelsWaves, body, f, s) { k in .int(from + k * step) }
+            }
+            if let gridStart { endGrid(gridStart, sramBase: sramBase) }
+        case .ifStmt(let c, let t, let e):
+            if try bool(c, f) { try exec(t, f) } else if let e { try exec(e, f) }
+        case .repeatLoop(let countE, let body):
+            let n = try int(countE, f, "a repeat count")
+            if n < 0 { throw fail("repeat count must not be negative, got \(n)", countE.span) }
+            try iterate(count: n, full: n, uniform: true, slot: nil, body, f, s) { _ in .none }
+        case .load(let slot, let name, let ref):
+            let (t, rows, cols, dims) = try slice(ref, f)
+            let bytes = cost.bytes(elements: rows * cols, t.dtype)
+            let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
+            numerics?.load(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
+            let dram = dramShare(bytes, s, ref)
+            try countRead(bytes, tensor: f.tensors[ref.tensor], dram: dram)
+            try bind(slot, id, f)
+            if sink != nil {
+                try emit(.load, op: t.name, name: name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: dram), s.span, dram: dram)
+            }
+            try checkOverflow(s.span, name)
+        case .gather(let slot, let name, let table, _, let indexE):
+            let (idx, temp) = try tile(indexE, f)
+            let it = tiles[Int(idx)]
+            if it.rows != 1 && it.cols != 1 { throw fail("a gather index is a row or column of ids; got \(fmtTile(it))", indexE.span) }
+            let t = tensors[f.tensors[table]]
+            let rows = it.rows * it.cols, cols = t.shape[1]
+            let bytes = cost.bytes(elements: rows * cols, t.dtype)
+            let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
+            try countRead(bytes, tensor: f.tensors[table])
+            if let numerics {
+                do { try numerics.gather(id, tensor: f.tensors[table], index: idx, cols: cols) } catch { throw fail(error.message, indexE.span) }
+            }
+            if temp { releaseTile(idx, s.span) }
+            try bind(slot, id, f)
+            if sink != nil {
+                try emit(.load, op: t.name, name: name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: bytes), s.span)
+            }
+            try checkOverflow(s.span, name)
+        case .assign(let slot, let name, let e):
+            if case .local(let src) = e.kind, case .tile(let id) = f.values[src] {
+                // `X = Y` moves the tile: no copy, no traffic; Y is empty afterwards.
+                if src == slot { return }
+                f.values[src] = .none
+                tiles[Int(id)].name = name
+                try bind(slot, id, f)
+                return
+            }
+            let (id, _) = try tile(e, f, name: name)
+            tiles[Int(id)].name = name
+            try bind(slot, id, f)
+        case .update(let slot, let name, let op, let e):
+            guard case .tile(let target) = f.values[slot] else { throw fail("'\(name)' has no tile here: it was freed or moved", s.span) }
+            let t = tiles[Int(target)]
+            let tileOp: TileOp = switch op { case .add: .add; case .sub: .sub; case .mul: .mul; case .div: .div; case .max: .max; case .min: .min }
+            if e.isTile {
+                let (id, temp) = try tile(e, f)
+                let o = tiles[Int(id)]
+                guard (o.rows == t.rows || o.rows == 1) && (o.cols == t.cols || o.cols == 1) else {
+                    throw fail("cannot update \(fmtTile(t)) '\(name)' with \(fmtTile(o)) using '\(op.rawValue)'", s.span,
+                               notes: [.init("the right-hand side must have the same shape, or be (rows x 1) or (1 x cols)")])
+                }
+                try charge(tileOp, elements: t.rows * t.cols, name: name, rows: t.rows, cols: t.cols, s.span)
+                numerics?.update(tileOp, target: target, operand: .tile(id, rows: o.rows, cols: o.cols))
+                if temp { releaseTile(id, s.span) }
+            } else {
+                let v = try number(e, f)
+                try charge(tileOp, elements: t.rows * t.cols, name: name, rows: t.rows, cols: t.cols, s.span)
+                numerics?.update(tileOp, target: target, operand: .scalar(v))
+            }
+        case .store(let e, let ref):
+            let (id, temp) = try tile(e, f)
+            let v = tiles[Int(id)]
+            let (t, rows, cols, dims) = try slice(ref, f)
+            if !(v.rows == rows && v.cols == cols) {
+                throw fail("cannot store a \(fmtTile(v)) tile into \(ref.name)[...], a (\(rows) x \(cols)) slice", s.span)
+            }
+            let bytes = cost.bytes(elements: rows * cols, t.dtype)
+            try countWrite(bytes, tensor: f.tensors[ref.tensor])
+            numerics?.store(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
+            if sink != nil {
+                try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: bytes), s.span)
+            }
+            if temp { releaseTile(id, s.span) }
+        case .scatter(let e, let table, _, let indexE):
+            // A read-modify-write of the addressed rows: every slot is counted, as a fixed-capacity
+            // dispatch moves its padding too.
+            let (id, temp) = try tile(e, f)
+            let (idx, idxTemp) = try tile(indexE, f)
+            let v = tiles[Int(id)], it = tiles[Int(idx)]
+            if it.rows != 1 && it.cols != 1 { throw fail("a scatter index is a row or column of ids; got \(fmtTile(it))", indexE.span) }
+            let t = tensors[f.tensors[table]]
+            let rows = it.rows * it.cols, cols = t.shape[1]
+            if !(v.rows == rows && v.cols == cols) {
+                throw fail("cannot scatter a \(fmtTile(v)) tile by \(rows) ids into rows of \(t.name), which have \(cols) columns", s.span)
+            }
+            let bytes = cost.bytes(elements: rows * cols, t.dtype)
+            try countRead(bytes, tensor: f.tensors[table])
+            try charge(.add, elements: rows * cols, name: t.name, rows: rows, cols: cols, s.span)
+            try countWrite(bytes, tensor: f.tensors[table])
+            if let numerics {
+                do { try numerics.scatter(id, tensor: f.tensors[table], index: idx, cols: cols) } catch { throw fail(error.message, indexE.span) }
+            }
+            if sink != nil {
+                try emit(.load, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: bytes), s.span)
+                try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: bytes), s.span)
+            }
+            if idxTemp { releaseTile(idx, s.span) }
+            if temp { releaseTile(id, s.span) }
+        case .free(let slots):
+            for slot in slots {
+                guard case .tile = f.values[slot] else {
+                    throw fail("'\(f.kernel.slotNames[slot])' has no tile to free: it was already freed or moved", s.span)
+                }
+                freeSlot(slot, f, s.span)
+            }
+        case .freeTensors(let locals, let names):
+            for (local, name) in zip(locals, names) {
+                let id = f.tensors[local]
+                if let at = tensors[id].freedAt { throw fail("'\(name)' was already freed", s.span, notes: [.init("freed here", at: at)]) }
+                releaseTensor(id)
+                tensors[id].freedAt = s.span
+                f.owned.removeAll { $0 == id }
+                if sink != nil { try emit(.free, op: "hbm", name: name, rows: 0, cols: 0, bytes: tensors[id].bytes, flops: 0, duration: 0, s.span) }
+            }
+        case .require(let c, let message):
+            if try !bool(c, f) {
+                throw fail("requirement failed: \(message)", c.span, notes: [.init("with \(describeParams(f))")])
+            }
+        case .launch(let k, let name, let params, let tensorArgs):
+            let callee = program.kernels[k]
+            var overrides: [Int: Value] = [:]
+            for p in params { overrides[callee.params[p.slot].slot] = try scalar(p.value, f) }
+            var bound: [Int: Int] = [:]
+            var views: [Int: [Int64]] = [:]
+            for (calleeIndex, callerIndex, indices) in tensorArgs {
+                let calleeTensor = callee.tensors[calleeIndex].index
+                let base = f.tensors[callerIndex]
+                bound[calleeTensor] = base
+                var fixed = f.views[callerIndex] ?? []
+                for ix in indices {
+                    let v = try int(ix, f, "a view index")
+                    let size = tensors[base].shape[fixed.count]
+                    if v < 0 || v >= size { throw fail("view index \(v) is out of bounds for dimension \(fixed.count) of '\(tensors[base].name)' (size \(size))", ix.span) }
+                    fixed.append(v)
+                }
+                if !fixed.isEmpty { views[calleeTensor] = fixed }
+            }
+            tally.launches += 1
+            if sink != nil { try emit(.launch, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) }
+            let before = (tally.readBytes, tally.writeBytes, tally.flops, tally.tensorCoreFlops, tally.idleTensorCoreFlops, tally.idleVectorFlops)
+            let launchStart = gpu.modelsLaunches && isGPUKernel(k) ? tally : nil
+            let frame = Frame(kernel: callee, overrides: overrides, bound: bound)
+            frame.views = views
+            // Grid coordinates are the caller's loop slots: the callee's loads must not read them.
+            let callerLevels = gridLevels
+            gridLevels = []
+            defer { gridLevels = callerLevels }
+            try runKernel(frame, isEntry: false)
+            tally.bump(.kernelLaunches, k, by: 1)
+            tally.bump(.kernelRead, k, by: tally.readBytes - before.0)
+            tally.bump(.kernelWrite, k, by: tally.writeBytes - before.1)
+            tally.bump(.kernelFlops, k, by: tally.flops - before.2)
+            tally.bump(.kernelTensorCoreFlops, k, by: tally.tensorCoreFlops - before.3)
+            tally.bump(.kernelIdleTensorCoreFlops, k, by: tally.idleTensorCoreFlops - before.4)
+            tally.bump(.kernelIdleVectorFlops, k, by: tally.idleVectorFlops - before.5)
+            if let launchStart {
+                // A GPU kernel's own time: its compute and memory overlap within the launch only.
+                let d = tally - launchStart
+                let fs = Int64((time.launch(d) * 1e15).rounded())
+                tally.kernelFemtoseconds += fs
+                tally.bump(.kernelFemtoseconds, k, by: fs)
+                tally.launchedBytes += d.readBytes + d.writeBytes
+                tally.launchedFlops += d.effectiveFlops
+                tally.launchedTensorCoreFlops += d.effectiveTensorCoreFlops
+            }
+        }
+    }
+
+    /// Whether kernel `k` is a GPU kernel (it launches no others); memoised.
+    func isGPUKernel(_ k: Int) -> Bool {
+        if let v = gpuKernel[k] { return v }
+        let v = !Self.launchesOthers(program.kernels[k].body)
+        gpuKernel[k] = v
+        return v
+    }
+
+    /// Whether a block launches other kernels (then it is not a GPU kernel itself).
+    static func launchesOthers(_ b: RBlock) -> Bool {
+        b.stmts.contains { st in
+            switch st.kind {
+            case .launch: return true
+            case .loop(_, _, _, _, let inner, _), .repeatLoop(_, let inner): return launchesOthers(inner)
+            case .ifStmt(_, let t, let e): return launchesOthers(t) || (e.map(launchesOthers) ?? false)
+            default: return false
+            }
+        }
+    }
+}
