@@ -87,14 +87,16 @@ public struct DataflowGraph: Sendable {
             return label
         }
 
+        /// The tiles an expression reads, in source order.
         static func tileSlots(_ e: RExpr) -> [Int] {
-            switch e.kind {
-            case .local(let s): return e.isTile ? [s] : []
-            case .transposed(let a), .unary(_, let a), .tileMember(let a, _): return tileSlots(a)
-            case .call(_, let args): return args.flatMap(tileSlots)
-            case .binary(_, let a, let b): return tileSlots(a) + tileSlots(b)
-            default: return []
+            var out: [Int] = []
+            IRWalk.inspect(e) { n in
+                guard case .expr(let x) = n else { return true }
+                if case .rangeMember = x.kind { return false }   // a tile range's members are numbers
+                if case .local(let s) = x.kind, x.isTile { out.append(s) }
+                return true
             }
+            return out
         }
 
         mutating func op(_ s: RStmt, operands: [Int], cluster: Int?) -> String {

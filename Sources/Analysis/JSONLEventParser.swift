@@ -98,9 +98,12 @@ struct JSONLEventParser {
         if literal(",\"dram_write\":") { guard let v = int() else { return nil }; e.dramWriteBytes = v }
         if literal(",\"flops\":") { guard let v = int() else { return nil }; e.flops = v }
         guard literal(",\"sram\":"), let sram = int(), literal(",\"hbm\":"), let hbm = int(), literal(",\"loc\":\""),
-              let line = int(), literal(":"), let column = int(), literal("\"}"), p == end,
-              line >= 0, line <= Int64(Int32.max), column >= 0, column <= Int64(Int32.max) else { return nil }
-        e.sramBytes = sram; e.hbmBytes = hbm; e.line = Int(line); e.column = Int(column)
+              var line = int(), literal(":"), var column = int() else { return nil }
+        // "file:line:column" for a statement outside the entry kernel's file.
+        var file: Int64 = 0
+        if literal(":") { guard let c = int() else { return nil }; (file, line, column) = (line, column, c) }
+        guard literal("\"}"), p == end, [file, line, column].allSatisfy({ $0 >= 0 && $0 <= Int64(Int32.max) }) else { return nil }
+        e.sramBytes = sram; e.hbmBytes = hbm; e.line = Int(line); e.column = Int(column); e.file = Int(file)
         return e
     }
 }

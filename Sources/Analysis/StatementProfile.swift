@@ -11,7 +11,7 @@ public final class StatementProfile: EventSink {
         public var flops: Int64 = 0
     }
 
-    /// Key: line << 20 | column.
+    /// Key: file << 42 | line << 20 | column (`key`).
     public private(set) var byLocation: [Int: Stat] = [:]
     public private(set) var iterations: [Int: Int64] = [:]
     public private(set) var tensorBytes: [String: Int64] = [:]
@@ -21,15 +21,16 @@ public final class StatementProfile: EventSink {
 
     public init() {}
 
-    public static func key(_ line: Int, _ column: Int) -> Int { line << 20 | column }
+    /// A statement's key: its file's id (0: the entry kernel's file, see `Event.file`), line and column.
+    public static func key(_ line: Int, _ column: Int, file: Int = 0) -> Int { file << 42 | line << 20 | column }
 
     public func record(_ e: Event) {
-        add(kind: e.kind, op: e.op, name: e.name, rows: e.rows, cols: e.cols, bytes: e.bytes, flops: e.flops, line: e.line, column: e.column, dram: e.dramBytes)
+        add(kind: e.kind, op: e.op, name: e.name, rows: e.rows, cols: e.cols, bytes: e.bytes, flops: e.flops, line: e.line, column: e.column, file: e.file, dram: e.dramBytes)
     }
 
     /// `dram`: the bytes of a load that HBM served (the rest were L2 hits).
-    public func add(kind: EventKind, op: String, name: String, rows: Int64, cols: Int64, bytes: Int64, flops: Int64, line: Int, column: Int, dram: Int64? = nil) {
-        let k = Self.key(line, column)
+    public func add(kind: EventKind, op: String, name: String, rows: Int64, cols: Int64, bytes: Int64, flops: Int64, line: Int, column: Int, file: Int = 0, dram: Int64? = nil) {
+        let k = Self.key(line, column, file: file)
         switch kind {
         case .iteration:
             iterations[k, default: 0] += 1
@@ -49,15 +50,16 @@ public final class StatementProfile: EventSink {
         byLocation[k] = s
     }
 
-    /// Everything recorded at locations inside `span` (a statement and the expressions in it).
-    public func stat(within span: Span, excludingNested nested: [Span] = []) -> Stat {
+    /// Everything recorded at locations inside `span` (a statement and the expressions in it),
+    /// a span of the file with id `file` (0: the entry kernel's).
+    public func stat(within span: Span, file: Int = 0, excludingNested nested: [Span] = []) -> Stat {
         let (l0, c0) = span.file.location(of: span.start), (l1, c1) = span.file.location(of: span.end)
-        let lo = Self.key(l0, c0), hi = Self.key(l1, c1)
+        let lo = Self.key(l0, c0, file: file), hi = Self.key(l1, c1, file: file)
         var out = Stat()
         for (k, s) in byLocation where k >= lo && k < hi {
             if nested.contains(where: { n in
                 let (a, b) = n.file.location(of: n.start), (c, d) = n.file.location(of: n.end)
-                return k >= Self.key(a, b) && k < Self.key(c, d)
+                return k >= Self.key(a, b, file: file) && k < Self.key(c, d, file: file)
             }) { continue }
             out.count = max(out.count, s.count)
             out.bytes += s.bytes
@@ -66,8 +68,8 @@ public final class StatementProfile: EventSink {
         return out
     }
 
-    public func iterationCount(of loop: Span) -> Int64 {
+    public func iterationCount(of loop: Span, file: Int = 0) -> Int64 {
         let (l, c) = loop.file.location(of: loop.start)
-        return iterations[Self.key(l, c)] ?? 0
+        return iterations[Self.key(l, c, file: file)] ?? 0
     }
 }

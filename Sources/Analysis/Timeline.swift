@@ -17,7 +17,7 @@ public final class Timeline: EventSink {
         if e.kind == .load || e.kind == .store { traffic += e.dramBytes }
         // A measured launch carries what DRAM read and wrote while it ran.
         if e.kind == .launch { traffic += e.dramBytes + e.dramWriteBytes }
-        if e.kind == .overflow, overflows.count < 1000 { overflows.append((e.time, e.bytes, "\(e.line):\(e.column)")) }
+        if e.kind == .overflow, overflows.count < 1000 { overflows.append((e.time, e.bytes, e.loc)) }
         if let last = samples.last, last.sram == e.sramBytes, last.traffic == traffic { return }
         samples.append(Sample(time: e.time, sram: e.sramBytes, traffic: traffic))
         if samples.count > limit { coarsen() }

@@ -84,15 +84,14 @@ public struct TraceReader {
                     guard let o = try? decoder.decode(Line.self, from: line), o.shape.count == 2 else {
                         throw .message("'\(path)': line \(n + 2) is not a valid event")
                     }
-                    let lc = o.loc.split(separator: ":").compactMap { Int($0) }
-                    guard lc.count == 2 else { throw .message("'\(path)': line \(n + 2) has a bad loc '\(o.loc)'") }
+                    guard let loc = Event.parseLoc(Substring(o.loc)) else { throw .message("'\(path)': line \(n + 2) has a bad loc '\(o.loc)'") }
                     e = Event()
                     e.seq = o.seq; e.kind = o.kind; e.op = o.op; e.name = o.name; e.time = o.t ?? 0; e.duration = o.dur ?? 0
                     e.rows = o.shape[0]; e.cols = o.shape[1]
                     e.bytes = o.bytes; e.flops = o.flops ?? 0; e.sramBytes = o.sram; e.hbmBytes = o.hbm
                     e.dramBytes = o.dram ?? BinaryTrace.defaultDRAM(o.kind, bytes: o.bytes)
                     e.dramWriteBytes = o.dram_write ?? 0
-                    e.line = lc[0]; e.column = lc[1]
+                    e.line = loc.line; e.column = loc.column; e.file = loc.file
                 }
                 guard BinaryTrace.plausible(e.seq, e.rows, e.cols, e.bytes, e.flops, e.sramBytes, e.hbmBytes, e.dramBytes, e.dramWriteBytes), e.time.isFinite, e.duration.isFinite else {
                     throw .message("'\(path)': line \(n + 2) has a value that is negative, not finite or beyond 2^50")

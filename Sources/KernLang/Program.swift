@@ -119,4 +119,14 @@ public struct CheckedProgram: Sendable {
     public let entry: Int
     public let files: [SourceFile]
     public var entryKernel: CheckedKernel { kernels[entry] }
+
+    /// The program's files by id: 0 is the entry kernel's, then the others as imported. Events
+    /// and profiles carry the id, so statements of two files at the same line and column
+    /// stay apart.
+    public var filesByID: [SourceFile] {
+        let main = entryKernel.span.file
+        return [main] + files.filter { $0 !== main }
+    }
+
+    public func fileID(of file: SourceFile) -> Int { filesByID.firstIndex { $0 === file } ?? 0 }
 }

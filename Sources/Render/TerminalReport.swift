@@ -129,7 +129,7 @@ public struct TerminalReport {
         case .launch: what = "launch  \(e.name)"
         case .iteration: what = "loop    \(e.name) iteration \(e.rows + 1) of \(e.cols)"
         }
-        return String(format: "%6lld ", e.seq) + "\(e.line):\(e.column)".padding(toLength: 7, withPad: " ", startingAt: 0)
+        return String(format: "%6lld ", e.seq) + e.loc.padding(toLength: 7, withPad: " ", startingAt: 0)
             + " \(bar(frac)) \(group(e.sramBytes / eb)) \(unit)  \(what)"
     }
 }

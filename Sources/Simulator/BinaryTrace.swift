@@ -6,7 +6,7 @@ import KernLang
 ///
 ///     "GPUSIMTB"  u32 version  u32 header length  header JSON (as the JSONL header line)
 ///     events, one variable-length record each (below), in order
-///     footer JSON {"sites": [[kind, op, name, line, column], ...], "summary": {...}}
+///     footer JSON {"sites": [[kind, op, name, line, column(, file)], ...], "summary": {...}}
 ///     u64 footer offset  u64 event count  "GSTREND!"
 ///
 /// An event's kind, op, name and source position are interned as a *site* (one per distinct
@@ -57,6 +57,8 @@ public enum BinaryTrace {
         public var name: String
         public var line: Int
         public var column: Int
+        /// The source file's id (0: the entry kernel's; stored only when not 0).
+        public var file: Int = 0
     }
 
     public struct Footer: Codable {
@@ -81,13 +83,15 @@ public enum BinaryTrace {
     }
 
     public static func encode(_ s: Site) -> [SiteField] {
-        [.string(s.kind.rawValue), .string(s.op), .string(s.name), .int(s.line), .int(s.column)]
+        [.string(s.kind.rawValue), .string(s.op), .string(s.name), .int(s.line), .int(s.column)] + (s.file == 0 ? [] : [.int(s.file)])
     }
 
     public static func decode(_ f: [SiteField]) -> Site? {
-        guard f.count == 5, case .string(let k) = f[0], let kind = EventKind(rawValue: k), case .string(let op) = f[1],
+        guard f.count == 5 || f.count == 6, case .string(let k) = f[0], let kind = EventKind(rawValue: k), case .string(let op) = f[1],
               case .string(let name) = f[2], case .int(let line) = f[3], case .int(let column) = f[4] else { return nil }
-        return Site(kind: kind, op: op, name: name, line: line, column: column)
+        var file = 0
+        if f.count == 6 { guard case .int(let id) = f[5], id > 0 else { return nil }; file = id }
+        return Site(kind: kind, op: op, name: name, line: line, column: column, file: file)
     }
 }
 
@@ -132,7 +136,7 @@ public final class BinaryTraceWriter: TraceWriter {
 
     @inline(__always) func matches(_ i: Int, _ e: Event) -> Bool {
         // Field by field (no copy of the site's strings).
-        return sites[i].line == e.line && sites[i].column == e.column && sites[i].kind == e.kind && sites[i].op == e.op
+        return sites[i].line == e.line && sites[i].column == e.column && sites[i].file == e.file && sites[i].kind == e.kind && sites[i].op == e.op
             && sites[i].name == e.name
     }
 
@@ -148,7 +152,7 @@ public final class BinaryTraceWriter: TraceWriter {
     }
 
     func lookUp(_ e: Event) -> Int {
-        let key = (e.line << 24) ^ (e.column << 4) ^ e.kind.code
+        let key = (e.line << 24) ^ (e.column << 4) ^ e.kind.code ^ (e.file << 48)
         var i = lastSite[key] ?? -1
         while i >= 0 {
             if matches(i, e) { return i }
@@ -156,7 +160,7 @@ public final class BinaryTraceWriter: TraceWriter {
         }
         sameKey.append(lastSite[key] ?? -1)
         lastSite[key] = sites.count
-        sites.append(BinaryTrace.Site(kind: e.kind, op: e.op, name: e.name, line: e.line, column: e.column))
+        sites.append(BinaryTrace.Site(kind: e.kind, op: e.op, name: e.name, line: e.line, column: e.column, file: e.file))
         previous.append(BinaryTrace.Previous())
         following.append(-1)
         return sites.count - 1
@@ -316,6 +320,6 @@ public struct BinaryTraceDecoder {
         }
         e.duration = p.duration; e.rows = p.rows; e.cols = p.cols; e.bytes = p.bytes; e.flops = p.flops
         e.sramBytes = p.sram; e.hbmBytes = p.hbm
-        e.kind = site.kind; e.op = site.op; e.name = site.name; e.line = site.line; e.column = site.column
+        e.kind = site.kind; e.op = site.op; e.name = site.name; e.line = site.line; e.column = site.column; e.file = site.file
     }
 }

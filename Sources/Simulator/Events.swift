@@ -45,7 +45,24 @@ public struct Event: Sendable {
     public var dramWriteBytes: Int64 = 0
     public var line: Int = 0
     public var column: Int = 0
+    /// The source file by id (`CheckedProgram.filesByID`; 0: the entry kernel's file).
+    public var file: Int = 0
     public init() {}
+
+    /// Where the event's statement is: "line:column" in the entry kernel's file,
+    /// "file:line:column" (the file's id, the header's `files`) in another.
+    public var loc: String { file == 0 ? "\(line):\(column)" : "\(file):\(line):\(column)" }
+
+    /// Parses `loc` back (nil when malformed).
+    public static func parseLoc(_ s: Substring) -> (file: Int, line: Int, column: Int)? {
+        let n = s.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+        guard !n.contains(where: { $0 == nil || $0! < 0 }) else { return nil }
+        switch n.count {
+        case 2: return (0, n[0]!, n[1]!)
+        case 3: return (n[0]!, n[1]!, n[2]!)
+        default: return nil
+        }
+    }
 }
 
 /// Receives events as the interpreter produces them (streamed; nothing is kept in memory).

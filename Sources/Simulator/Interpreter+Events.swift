@@ -17,6 +17,7 @@ extension Interpreter {
         e.dramBytes = dram ?? (kind == .load || kind == .store ? bytes : 0)
         let (l, c) = span.file.location(of: span.start)
         e.line = l; e.column = c
+        e.file = fileID(span.file)
         if recording != nil { recording!.append(RecordedEvent(event: e, tally)) }
         try sink.record(e)
     }

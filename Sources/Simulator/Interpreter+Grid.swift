@@ -25,17 +25,10 @@ extension Interpreter {
     func isInnermostParallel(_ s: RStmt, _ body: RBlock) -> Bool {
         let key = s.span.start ^ (ObjectIdentifier(s.span.file).hashValue << 20)
         if let v = innermostParallel[key] { return v }
-        func hasParallel(_ b: RBlock) -> Bool {
-            b.stmts.contains { st in
-                switch st.kind {
-                case .loop(let p, _, _, _, let inner, _): return p || hasParallel(inner)
-                case .ifStmt(_, let t, let e): return hasParallel(t) || (e.map(hasParallel) ?? false)
-                case .repeatLoop(_, let inner): return hasParallel(inner)
-                default: return false
-                }
-            }
+        let v = !IRWalk.contains(body) { n in
+            if case .stmt(let st) = n, case .loop(parallel: true, _, _, _, _, _) = st.kind { return true }
+            return false
         }
-        let v = !hasParallel(body)
         innermostParallel[key] = v
         return v
     }
@@ -51,22 +44,15 @@ extension Interpreter {
         let key = s.span.start &* 31 &+ gridLevels.count
         let share: (fetches: Int64, blocks: Int64)
         if let c = shareCache[key] { share = c } else {
+            // The grid coordinates the slice's position depends on.
             var used = Set<Int>()
-            func walk(_ e: RExpr) {
-                switch e.kind {
-                case .local(let slot):
-                    if let level = gridLevels.firstIndex(where: { $0.slot == slot }) { used.insert(level) }
-                case .rangeMember(let a, _), .tileMember(let a, _), .transposed(let a), .unary(_, let a): walk(a)
-                case .call(_, let args): args.forEach(walk)
-                case .binary(_, let a, let b): walk(a); walk(b)
-                default: break
-                }
-            }
             for slice in ref.slices ?? [] {
-                switch slice {
-                case .all: break
-                case .index(let e): walk(e)
-                case .range(let a, let b): walk(a); walk(b)
+                let exprs: [RExpr] = switch slice { case .all: []; case .index(let e): [e]; case .range(let a, let b): [a, b] }
+                for e in exprs {
+                    IRWalk.inspect(e) { n in
+                        if case .expr(let x) = n, case .local(let slot) = x.kind, let level = gridLevels.firstIndex(where: { $0.slot == slot }) { used.insert(level) }
+                        return true
+                    }
                 }
             }
             share = Self.waveFetches(levels: gridLevels.map(\.count), dims: used, wave: Int64(Swift.max(1, gpu.sms)))

@@ -277,13 +277,9 @@ extension Interpreter {
 
     /// Whether a block launches other kernels (then it is not a GPU kernel itself).
     static func launchesOthers(_ b: RBlock) -> Bool {
-        b.stmts.contains { st in
-            switch st.kind {
-            case .launch: return true
-            case .loop(_, _, _, _, let inner, _), .repeatLoop(_, let inner): return launchesOthers(inner)
-            case .ifStmt(_, let t, let e): return launchesOthers(t) || (e.map(launchesOthers) ?? false)
-            default: return false
-            }
+        IRWalk.contains(b) { n in
+            if case .stmt(let st) = n, case .launch = st.kind { return true }
+            return false
         }
     }
 }

@@ -104,6 +104,7 @@ public final class Interpreter {
     /// An entry that is a GPU kernel: the tallies where its top-level grids (its launches) ended.
     var gridEnds: [Tally] = []
     var seq: Int64 = 0
+    var lastFile: (file: SourceFile, id: Int)?
     /// Bytes and FLOPs: the cost rules `gpusim complexity` derives its formulas from too.
     let cost: CostRules<IntegerCost>
     var steps: Int64 = 0
@@ -194,6 +195,15 @@ public final class Interpreter {
             }
         }
         return out
+    }
+
+    /// The id of `file` in `program.filesByID`, remembered for the file asked last (events of
+    /// one statement after another mostly come from one file).
+    func fileID(_ file: SourceFile) -> Int {
+        if let last = lastFile, last.file === file { return last.id }
+        let id = program.fileID(of: file)
+        lastFile = (file, id)
+        return id
     }
 
     /// The clock events are stamped with.

@@ -68,7 +68,9 @@ public enum Runner {
         var writer: TraceWriter?
         if let tracePath {
             let params = try Interpreter(program: program, options: options).resolveParams()
-            let header = TraceHeader(kernel: program.entryKernel.name, file: program.entryKernel.span.file.path, gpu: options.gpu, params: params)
+            var header = TraceHeader(kernel: program.entryKernel.name, file: program.entryKernel.span.file.path, gpu: options.gpu, params: params)
+            let files = program.filesByID
+            if files.count > 1 { header.files = files.map(\.path) }
             writer = try traceFormat.writer(path: tracePath, header: header)
         }
         let streamed = traceMode == .full ? writer : nil

@@ -159,6 +159,9 @@ public struct TraceHeader: Codable, Sendable {
     public var source: String?
     /// The profiler a measured trace came from ("Nsight Compute", "PyTorch profiler").
     public var tool: String?
+    /// The program's source files by id, when it has more than one (an event's `loc` names
+    /// the file by this index when it is not the entry kernel's, index 0).
+    public var files: [String]?
 
     public init(kernel: String, file: String, gpu: GPUModel?, params: [String: ParamValue], source: String? = nil, tool: String? = nil) {
         self.kernel = kernel; self.file = file; self.gpu = gpu; self.params = params; self.source = source; self.tool = tool
@@ -223,7 +226,9 @@ public final class JSONLTraceWriter: TraceWriter {
         if e.flops != 0 { out.raw(",\"flops\":"); out.int(e.flops) }
         out.raw(",\"sram\":"); out.int(e.sramBytes)
         out.raw(",\"hbm\":"); out.int(e.hbmBytes)
-        out.raw(",\"loc\":\""); out.int(Int64(e.line)); out.raw(":"); out.int(Int64(e.column)); out.raw("\"}")
+        out.raw(",\"loc\":\"")
+        if e.file != 0 { out.int(Int64(e.file)); out.raw(":") }
+        out.int(Int64(e.line)); out.raw(":"); out.int(Int64(e.column)); out.raw("\"}")
         try out.endRecord()
     }
 
@@ -271,14 +276,14 @@ public final class ChromeTraceWriter: TraceWriter {
             // Transfers on one track never overlap: start where the previous one ended.
             let start = max(memClock, end - dur)
             memClock = start + dur
-            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString("\(e.kind.rawValue) \(e.name)")),\"args\":{\"tensor\":\(jsonString(e.op)),\"bytes\":\(e.bytes),\"hbm_bytes\":\(e.dramBytes),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.line):\(e.column)\"}}")
+            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString("\(e.kind.rawValue) \(e.name)")),\"args\":{\"tensor\":\(jsonString(e.op)),\"bytes\":\(e.bytes),\"hbm_bytes\":\(e.dramBytes),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.loc)\"}}")
             try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(memClock)),\"name\":\"HBM traffic (bytes)\",\"args\":{\"bytes\":\(traffic)}}")
         case .compute:
             let start = max(computeClock, end - dur)
             computeClock = start + dur
-            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString(e.op)),\"args\":{\"tile\":\(jsonString(e.name)),\"flops\":\(e.flops),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.line):\(e.column)\"}}")
+            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString(e.op)),\"args\":{\"tile\":\(jsonString(e.name)),\"flops\":\(e.flops),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.loc)\"}}")
         case .overflow:
-            try item("{\"ph\":\"i\",\"s\":\"p\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM overflow\",\"args\":{\"over_bytes\":\(e.bytes),\"loc\":\"\(e.line):\(e.column)\"}}")
+            try item("{\"ph\":\"i\",\"s\":\"p\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM overflow\",\"args\":{\"over_bytes\":\(e.bytes),\"loc\":\"\(e.loc)\"}}")
         case .launch where e.duration > 0:
             // A measured launch: a span on its own track, with what the profiler counted.
             try item("{\"ph\":\"X\",\"pid\":1,\"tid\":3,\"ts\":\(jsonNumber(end - dur)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString(e.name)),\"args\":{\"launch\":\(jsonString(e.op)),\"dram_read_bytes\":\(e.dramBytes),\"dram_write_bytes\":\(e.dramWriteBytes),\"l2_bytes\":\(e.bytes)}}")

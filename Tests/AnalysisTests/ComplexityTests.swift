@@ -24,12 +24,7 @@ import TestSupport
         #expect(two.asymptotic(two.writeBytes) == "Θ(N^2)")
     }
 
-    /// Every shipped kernel, found on disk, so a new one is covered without editing this list.
-    static let kernels: [String] = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let e = FileManager.default.enumerator(atPath: root.appendingPathComponent("Kernels").path)
-        return (e?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".kern") }.map { "Kernels/" + $0 }.sorted()
-    }()
+    static let kernels = shippedKernels()
 
     /// Kernels whose cost depends on where a tile is (a causal or windowed mask skips tiles by
     /// position): no closed form, and the derivation must say so rather than guess.

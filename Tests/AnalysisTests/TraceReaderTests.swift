@@ -27,6 +27,53 @@ import TestSupport
         #expect(fromTrace.hbmRead == expected)
     }
 
+    /// A launched kernel in another file whose load sits at the same line and column as the
+    /// entry kernel's `run`: events and profiles keep the two apart by file, live and through
+    /// both trace forms. (Before files were carried, the load's bytes were counted at the `run`.)
+    @Test func statementsOfTwoFilesStayApart() throws {
+        let inner = SourceFile(path: "inner.kern", text: """
+            kernel inner {
+                input X[64, 64] f32
+                output Y[64, 64] f32
+                # padding so that the load is at 5:5, as the run in outer.kern
+                x = load X
+                store x -> Y
+            }
+            """)
+        let outer = SourceFile(path: "outer.kern", text: """
+            import "inner.kern"
+            kernel outer {
+                input X[64, 64] f32
+                output Y[64, 64] f32
+                run inner(X = X, Y = Y)
+            }
+            """)
+        let p = try Checker.check(file: outer, loader: { path, _ in path == "inner.kern" ? inner : nil }).get()
+        #expect(p.filesByID.map(\.path) == ["outer.kern", "inner.kern"])
+        let gpu = GPUModel.preset(named: "h100-sxm")!
+        let events = EventCollector(), live = StatementProfile()
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let jsonl = dir.appendingPathComponent("t.jsonl").path, binary = dir.appendingPathComponent("t.gstrace").path
+        _ = try Runner.run(p, options: RunOptions(gpu: gpu), tracePath: jsonl, extraSink: Tee(events, live))
+        _ = try Runner.run(p, options: RunOptions(gpu: gpu), tracePath: binary, traceFormat: .binary)
+        let load = try #require(events.events.first { $0.kind == .load })
+        let launch = try #require(events.events.first { $0.kind == .launch })
+        #expect((load.file, load.line, load.column, load.loc) == (1, 5, 5, "1:5:5"))
+        #expect((launch.file, launch.line, launch.column, launch.loc) == (0, 5, 5, "5:5"))
+        // The run statement itself moved nothing; the load in inner.kern moved the 64 x 64 f32 tile.
+        let runSpan = p.entryKernel.body.stmts.first { if case .launch = $0.kind { return true }; return false }!.span
+        let loadSpan = p.kernels.first { $0.name == "inner" }!.body.stmts.first { if case .load = $0.kind { return true }; return false }!.span
+        #expect(live.stat(within: runSpan).bytes == 0)
+        #expect(live.stat(within: loadSpan, file: 1).bytes == 64 * 64 * 4)
+        for path in [jsonl, binary] {
+            let replayed = StatementProfile()
+            let t = try TraceReader.read(path, into: replayed)
+            #expect(t.header.files == ["outer.kern", "inner.kern"], "\(path)")
+            #expect(replayed.byLocation == live.byLocation, "\(path)")
+        }
+    }
+
     @Test func refusesWhatIsNotATrace() throws {
         let p1 = try write("kernel k {\n}\n")
         defer { unlink(p1) }
