@@ -89,11 +89,9 @@ extension Checker {
                 error("'\(fn.name)' takes \(n) argument\(n == "1" ? "" : "s"), got \(args.count)", e.span, notes: [.init("usage: \(builtin.signature)")])
                 return nil
             }
-            let rangeArgs = builtin == .mask_causal || builtin == .mask_window || builtin == .alibi
             var rargs: [RExpr] = []
             for (k, a) in args.enumerated() {
-                let isRange = (rangeArgs && (k == 1 || k == 2)) || (builtin == .sinusoidal && k == 0)
-                guard let r = expr(a, allowRange: isRange) else { return nil }
+                guard let r = expr(a, allowRange: builtin.rangeArguments.contains(k)) else { return nil }
                 rargs.append(r)
             }
             let anyTile = rargs.contains(where: \.isTile)

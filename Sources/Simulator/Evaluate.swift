@@ -399,7 +399,13 @@ extension Interpreter {
             switch fn {
             case .zeros, .full: numerics.fill(id, count: shape.rows * shape.cols, value: fillValue)
             case .sinusoidal: numerics.sinusoidal(id, start: start, rows: shape.rows, cols: shape.cols)
-            default: numerics.unaryTile(spec.cost, result: id, source: source!.id, rows: s!.rows, cols: s!.cols, params: params, dtype: shape.dtype)
+            default:
+                if let kernel = spec.kernel {
+                    do { try numerics.custom(result: id, source: source!.id, rows: s!.rows, cols: s!.cols, count: shape.rows * shape.cols, kernel: kernel) }
+                    catch { throw fail("\(fn.rawValue): \(error.message)", e.span) }
+                } else {
+                    numerics.unaryTile(spec.cost, result: id, source: source!.id, rows: s!.rows, cols: s!.cols, params: params, dtype: shape.dtype)
+                }
             }
         }
         if let scratchID { releaseTile(scratchID, e.span) }

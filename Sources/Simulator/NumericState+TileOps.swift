@@ -116,6 +116,16 @@ extension NumericState {
         tiles[Int(result)] = out
     }
 
+    func custom(result: Int32, source: Int32, rows: Int64, cols: Int64, count: Int64,
+                kernel: @Sendable ([Double], Int, Int) -> [Double]) throws(NumericFailure) {
+        let out = kernel(tiles[Int(source)].map(\.double), Int(rows), Int(cols))
+        guard out.count == Int(count) else {
+            throw NumericFailure(message: "the op's numeric kernel returned \(out.count) values for a result of \(count)")
+        }
+        ensure(result, 0)
+        tiles[Int(result)] = out.map { T($0) }
+    }
+
     /// Transformer positional encodings for positions start ..< start + rows: sin in even
     /// columns, cos in odd ones, at frequencies 10000^(-2i/cols) (Vaswani et al.), in Float64.
     @_specialize(where T == Float)

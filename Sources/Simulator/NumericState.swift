@@ -34,6 +34,9 @@ protocol NumericEngine: AnyObject {
     func matmul(result: Int32, a: Int32, aT: Bool, b: Int32, bT: Bool, m: Int64, k: Int64, n: Int64)
     func unaryTile(_ op: TileOp, result: Int32, source: Int32, rows: Int64, cols: Int64, params: TileOpParams, dtype: DType)
     func fill(_ tile: Int32, count: Int64, value: Double)
+    /// A registered op's kernel on a (rows x cols) source; `count` values expected back.
+    func custom(result: Int32, source: Int32, rows: Int64, cols: Int64, count: Int64,
+                kernel: @Sendable ([Double], Int, Int) -> [Double]) throws(NumericFailure)
     func free(_ tile: Int32)
     func tensorValues(_ id: Int) -> [Double]
 }

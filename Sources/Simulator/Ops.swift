@@ -101,8 +101,31 @@ public struct OpSpec: Sendable {
     public let shape: Shape
     /// Whether it needs a scratch tile of its source's size while it runs (softmax, the seed's model).
     public let scratch: Bool
+    /// The numeric kernel of a registered op: its (rows x cols) source's values, row-major, to
+    /// the result's. Built-in ops have theirs in NumericState.
+    public let kernel: (@Sendable (_ source: [Double], _ rows: Int, _ cols: Int) -> [Double])?
 
-    init(_ cost: TileOp, _ shape: Shape, scratch: Bool = false) { self.cost = cost; self.shape = shape; self.scratch = scratch }
+    init(_ cost: TileOp, _ shape: Shape, scratch: Bool = false) { self.cost = cost; self.shape = shape; self.scratch = scratch; kernel = nil }
+
+    /// A registered op's row: charged as `cost`, shaped by `shape` (an op on the tile in
+    /// argument 0), computed by `kernel`.
+    public init(charged cost: TileOp, rows: Dim, cols: Dim, element: Element = .source,
+                kernel: @escaping @Sendable (_ source: [Double], _ rows: Int, _ cols: Int) -> [Double]) {
+        self.cost = cost; shape = .source(rows: rows, cols: cols, element: element); scratch = false; self.kernel = kernel
+    }
+
+    nonisolated(unsafe) static var registered: [Builtin: OpSpec] = [:]
+    static let lock = NSLock()
+
+    /// Adds an op to the language: its name and arity for the checker, its row of the table for
+    /// the interpreter and `gpusim complexity`. Returns nil when the name is a built-in.
+    @discardableResult
+    public static func register(_ name: String, arity: ClosedRange<Int>, signature: String, _ spec: OpSpec) -> Builtin? {
+        guard let b = Builtin.register(name, arity: arity, signature: signature) else { return nil }
+        lock.lock(); defer { lock.unlock() }
+        registered[b] = spec
+        return b
+    }
 
     static let same = Shape.source(rows: .sourceRows, cols: .sourceCols, element: .source)
 
@@ -137,7 +160,9 @@ public struct OpSpec: Sendable {
         case .dispatch: OpSpec(.dispatch, .source(rows: .arg(2), cols: .one, element: .fixed(.i32)))
         case .dispatch_gate: OpSpec(.dispatch, .source(rows: .arg(3), cols: .one, element: .fixed(.f32)))
         case .expert_load: OpSpec(.dispatch, .source(rows: .one, cols: .arg(1), element: .fixed(.f32)))
-        case .ceil, .floor, .log2, .round, .cdiv, .bytes: nil
+        default:
+            // Scalar functions have no row; registered ops have theirs.
+            { lock.lock(); defer { lock.unlock() }; return registered[b] }()
         }
     }
 
