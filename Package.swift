@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "Simulator", dependencies: ["KernLang", "Numerics"],
                 // The interpreter's hot loop mutates class state; dynamic exclusivity checks cost ~20 %.
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
-        // Reading results: IO complexity, benchmarks (later: roofline, sweeps, diffs).
+        // Reading results: traces, profiles, IO complexity, roofline, sweeps, diffs, measured runs, calibration.
         .target(name: "Analysis", dependencies: ["KernLang", "Numerics", "Simulator"]),
         // Graphviz's C library for graph layout (no shelling out to `dot`).
         .systemLibrary(name: "CGraphviz", pkgConfig: "libgvc", providers: [.apt(["libgraphviz-dev"])]),

@@ -71,7 +71,7 @@ public struct Lexer {
 
     mutating func next() -> Token {
         var sawNewline = pos == 0
-        // Skip white space and comments; `///` is kept as a doc comment token.
+        // Skip white space and comments; `##` is kept as a doc comment token.
         while pos < b.count {
             let c = b[pos]
             if c == 0x0A { sawNewline = true; pos += 1 }

@@ -76,7 +76,8 @@ public final class Interpreter {
     var hbmCurrent: Int64 = 0
     /// Additive counters; times are derived from them, so fast-forwarded loops stay exact.
     var tally = Tally()
-    /// Skip identical loop iterations (off whenever an event sink wants every event, or values are computed).
+    /// Skip identical loop iterations (off in numeric runs, whose values differ per iteration; with
+    /// an event sink the skipped iterations' events are replayed, so the trace is the full one).
     public var fastForward = true
     /// Values of tensors and tiles, in `--numeric` runs.
     var numerics: NumericEngine?
