@@ -40,7 +40,7 @@ public final class StatementProfile: EventSink {
             tensorShapes[name] = (rows, cols)
         case .load: hbmRead[op, default: 0] += dram ?? bytes
         case .store: hbmWritten[op, default: 0] += bytes
-        case .free, .overflow: return
+        case .free, .overflow, .end: return
         default: break
         }
         var s = byLocation[k] ?? Stat()

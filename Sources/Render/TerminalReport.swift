@@ -128,6 +128,7 @@ public struct TerminalReport {
         case .overflow: what = "OVERFLOW by \(group(e.bytes / eb)) \(unit)"
         case .launch: what = "launch  \(e.name)"
         case .iteration: what = "loop    \(e.name) iteration \(e.rows + 1) of \(e.cols)"
+        case .end: what = "end     \(e.name) at \(fmtTime(e.time, gpu.units))"
         }
         return String(format: "%6lld ", e.seq) + e.loc.padding(toLength: 7, withPad: " ", startingAt: 0)
             + " \(bar(frac)) \(group(e.sramBytes / eb)) \(unit)  \(what)"

@@ -4,6 +4,10 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case alloc, free, load, store, compute, overflow, launch
     /// A loop iteration begins (`name` is the loop variable, `loc` the loop statement).
     case iteration
+    /// The run ends (the last event, `name` the entry kernel): its time is the summary's
+    /// `time.total`, what the SMs spent after the last statement (idle wave slots, the last
+    /// launch's overlap, launch overhead) included.
+    case end
 
     /// A small distinct number per kind (for hashing without the raw string).
     public var code: Int {
@@ -16,6 +20,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .overflow: 5
         case .launch: 6
         case .iteration: 7
+        case .end: 8
         }
     }
 }

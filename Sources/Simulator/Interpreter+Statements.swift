@@ -240,6 +240,7 @@ extension Interpreter {
             if sink != nil { try emit(.launch, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) }
             let before = (tally.readBytes, tally.writeBytes, tally.flops, tally.tensorCoreFlops, tally.idleTensorCoreFlops, tally.idleVectorFlops)
             let launchStart = gpu.modelsLaunches && isGPUKernel(k) ? tally : nil
+            if launchStart != nil { openLaunch = tally.work }
             let frame = Frame(kernel: callee, overrides: overrides, bound: bound)
             frame.views = views
             // Grid coordinates are the caller's loop slots: the callee's loads must not read them.
@@ -257,12 +258,13 @@ extension Interpreter {
             if let launchStart {
                 // A GPU kernel's own time: its compute and memory overlap within the launch only.
                 let d = tally - launchStart
-                let fs = Int64((time.launch(d) * 1e15).rounded())
+                let fs = TimeModel.femtoseconds(time.launch(d))
                 tally.kernelFemtoseconds += fs
                 tally.bump(.kernelFemtoseconds, k, by: fs)
                 tally.launchedBytes += d.readBytes + d.writeBytes
                 tally.launchedFlops += d.effectiveFlops
                 tally.launchedTensorCoreFlops += d.effectiveTensorCoreFlops
+                openLaunch = nil
             }
         }
     }

@@ -23,7 +23,11 @@ extension Interpreter {
                 // A top-level grid of an entry that is a GPU kernel itself is one launch of its own.
                 var grid = false
                 if case .loop(parallel: true, _, _, _, _, _) = s.kind, entryLaunches == 1 { grid = true }
-                if grid { gridEnds.append(tally) }
+                if grid {
+                    gridEnds.append(tally)
+                    closedGrids += time.launch(tally.work - gridStart)
+                    gridStart = tally.work
+                }
                 addPhase(Self.header(s.span), line, tally - start, grid: grid)
             case .param, .tensor, .require, .free:
                 try execStmt(s, f)
@@ -57,7 +61,7 @@ extension Interpreter {
             launch_overhead: gpu.modelsLaunches && d.launches > 0 ? time.launches(d.launches) : nil))
     }
 
-    func finish() {
+    func finish() throws(SimulationError) {
         let computeTime = time.compute(tally), memoryTime = time.memory(tally)
         summary.hbm.read_bytes = tally.readBytes
         summary.hbm.write_bytes = tally.writeBytes
@@ -106,6 +110,10 @@ extension Interpreter {
             summary.hbm.read_elements = summary.hbm.read_bytes / Int64(e)
             summary.hbm.write_elements = summary.hbm.write_bytes / Int64(e)
             summary.sram.peak_elements = summary.sram.peak_bytes / Int64(e)
+        }
+        if sink != nil {
+            let k = program.entryKernel
+            try emit(.end, op: "run", name: k.name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, k.span, at: summary.time.total)
         }
         summary.counts.events = seq
     }

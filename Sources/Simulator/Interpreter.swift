@@ -104,6 +104,11 @@ public final class Interpreter {
     var gpuKernel: [Int: Bool] = [:]
     /// An entry that is a GPU kernel: the tallies where its top-level grids (its launches) ended.
     var gridEnds: [Tally] = []
+    /// The same grids' own times summed, and the work where the last one ended (the clock).
+    var closedGrids = 0.0
+    var gridStart = Work()
+    /// Where the GPU kernel launched now began (nil between launches).
+    var openLaunch: Work?
     var seq: Int64 = 0
     var lastFile: (file: SourceFile, id: Int)?
     /// Bytes and FLOPs: the cost rules `gpusim complexity` derives its formulas from too.
@@ -137,7 +142,7 @@ public final class Interpreter {
         summary.time.unit = gpu.units
         let frame = Frame(kernel: entry, overrides: overrides, bound: [:])
         try runKernel(frame, isEntry: true)
-        finish()
+        try finish()
         return summary
     }
 
@@ -207,10 +212,9 @@ public final class Interpreter {
         return id
     }
 
-    /// The clock events are stamped with.
-    var now: Double {
-        time.clock(bytes: tally.readBytes + tally.writeBytes, flops: tally.effectiveFlops, tensorCore: tally.effectiveTensorCoreFlops,
-                   launches: tally.launches + entryLaunches)
+    /// The clock events are stamped with after work `w`, during the launch that began at `open`.
+    func clock(_ w: Work, openLaunch open: Work?) -> Double {
+        time.clock(w, openLaunch: open, entryIsGPUKernel: entryLaunches == 1, closedGrids: closedGrids, gridStart: gridStart)
     }
 
     func runKernel(_ frame: Frame, isEntry: Bool) throws(SimulationError) {

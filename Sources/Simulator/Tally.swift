@@ -101,3 +101,36 @@ struct Tally: Equatable {
         if tensorCore { tensorCoreFlops &+= n }
     }
 }
+
+/// The part of a tally that time derives from (all additive, so a replayed event's clock is its
+/// recorded work plus the skipped iterations' difference).
+struct Work: Equatable {
+    var bytes: Int64 = 0
+    /// Effective FLOPs: work plus the idle slots of partial waves.
+    var flops: Int64 = 0
+    var tensorCore: Int64 = 0
+    var launches: Int64 = 0
+    var kernelFemtoseconds: Int64 = 0
+    var launchedBytes: Int64 = 0
+    var launchedFlops: Int64 = 0
+    var launchedTensorCore: Int64 = 0
+
+    static func - (a: Work, b: Work) -> Work {
+        Work(bytes: a.bytes &- b.bytes, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, launches: a.launches &- b.launches,
+             kernelFemtoseconds: a.kernelFemtoseconds &- b.kernelFemtoseconds, launchedBytes: a.launchedBytes &- b.launchedBytes,
+             launchedFlops: a.launchedFlops &- b.launchedFlops, launchedTensorCore: a.launchedTensorCore &- b.launchedTensorCore)
+    }
+    static func + (a: Work, b: Work) -> Work {
+        Work(bytes: a.bytes &+ b.bytes, flops: a.flops &+ b.flops, tensorCore: a.tensorCore &+ b.tensorCore, launches: a.launches &+ b.launches,
+             kernelFemtoseconds: a.kernelFemtoseconds &+ b.kernelFemtoseconds, launchedBytes: a.launchedBytes &+ b.launchedBytes,
+             launchedFlops: a.launchedFlops &+ b.launchedFlops, launchedTensorCore: a.launchedTensorCore &+ b.launchedTensorCore)
+    }
+}
+
+extension Tally {
+    var work: Work {
+        Work(bytes: readBytes &+ writeBytes, flops: effectiveFlops, tensorCore: effectiveTensorCoreFlops, launches: launches,
+             kernelFemtoseconds: kernelFemtoseconds, launchedBytes: launchedBytes, launchedFlops: launchedFlops,
+             launchedTensorCore: launchedTensorCoreFlops)
+    }
+}

@@ -28,22 +28,32 @@ struct TimeModel {
         return Double(tensorCore) / (gpu.matmulFlops * rate) + Double(flops - tensorCore) / (gpu.vectorFlops * rate)
     }
 
-    /// Compute time of a tally's work, the idle slots of partial waves included.
-    func compute(_ t: Tally) -> Double { compute(flops: t.effectiveFlops, tensorCore: t.effectiveTensorCoreFlops) }
+    /// Compute time of work, the idle slots of partial waves included.
+    func compute(_ w: Work) -> Double { compute(flops: w.flops, tensorCore: w.tensorCore) }
+    func compute(_ t: Tally) -> Double { compute(t.work) }
 
     func memory(bytes: Int64) -> Double { Double(bytes) / memoryRate }
-    func memory(_ t: Tally) -> Double { memory(bytes: t.readBytes + t.writeBytes) }
+    func memory(_ w: Work) -> Double { memory(bytes: w.bytes) }
+    func memory(_ t: Tally) -> Double { memory(t.work) }
 
     /// Launch overhead of `launches` GPU kernels (0 for presets without one).
     func launches(_ launches: Int64) -> Double { Double(launches) * (gpu.launchOverhead ?? 0) }
 
     /// The time of work done within one launch: its compute and memory composed.
-    func launch(_ d: Tally) -> Double { gpu.compose(compute: compute(d), memory: memory(d)) }
+    func launch(_ w: Work) -> Double { gpu.compose(compute: compute(w), memory: memory(w)) }
+    func launch(_ d: Tally) -> Double { launch(d.work) }
+
+    /// A time in whole femtoseconds: how per-launch times are counted (integers keep
+    /// fast-forward exact), and so how the rest of a run that launches kernels is rounded too.
+    static func femtoseconds(_ t: Double) -> Int64 { Int64((t * 1e15).rounded()) }
+
+    /// Launched kernels' times (`fs`, femtoseconds) plus the work `w` no launch covered, in seconds.
+    func launched(_ fs: Int64, plus w: Work) -> Double { Double(fs + Self.femtoseconds(uncovered(w))) / 1e15 }
 
     /// Work `d` that no composed launch covered (a launching kernel's own), composed as one.
-    func uncovered(_ d: Tally) -> Double {
-        let bytes = d.readBytes + d.writeBytes - d.launchedBytes
-        let flops = d.effectiveFlops - d.launchedFlops, tensor = d.effectiveTensorCoreFlops - d.launchedTensorCoreFlops
+    func uncovered(_ d: Work) -> Double {
+        let bytes = d.bytes - d.launchedBytes
+        let flops = d.flops - d.launchedFlops, tensor = d.tensorCore - d.launchedTensorCore
         guard bytes > 0 || flops > 0 else { return 0 }
         return gpu.compose(compute: compute(flops: flops, tensorCore: tensor), memory: memory(bytes: bytes))
     }
@@ -52,7 +62,7 @@ struct TimeModel {
     /// own times and the rest composed, when the stretch ran launches on a preset that models
     /// them; otherwise its compute and memory composed as one.
     func stretch(_ d: Tally) -> Double {
-        gpu.modelsLaunches && d.launches > 0 ? Double(d.kernelFemtoseconds) / 1e15 + uncovered(d) : launch(d)
+        gpu.modelsLaunches && d.launches > 0 ? launched(d.kernelFemtoseconds, plus: d.work) : launch(d)
     }
 
     /// The run's kernel time, launch overhead aside. Presets that model launches sum each
@@ -62,7 +72,7 @@ struct TimeModel {
     /// without grids the whole entry is one launch). The seed's model composes the totals.
     func run(_ t: Tally, entryIsGPUKernel: Bool, gridEnds: [Tally]) -> Double {
         guard gpu.modelsLaunches else { return launch(t) }
-        guard entryIsGPUKernel else { return Double(t.kernelFemtoseconds) / 1e15 + uncovered(t) }
+        guard entryIsGPUKernel else { return launched(t.kernelFemtoseconds, plus: t.work) }
         var bounds = gridEnds
         if !bounds.isEmpty { bounds.removeLast() }
         bounds.append(t)
@@ -74,8 +84,19 @@ struct TimeModel {
         return total
     }
 
-    /// The clock an event is stamped with: the work so far composed, plus the launches' overhead.
-    func clock(bytes: Int64, flops: Int64, tensorCore: Int64, launches n: Int64) -> Double {
-        gpu.compose(compute: compute(flops: flops, tensorCore: tensorCore), memory: memory(bytes: bytes)) + launches(n)
+    /// The clock an event is stamped with, after work `w`, composed as the run's time is: the
+    /// seed's model composes all work; an entry that launches kernels adds the launches that
+    /// ended (each overlapped on its own) to the rest composed; an entry that is a GPU kernel
+    /// adds its ended grids (`closedGrids`, which ended at work `gridStart`) to the open one.
+    /// While a GPU kernel it launched runs (it started at work `openLaunch`), that launch is
+    /// timed on its own, as it will be when it ends, so the clock never goes back. Launch
+    /// overhead on top. The end of a run is stamped with its `time.total`.
+    func clock(_ w: Work, openLaunch: Work?, entryIsGPUKernel: Bool, closedGrids: Double, gridStart: Work) -> Double {
+        guard gpu.modelsLaunches else { return launch(w) + launches(w.launches) }
+        if entryIsGPUKernel { return closedGrids + launch(w - gridStart) + launches(w.launches + 1) }
+        if let start = openLaunch {
+            return launched(w.kernelFemtoseconds + Self.femtoseconds(launch(w - start)), plus: start) + launches(w.launches)
+        }
+        return launched(w.kernelFemtoseconds, plus: w) + launches(w.launches)
     }
 }

@@ -287,10 +287,12 @@ public final class ChromeTraceWriter: TraceWriter {
         case .launch where e.duration > 0:
             // A measured launch: a span on its own track, with what the profiler counted.
             try item("{\"ph\":\"X\",\"pid\":1,\"tid\":3,\"ts\":\(jsonNumber(end - dur)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString(e.name)),\"args\":{\"launch\":\(jsonString(e.op)),\"dram_read_bytes\":\(e.dramBytes),\"dram_write_bytes\":\(e.dramWriteBytes),\"l2_bytes\":\(e.bytes)}}")
+        case .end:
+            try item("{\"ph\":\"i\",\"s\":\"g\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(end)),\"name\":\"end of run\",\"args\":{\"kernel\":\(jsonString(e.name))}}")
         case .alloc, .free, .launch, .iteration:
             break
         }
-        if e.kind != .launch && e.kind != .iteration {
+        if e.kind != .launch && e.kind != .iteration && e.kind != .end {
             try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM occupancy (bytes)\",\"args\":{\"sram\":\(e.sramBytes)}}")
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import KernLang
 @testable import Simulator
+import TestSupport
 
 /// Golden traces: Traces/<kernel>.jsonl is each shipped attention kernel at its defaults on
 /// seed-a100, written by scripts/regenerate-traces.sh. Any drift in the simulator fails here.
@@ -24,6 +25,22 @@ import KernLang
         #expect(a.count == b.count, "event count drifted")
         if let i = Array(zip(a, b)).firstIndex(where: { $0 != $1 }) {
             Issue.record("first difference at line \(i + 1):\n golden: \(a[i])\n now:    \(b[i])")
+        }
+    }
+
+    /// A trace's clock is the summary's: timestamps never go back, and the last event (the run's
+    /// end) is at `time.total`, on every shipped kernel, on a seed and a real preset (whose time
+    /// adds idle wave slots, per-launch overlap and launch overhead after the last statement).
+    @Test(arguments: shippedKernels())
+    func traceEndsAtTheSummaryTime(_ kernel: String) throws {
+        for gpu in ["seed-a100", "h100-sxm"] {
+            let events = EventCollector()
+            let params = (smallSizes[kernel] ?? [:]).mapValues { ParamValue.int($0) }
+            let s = try Runner.run(try program(kernel), options: RunOptions(gpu: GPUModel.preset(named: gpu)!, overrides: params), extraSink: events)
+            let times = events.events.map(\.time)
+            #expect(events.events.last?.kind == .end, "\(kernel) on \(gpu)")
+            #expect(times.last == s.time.total, "\(kernel) on \(gpu): trace ends at \(times.last ?? 0), summary says \(s.time.total)")
+            #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1 }, "\(kernel) on \(gpu): a timestamp goes back")
         }
     }
 
@@ -65,18 +82,21 @@ import KernLang
 
     /// With a trace, fast-forward replays the recorded iteration's events: the file must be the
     /// one a full simulation writes, byte for byte.
+    /// On a seed preset and a real one (whose clock times each launch on its own).
     @Test(arguments: shippedKernels())
     func replayedTracesEqualFullSimulation(_ path: String) throws {
         let p = try program(path)
-        let options = RunOptions(gpu: GPUModel.preset(named: "seed-a100")!, overrides: smallModelParams[path] ?? [:])
+        for gpu in ["seed-a100", "h100-sxm"] {
+        let options = RunOptions(gpu: GPUModel.preset(named: gpu)!, overrides: smallModelParams[path] ?? [:])
         func trace(fastForward: Bool) throws -> String {
             let collector = EventCollector()
             let interp = Interpreter(program: p, options: options, sink: collector)
             interp.fastForward = fastForward
             let s = try interp.run()
-            return "\(s.counts.events) " + collector.events.map { "\($0.seq) \($0.time) \($0.kind) \($0.op) \($0.name) \($0.rows)x\($0.cols) \($0.bytes) \($0.flops) \($0.sramBytes) \($0.line):\($0.column)" }.joined(separator: "\n")
+            return "\(s.counts.events) " + collector.events.map { "\($0.seq) \($0.time) \($0.kind) \($0.op) \($0.name) \($0.rows)x\($0.cols) \($0.bytes) \($0.flops) \($0.sramBytes) \($0.dramBytes) \($0.loc)" }.joined(separator: "\n")
         }
-        #expect(try trace(fastForward: true) == trace(fastForward: false))
+        #expect(try trace(fastForward: true) == trace(fastForward: false), "\(path) on \(gpu)")
+        }
     }
 
     @Test func summaryModeKeepsFastForward() throws {
