@@ -264,7 +264,7 @@ extension Interpreter {
             let dt = time.compute(flops: flops, tensorCore: tensorCore ? flops : 0)
             try tally.addMatmul(flops, tensorCore: tensorCore)
             tally.computes += 1
-            if sink != nil { try emit(.compute, op: "matmul", name: name, rows: m, cols: n, bytes: tiles[Int(id)].bytes, flops: flops, duration: dt, e.span) }
+            if sink != nil { try emit(.compute, op: "matmul", name: name, rows: m, cols: n, bytes: tiles[Int(id)].bytes, flops: flops, duration: dt, e.span) } else { countEvent() }
             numerics?.matmul(result: id, a: ta.0, aT: aT, b: tb.0, bT: bT, m: m, k: k, n: n)
             if ta.1 { releaseTile(ta.0, e.span) }
             if tb.1 { releaseTile(tb.0, e.span) }

@@ -4,9 +4,10 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     case alloc, free, load, store, compute, overflow, launch
     /// A loop iteration begins (`name` is the loop variable, `loc` the loop statement).
     case iteration
-    /// The run ends (the last event, `name` the entry kernel): its time is the summary's
-    /// `time.total`, what the SMs spent after the last statement (idle wave slots, the last
-    /// launch's overlap, launch overhead) included.
+    /// Something ends. `op` "kernel": the launch of kernel `name` that the last `launch` event
+    /// of that name began (`loc` its `run` statement). `op` "run": the run itself, the last
+    /// event, at the summary's `time.total` (idle wave slots, the last launch's overlap and
+    /// launch overhead after the last statement included).
     case end
 
     /// A small distinct number per kind (for hashing without the raw string).

@@ -19,7 +19,7 @@ extension Interpreter {
         func one(_ k: Int64) throws(SimulationError) {
             if loopDepth == 1, let progress { progress(Double(k) / Double(max(count, 1))) }
             if let slot { f.values[slot] = value(k) }
-            if sink != nil { try emit(.iteration, op: "loop", name: name, rows: k, cols: count, bytes: 0, flops: 0, duration: 0, loop.span) }
+            if sink != nil { try emit(.iteration, op: "loop", name: name, rows: k, cols: count, bytes: 0, flops: 0, duration: 0, loop.span) } else { countEvent() }
             if blocks { tally.blocks += 1 }
             try exec(body, f)
         }

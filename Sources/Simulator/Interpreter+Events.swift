@@ -5,6 +5,7 @@ import KernLang
 extension Interpreter {
     func emit(_ kind: EventKind, op: String, name: String, rows: Int64, cols: Int64, bytes: Int64, flops: Int64, duration: Double, _ span: Span,
               dram: Int64? = nil, at stamp: Double? = nil) throws(SimulationError) {
+        tally.events &+= 1
         guard let sink else { return }
         seq += 1
         if let m = options.maxEvents, seq > m {
@@ -21,6 +22,9 @@ extension Interpreter {
         if recording != nil { recording!.append(RecordedEvent(event: e, work: tally.work, openLaunch: openLaunch)) }
         try sink.record(e)
     }
+
+    /// Counts events the run produces where no sink wants them built.
+    @inline(__always) func countEvent(times n: Int64 = 1) { tally.events &+= n }
 
     /// An event of a recorded iteration, with the work its time derives from.
     struct RecordedEvent {

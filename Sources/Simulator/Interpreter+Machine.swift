@@ -24,7 +24,7 @@ extension Interpreter {
         tally.overflows += 1
         summary.sram.max_overflow_bytes = Swift.max(summary.sram.max_overflow_bytes, over)
         if summary.sram.first_overflow == nil { summary.sram.first_overflow = span.description }
-        if sink != nil { try emit(.overflow, op: "sram", name: name, rows: 0, cols: 0, bytes: over, flops: 0, duration: 0, span) }
+        if sink != nil { try emit(.overflow, op: "sram", name: name, rows: 0, cols: 0, bytes: over, flops: 0, duration: 0, span) } else { countEvent() }
     }
 
     func releaseTile(_ id: Int32, _ span: Span?) {
@@ -34,7 +34,7 @@ extension Interpreter {
         sramCurrent -= t.bytes
         numerics?.free(id)
         freeTiles.append(id)
-        if sink != nil, let span { try? emit(.free, op: "sram", name: t.name, rows: t.rows, cols: t.cols, bytes: t.bytes, flops: 0, duration: 0, span) }
+        if let span { if sink != nil { try? emit(.free, op: "sram", name: t.name, rows: t.rows, cols: t.cols, bytes: t.bytes, flops: 0, duration: 0, span) } else { countEvent() } }
     }
 
     func freeSlot(_ slot: Int, _ f: Frame, _ span: Span?) {
@@ -74,7 +74,7 @@ extension Interpreter {
         try tally.addFlops(flops, special: op.isSpecial)
         tally.computes += 1
         let dt = time.compute(flops: flops, tensorCore: 0)
-        if sink != nil { try emit(.compute, op: op.key, name: name, rows: rows, cols: cols, bytes: 0, flops: flops, duration: dt, span) }
+        if sink != nil { try emit(.compute, op: op.key, name: name, rows: rows, cols: cols, bytes: 0, flops: flops, duration: dt, span) } else { countEvent() }
     }
 
 

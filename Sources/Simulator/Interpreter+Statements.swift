@@ -61,6 +61,8 @@ extension Interpreter {
             summary.hbm.peak_bytes = Swift.max(summary.hbm.peak_bytes, hbmCurrent)
             if sink != nil {
                 try emit(.alloc, op: "hbm", name: name, rows: shape.count > 1 ? shape[shape.count - 2] : 1, cols: shape.last!, bytes: bytes, flops: 0, duration: 0, s.span)
+            } else {
+                countEvent()
             }
         case .loop(let parallel, let slot, _, let domain, let body, let uniform):
             // The outermost parallel loop is a grid: its blocks run in waves over the SMs.
@@ -107,6 +109,8 @@ extension Interpreter {
             try bind(slot, id, f)
             if sink != nil {
                 try emit(.load, op: t.name, name: name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: dram), s.span, dram: dram)
+            } else {
+                countEvent()
             }
             try checkOverflow(s.span, name)
         case .gather(let slot, let name, let table, _, let indexE):
@@ -125,6 +129,8 @@ extension Interpreter {
             try bind(slot, id, f)
             if sink != nil {
                 try emit(.load, op: t.name, name: name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: bytes), s.span)
+            } else {
+                countEvent()
             }
             try checkOverflow(s.span, name)
         case .assign(let slot, let name, let e):
@@ -170,6 +176,8 @@ extension Interpreter {
             numerics?.store(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
             if sink != nil {
                 try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: bytes), s.span)
+            } else {
+                countEvent()
             }
             if temp { releaseTile(id, s.span) }
         case .scatter(let e, let table, _, let indexE):
@@ -194,6 +202,8 @@ extension Interpreter {
             if sink != nil {
                 try emit(.load, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: bytes), s.span)
                 try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: bytes), s.span)
+            } else {
+                countEvent(times: 2)
             }
             if idxTemp { releaseTile(idx, s.span) }
             if temp { releaseTile(id, s.span) }
@@ -211,7 +221,7 @@ extension Interpreter {
                 releaseTensor(id)
                 tensors[id].freedAt = s.span
                 f.owned.removeAll { $0 == id }
-                if sink != nil { try emit(.free, op: "hbm", name: name, rows: 0, cols: 0, bytes: tensors[id].bytes, flops: 0, duration: 0, s.span) }
+                if sink != nil { try emit(.free, op: "hbm", name: name, rows: 0, cols: 0, bytes: tensors[id].bytes, flops: 0, duration: 0, s.span) } else { countEvent() }
             }
         case .require(let c, let message):
             if try !bool(c, f) {
@@ -237,7 +247,7 @@ extension Interpreter {
                 if !fixed.isEmpty { views[calleeTensor] = fixed }
             }
             tally.launches += 1
-            if sink != nil { try emit(.launch, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) }
+            if sink != nil { try emit(.launch, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) } else { countEvent() }
             let before = (tally.readBytes, tally.writeBytes, tally.flops, tally.tensorCoreFlops, tally.idleTensorCoreFlops, tally.idleVectorFlops)
             let launchStart = gpu.modelsLaunches && isGPUKernel(k) ? tally : nil
             if launchStart != nil { openLaunch = tally.work }
@@ -266,6 +276,8 @@ extension Interpreter {
                 tally.launchedTensorCoreFlops += d.effectiveTensorCoreFlops
                 openLaunch = nil
             }
+            // The launch ends: its span in a trace closes here, on the clock that now counts it.
+            if sink != nil { try emit(.end, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) } else { countEvent() }
         }
     }
 

@@ -111,10 +111,8 @@ extension Interpreter {
             summary.hbm.write_elements = summary.hbm.write_bytes / Int64(e)
             summary.sram.peak_elements = summary.sram.peak_bytes / Int64(e)
         }
-        if sink != nil {
-            let k = program.entryKernel
-            try emit(.end, op: "run", name: k.name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, k.span, at: summary.time.total)
-        }
-        summary.counts.events = seq
+        let k = program.entryKernel
+        try emit(.end, op: "run", name: k.name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, k.span, at: summary.time.total)
+        summary.counts.events = tally.events
     }
 }

@@ -41,12 +41,25 @@ public enum Runner {
             path.hasSuffix(".gstrace") ? .binary : .jsonl
         }
 
-        /// A writer of this format streaming to `path`.
-        public func writer(path: String, header: TraceHeader) throws(SimulationError) -> TraceWriter {
+        /// A writer of this format streaming to `path` (`detail`: how much a Chrome trace shows).
+        public func writer(path: String, header: TraceHeader, detail: TraceDetail = .statement) throws(SimulationError) -> TraceWriter {
             switch self {
             case .jsonl: try JSONLTraceWriter(path: path, header: header)
-            case .chrome: try ChromeTraceWriter(path: path, header: header)
+            case .chrome: try ChromeTraceWriter(path: path, header: header, detail: detail)
             case .binary: try BinaryTraceWriter(path: path, header: header)
+            }
+        }
+
+        /// About how many bytes a trace of this format takes for a run of `events` events and
+        /// `launches` launches: averages measured on shipped kernels' traces (flash attention, swiglu_mlp, two model stacks on h100-sxm: 166-175 bytes per JSONL event, 11-20 binary, 261-314 and 315-358 per Chrome statement and event, about 350 per launch span) (names and
+        /// numbers vary, so this is an estimate, not a bound).
+        public func estimatedBytes(events: Int64, launches: Int64, detail: TraceDetail) -> Int64 {
+            switch (self, detail) {
+            case (.jsonl, _): events &* 170
+            case (.binary, _): events &* 16
+            case (.chrome, .launch): (launches &* 2 &+ 1) &* 350 &+ 700
+            case (.chrome, .statement): events &* 300
+            case (.chrome, .event): events &* 350
             }
         }
     }
@@ -61,17 +74,22 @@ public enum Runner {
     }
 
     /// A run that also computes values when `numeric` is given; returns the entry kernel's outputs.
+    /// `maxTraceBytes`: refuse, before writing anything, a full trace estimated above it.
     public static func runNumeric(_ program: CheckedProgram, options: RunOptions, numeric: NumericOptions?, tracePath: String? = nil,
-                                  traceFormat: TraceFormat = .jsonl, traceMode: TraceMode = .full, extraSink: EventSink? = nil,
+                                  traceFormat: TraceFormat = .jsonl, traceMode: TraceMode = .full, traceDetail: TraceDetail = .statement,
+                                  maxTraceBytes: Int64? = nil, extraSink: EventSink? = nil,
                                   progress: ((Double) -> Void)? = nil) throws(SimulationError)
         -> (summary: RunSummary, outputs: [String: OutputTensor]) {
         var writer: TraceWriter?
+        if tracePath != nil, traceMode == .full, let limit = maxTraceBytes {
+            try checkTraceSize(program, options: options, format: traceFormat, detail: traceDetail, limit: limit)
+        }
         if let tracePath {
             let params = try Interpreter(program: program, options: options).resolveParams()
             var header = TraceHeader(kernel: program.entryKernel.name, file: program.entryKernel.span.file.path, gpu: options.gpu, params: params)
             let files = program.filesByID
             if files.count > 1 { header.files = files.map(\.path) }
-            writer = try traceFormat.writer(path: tracePath, header: header)
+            writer = try traceFormat.writer(path: tracePath, header: header, detail: traceDetail)
         }
         let streamed = traceMode == .full ? writer : nil
         let sink: EventSink? = switch (streamed, extraSink) {
@@ -89,6 +107,27 @@ public enum Runner {
             writer?.abandon()
             throw error
         }
+    }
+}
+
+extension Runner {
+    /// Refuses a trace estimated above `limit` bytes, naming the estimate and what makes it
+    /// smaller. The event count comes from a run without a sink (fast-forwarded, so quick):
+    /// the interpreter counts events whether or not they are written.
+    static func checkTraceSize(_ program: CheckedProgram, options: RunOptions, format: TraceFormat, detail: TraceDetail, limit: Int64) throws(SimulationError) {
+        let s = try Interpreter(program: program, options: options).run()
+        let estimate = format.estimatedBytes(events: s.counts.events, launches: s.counts.launches, detail: detail)
+        guard estimate > limit else { return }
+        var smaller: [String] = []
+        if format != .binary { smaller.append("--trace-format binary (about \(fmtBytes(TraceFormat.binary.estimatedBytes(events: s.counts.events, launches: s.counts.launches, detail: detail))))") }
+        if format == .chrome && detail != .launch {
+            smaller.append("--trace-detail launch (about \(fmtBytes(TraceFormat.chrome.estimatedBytes(events: s.counts.events, launches: s.counts.launches, detail: .launch))))")
+        }
+        smaller.append("--trace-mode summary (header and summary only)")
+        smaller.append("smaller sizes")
+        throw .usage("--max-trace-bytes: this trace would be about \(fmtBytes(estimate)) (\(s.counts.events) events as \(format.rawValue)"
+                     + (format == .chrome ? ", detail \(detail.rawValue)" : "") + "), over the limit of \(fmtBytes(limit)); make it smaller with "
+                     + smaller.joined(separator: ", ") + ", or raise --max-trace-bytes")
     }
 }
 

@@ -30,6 +30,9 @@ struct Tally: Equatable {
     var launchedBytes: Int64 = 0
     var launchedFlops: Int64 = 0
     var launchedTensorCoreFlops: Int64 = 0
+    /// Trace events the run produces, counted with or without a sink (a trace's size is known
+    /// before it is written).
+    var events: Int64 = 0
     /// Per-index counters, grown on demand: traffic by global tensor id, work by launched kernel.
     var vectors: [[Int64]] = Array(repeating: [], count: Vector.allCases.count)
 
@@ -55,7 +58,7 @@ struct Tally: Equatable {
         \.readBytes, \.writeBytes, \.flops, \.matmulFlops, \.tensorCoreFlops, \.elementwiseFlops,
         \.specialFlops, \.loads, \.stores, \.computes, \.launches, \.overflows,
         \.blocks, \.idleTensorCoreFlops, \.idleVectorFlops, \.l2ReadBytes,
-        \.kernelFemtoseconds, \.launchedBytes, \.launchedFlops, \.launchedTensorCoreFlops,
+        \.kernelFemtoseconds, \.launchedBytes, \.launchedFlops, \.launchedTensorCoreFlops, \.events,
     ]
 
     static func - (a: Tally, b: Tally) -> Tally {

@@ -240,24 +240,43 @@ public final class JSONLTraceWriter: TraceWriter {
     public func abandon() { out.abandon() }
 }
 
-/// Chrome Trace Event JSON for Perfetto / chrome://tracing: memory transfers and computes as
-/// slices on separate tracks (they may overlap), SRAM occupancy and HBM traffic as counters.
-/// Timestamps are microseconds for real presets and cycles (shown as microseconds) for seed presets.
+/// How much of a run a Chrome trace shows: `launch` the GPU kernel launches as spans and the
+/// counters (small enough for Perfetto's UI at model scale), `statement` also every load,
+/// store and compute as a slice (the default), `event` also allocations, frees and loop
+/// iterations as instants.
+public enum TraceDetail: String, CaseIterable, Sendable { case launch, statement, event }
+
+/// Chrome Trace Event JSON for Perfetto / chrome://tracing: launches as spans enclosing their
+/// work (B/E on their own track), memory transfers and computes as slices on separate tracks
+/// (each ends at its event's time; a track's slices never overlap), SRAM occupancy, HBM and
+/// L2 traffic as counters.
+/// Timestamps are microseconds for real presets; seed presets count cycles, shown as
+/// nanoseconds (1 cycle = 1 ns on the axis, said in the trace's metadata).
 public final class ChromeTraceWriter: TraceWriter {
     let out: AtomicFileWriter
     let scale: Double
+    let detail: TraceDetail
     var first = true
-    var traffic: Int64 = 0
+    var traffic: Int64 = 0, l2: Int64 = 0
     var memClock = 0.0, computeClock = 0.0
+    /// Launch spans open now, innermost last (a kernel that launches others nests them).
+    var open: [String] = []
 
-    public init(path: String, header: TraceHeader) throws(SimulationError) {
+    public init(path: String, header: TraceHeader, detail: TraceDetail = .statement) throws(SimulationError) {
         out = try AtomicFileWriter(path: path)
+        self.detail = detail
         let seconds = header.gpu.map { $0.units == .seconds } ?? true, gpuName = header.gpu?.name ?? "an unknown GPU"
-        scale = seconds ? 1e6 : 1
-        try out.write("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"kernel\":\(jsonString(header.kernel)),\"gpu\":\(jsonString(gpuName)),\"time_unit\":\"\(seconds ? "us" : "cycles")\"},\"traceEvents\":[\n")
-        try item("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\(jsonString(header.kernel + " on " + gpuName))}}")
-        try item("{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"HBM transfers\"}}")
-        try item("{\"ph\":\"M\",\"pid\":1,\"tid\":2,\"name\":\"thread_name\",\"args\":{\"name\":\"compute\"}}")
+        // Chrome's ts is in microseconds: seconds scale by 1e6, cycles by 1e-3 (1 cycle = 1 ns).
+        scale = seconds ? 1e6 : 1e-3
+        let unit = seconds ? "us" : "cycles (1 cycle shown as 1 ns)"
+        try out.write("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"kernel\":\(jsonString(header.kernel)),\"gpu\":\(jsonString(gpuName)),\"time_unit\":\"\(unit)\",\"detail\":\"\(detail.rawValue)\"},\"traceEvents\":[\n")
+        let process = header.kernel + " on " + gpuName + (seconds ? "" : " (time axis: 1 ns = 1 cycle)")
+        try item("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\(jsonString(process))}}")
+        try item("{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"thread_name\",\"args\":{\"name\":\"GPU kernel launches\"}}")
+        if detail != .launch {
+            try item("{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"HBM transfers\"}}")
+            try item("{\"ph\":\"M\",\"pid\":1,\"tid\":2,\"name\":\"thread_name\",\"args\":{\"name\":\"compute\"}}")
+        }
         if header.source == "measured" {
             try item("{\"ph\":\"M\",\"pid\":1,\"tid\":3,\"name\":\"thread_name\",\"args\":{\"name\":\"GPU kernels (measured)\"}}")
         }
@@ -268,32 +287,66 @@ public final class ChromeTraceWriter: TraceWriter {
         first = false
     }
 
+    /// Where a slice of a track is drawn: ending at its event's time, starting `dur` earlier
+    /// but not before the track's previous slice ended (slices of a track never overlap). Work
+    /// that overlaps other work in the model (compute hidden under memory) can so be drawn
+    /// shorter than its modelled duration, which the slice's args keep.
+    func slice(_ track: inout Double, end: Double, dur: Double) -> (start: Double, dur: Double) {
+        let start = min(end, max(track, end - dur))
+        track = end
+        return (start, end - start)
+    }
+
+    func counters(_ ts: Double, sram: Int64) throws(SimulationError) {
+        try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(ts)),\"name\":\"SRAM occupancy (bytes)\",\"args\":{\"sram\":\(sram)}}")
+        try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(ts)),\"name\":\"HBM traffic (bytes)\",\"args\":{\"bytes\":\(traffic)}}")
+        try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(ts)),\"name\":\"L2 traffic (bytes)\",\"args\":{\"bytes\":\(l2)}}")
+    }
+
     public func record(_ e: Event) throws(SimulationError) {
         let end = e.time * scale, dur = e.duration * scale
         switch e.kind {
         case .load, .store:
             traffic += e.dramBytes
-            // Transfers on one track never overlap: start where the previous one ended.
-            let start = max(memClock, end - dur)
-            memClock = start + dur
-            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString("\(e.kind.rawValue) \(e.name)")),\"args\":{\"tensor\":\(jsonString(e.op)),\"bytes\":\(e.bytes),\"hbm_bytes\":\(e.dramBytes),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.loc)\"}}")
-            try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(memClock)),\"name\":\"HBM traffic (bytes)\",\"args\":{\"bytes\":\(traffic)}}")
+            l2 += e.bytes
+            guard detail != .launch else { return }
+            let (start, shown) = slice(&memClock, end: end, dur: dur)
+            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(shown)),\"name\":\(jsonString("\(e.kind.rawValue) \(e.name)")),\"args\":{\"tensor\":\(jsonString(e.op)),\"bytes\":\(e.bytes),\"hbm_bytes\":\(e.dramBytes),\"shape\":\"\(e.rows)x\(e.cols)\",\"modelled_dur\":\(jsonNumber(dur)),\"loc\":\"\(e.loc)\"}}")
+            try counters(end, sram: e.sramBytes)
         case .compute:
-            let start = max(computeClock, end - dur)
-            computeClock = start + dur
-            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString(e.op)),\"args\":{\"tile\":\(jsonString(e.name)),\"flops\":\(e.flops),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.loc)\"}}")
+            guard detail != .launch else { return }
+            let (start, shown) = slice(&computeClock, end: end, dur: dur)
+            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(start)),\"dur\":\(jsonNumber(shown)),\"name\":\(jsonString(e.op)),\"args\":{\"tile\":\(jsonString(e.name)),\"flops\":\(e.flops),\"shape\":\"\(e.rows)x\(e.cols)\",\"modelled_dur\":\(jsonNumber(dur)),\"loc\":\"\(e.loc)\"}}")
+            try counters(end, sram: e.sramBytes)
         case .overflow:
+            guard detail != .launch else { return }
             try item("{\"ph\":\"i\",\"s\":\"p\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM overflow\",\"args\":{\"over_bytes\":\(e.bytes),\"loc\":\"\(e.loc)\"}}")
         case .launch where e.duration > 0:
             // A measured launch: a span on its own track, with what the profiler counted.
+            traffic += e.dramBytes + e.dramWriteBytes
+            l2 += e.bytes
             try item("{\"ph\":\"X\",\"pid\":1,\"tid\":3,\"ts\":\(jsonNumber(end - dur)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString(e.name)),\"args\":{\"launch\":\(jsonString(e.op)),\"dram_read_bytes\":\(e.dramBytes),\"dram_write_bytes\":\(e.dramWriteBytes),\"l2_bytes\":\(e.bytes)}}")
+            try counters(end, sram: 0)
+        case .launch:
+            // A simulated launch opens a span its `end` closes; statements in between are its work.
+            open.append(e.name)
+            try item("{\"ph\":\"B\",\"pid\":1,\"tid\":0,\"ts\":\(jsonNumber(end)),\"name\":\(jsonString(e.name)),\"args\":{\"loc\":\"\(e.loc)\"}}")
+            if detail == .launch { try counters(end, sram: e.sramBytes) }
+        case .end where e.op == "kernel":
+            guard !open.isEmpty else { return }
+            open.removeLast()
+            try item("{\"ph\":\"E\",\"pid\":1,\"tid\":0,\"ts\":\(jsonNumber(end))}")
+            if detail == .launch { try counters(end, sram: e.sramBytes) }
         case .end:
-            try item("{\"ph\":\"i\",\"s\":\"g\",\"pid\":1,\"tid\":2,\"ts\":\(jsonNumber(end)),\"name\":\"end of run\",\"args\":{\"kernel\":\(jsonString(e.name))}}")
-        case .alloc, .free, .launch, .iteration:
-            break
-        }
-        if e.kind != .launch && e.kind != .iteration && e.kind != .end {
-            try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM occupancy (bytes)\",\"args\":{\"sram\":\(e.sramBytes)}}")
+            // Spans a truncated stream left open close at the end of the run.
+            while !open.isEmpty { open.removeLast(); try item("{\"ph\":\"E\",\"pid\":1,\"tid\":0,\"ts\":\(jsonNumber(end))}") }
+            try counters(end, sram: e.sramBytes)
+            try item("{\"ph\":\"i\",\"s\":\"g\",\"pid\":1,\"tid\":0,\"ts\":\(jsonNumber(end)),\"name\":\"end of run\",\"args\":{\"kernel\":\(jsonString(e.name))}}")
+        case .alloc, .free, .iteration:
+            if e.kind != .iteration && detail != .launch { try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM occupancy (bytes)\",\"args\":{\"sram\":\(e.sramBytes)}}") }
+            guard detail == .event else { return }
+            let what = e.kind == .iteration ? "\(e.name) = \(e.rows) of \(e.cols)" : "\(e.kind.rawValue) \(e.name) (\(e.op))"
+            try item("{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":\(e.kind == .iteration ? 2 : 1),\"ts\":\(jsonNumber(end)),\"name\":\(jsonString(what)),\"args\":{\"bytes\":\(e.bytes),\"loc\":\"\(e.loc)\"}}")
         }
     }
 

@@ -246,3 +246,15 @@ func printJSON<T: Encodable>(_ value: T) throws {
     enc.outputFormatting = [.sortedKeys, .prettyPrinted]
     print(String(decoding: try enc.encode(value), as: UTF8.self))
 }
+
+/// A size given as bytes or with a decimal unit (500MB, 2GB, 1.5TB), as `fmtBytes` prints them.
+func parseByteSize(_ text: String, flag: String) throws -> Int64 {
+    let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+    let units: [(String, Double)] = [("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3), ("B", 1)]
+    var number = t, scale = 1.0
+    for (suffix, s) in units where t.hasSuffix(suffix) { number = String(t.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces); scale = s; break }
+    guard let v = Double(number), v > 0, v * scale < 9e18 else {
+        throw ValidationError("\(flag): expected a size such as 1000000, 500MB or 2GB, got '\(text)'")
+    }
+    return Int64(v * scale)
+}

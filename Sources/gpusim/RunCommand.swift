@@ -36,6 +36,12 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("trace-mode"), help: "full (every event, default) or summary (header and summary only; the run may fast-forward).")
     var traceMode: String = "full"
 
+    @Option(name: .customLong("trace-detail"), help: "Chrome traces: launch (kernel launches and counters only, small at model scale), statement (also every load, store and compute; default) or event (also allocations, frees, iterations).")
+    var traceDetailName: String?
+
+    @Option(name: .customLong("max-trace-bytes"), help: "Refuse a trace estimated above this size, before writing it (bytes, or 500MB, 2GB; default 1GB).")
+    var maxTraceBytesText: String = "1GB"
+
     @Flag(help: "Print the summary as one JSON object.")
     var json = false
 
@@ -70,6 +76,11 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--trace-format: expected jsonl, binary or chrome, got '\(name)'")
         }
         if traceMode == "summary" && traceFormat == .chrome { throw ValidationError("--trace-mode summary writes JSONL or binary traces, not chrome") }
+        if let d = traceDetailName {
+            guard TraceDetail(rawValue: d) != nil else { throw ValidationError("--trace-detail: expected launch, statement or event, got '\(d)'") }
+            guard traceFormat == .chrome else { throw ValidationError("--trace-detail shapes chrome traces; add --trace-format chrome") }
+        }
+        _ = try parseByteSize(maxTraceBytesText, flag: "--max-trace-bytes")
         if let m = maxEvents, m <= 0 { throw ValidationError("--max-events must be positive") }
         if let t = timeout, !(t > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
     }
@@ -90,7 +101,9 @@ struct RunCommand: ParsableCommand {
             defer { bar.finish() }
             let result = try Runner.runNumeric(program, options: options, numeric: numericOptions, tracePath: trace,
                                                traceFormat: traceFormat,
-                                               traceMode: Runner.TraceMode(rawValue: traceMode)!, extraSink: printer,
+                                               traceMode: Runner.TraceMode(rawValue: traceMode)!,
+                                               traceDetail: traceDetailName.flatMap(TraceDetail.init(rawValue:)) ?? .statement,
+                                               maxTraceBytes: try parseByteSize(maxTraceBytesText, flag: "--max-trace-bytes"), extraSink: printer,
                                                progress: bar.update)
             summary = result.summary
             outputValues = result.outputs

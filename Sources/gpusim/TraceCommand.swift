@@ -32,9 +32,18 @@ struct TraceCommand: ParsableCommand {
         @Option(help: "jsonl, binary or chrome (default: binary for a .gstrace file, else jsonl).")
         var to: String?
 
+        @Option(name: .customLong("trace-detail"), help: "Chrome output: launch, statement (default) or event.")
+        var traceDetailName: String?
+
         func validate() throws {
             if let to, Runner.TraceFormat(rawValue: to) == nil {
                 throw ValidationError("--to: expected jsonl, binary or chrome, got '\(to)'")
+            }
+            if let d = traceDetailName {
+                guard TraceDetail(rawValue: d) != nil else { throw ValidationError("--trace-detail: expected launch, statement or event, got '\(d)'") }
+                guard (to.flatMap(Runner.TraceFormat.init(rawValue:)) ?? .forPath(output)) == .chrome else {
+                    throw ValidationError("--trace-detail shapes chrome traces; add --to chrome")
+                }
             }
             if (input as NSString).standardizingPath == (output as NSString).standardizingPath {
                 throw ValidationError("the output would overwrite the input '\(input)'; give another file")
@@ -51,7 +60,7 @@ struct TraceCommand: ParsableCommand {
             var writer: TraceWriter?
             do {
                 let trace = try TraceReader.read(input) { header throws(TraceReader.Failure) in
-                    do throws(SimulationError) { writer = try format.writer(path: output, header: header) } catch {
+                    do throws(SimulationError) { writer = try format.writer(path: output, header: header, detail: traceDetailName.flatMap(TraceDetail.init(rawValue:)) ?? .statement) } catch {
                         if case .input(let m) = error { throw .message(m) }
                         throw .message("\(error)")
                     }

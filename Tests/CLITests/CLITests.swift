@@ -69,6 +69,18 @@ func gpusim(_ args: [String], env: [String: String] = [:], cwd: URL = packageRoo
         let hbm = try gpusim(["run", "Kernels/attention_2d.kern", "--N", "1048576", "--d", "128"])
         #expect(hbm.status == 1)
         #expect(hbm.err.contains("error: 'S' [1048576, 1048576] f16 needs 2.20 TB of HBM with 1.07 GB already allocated, more than a100-80gb's 85.9 GB"))
+        // A trace over --max-trace-bytes is refused before anything is written, with its estimate:
+        // the seed flash attention trace has 1,331 events (Traces/flash_attention.jsonl), about
+        // 170 bytes each as JSONL (226 KB), 16 as binary (21.3 KB).
+        let path = NSTemporaryDirectory() + "gpusim-cli-big-\(getpid()).jsonl"
+        let big = try gpusim(["run", "Kernels/flash_attention.kern", "--gpu", "seed-a100", "--trace", path, "--max-trace-bytes", "100KB"])
+        #expect(big.status == 2)
+        #expect(big.err == "gpusim: error: --max-trace-bytes: this trace would be about 226 KB (1331 events as jsonl), over the limit of 100 KB; make it smaller with --trace-format binary (about 21.3 KB), --trace-mode summary (header and summary only), smaller sizes, or raise --max-trace-bytes\n")
+        #expect(!FileManager.default.fileExists(atPath: path))
+        let bad = try gpusim(["run", "Kernels/flash_attention.kern", "--trace", path, "--max-trace-bytes", "lots"])
+        #expect(bad.status == 2 && bad.err.contains("--max-trace-bytes: expected a size such as 1000000, 500MB or 2GB, got 'lots'"))
+        let detail = try gpusim(["run", "Kernels/flash_attention.kern", "--trace", path, "--trace-detail", "launch"])
+        #expect(detail.status == 2 && detail.err.contains("--trace-detail shapes chrome traces; add --trace-format chrome"))
     }
 
     @Test func modelRunsPrintAPerKernelBreakdown() throws {

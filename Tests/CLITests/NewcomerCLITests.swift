@@ -70,7 +70,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: dir) }
         let p = Process()
         p.executableURL = packageRoot.appendingPathComponent(".build/debug/gpusim")
-        p.arguments = ["run", "flash", "--N", "1000000", "--trace", dir.appendingPathComponent("big.jsonl").path]
+        p.arguments = ["run", "flash", "--N", "1000000", "--trace", dir.appendingPathComponent("big.jsonl").path, "--max-trace-bytes", "1TB"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -90,7 +90,7 @@ import TestSupport
         let dir = try tmp()
         defer { try? FileManager.default.removeItem(at: dir) }
         let started = Date()
-        let r = try gpusim(["run", "flash", "--N", "1000000", "--trace", dir.appendingPathComponent("t.jsonl").path, "--timeout", "1"])
+        let r = try gpusim(["run", "flash", "--N", "1000000", "--trace", dir.appendingPathComponent("t.jsonl").path, "--timeout", "1", "--max-trace-bytes", "1TB"])
         #expect(r.status == 1 && r.err.contains("--timeout: the run took longer than 1.0 s and was stopped"))
         #expect(Date().timeIntervalSince(started) < 20)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
