@@ -53,6 +53,7 @@ public struct TerminalReport {
         lines.append("               [" + paint("36", String(repeating: "█", count: cw)) + paint("35", String(repeating: "▒", count: width - cw)) + "] " + paint("36", "█ compute") + " vs " + paint("35", "▒ memory"))
         let verdict = "\(s.bound.rawValue)-bound"
         lines.append("  Verdict      " + paint("1", verdict) + String(format: "  (arithmetic intensity %.1f FLOP/byte)", s.intensity))
+        for note in boundNotes(s) { lines.append("               " + note) }
         if !s.kernels.isEmpty {
             // Launched kernels, heaviest traffic first.
             lines.append("  Kernels      launches   HBM traffic          FLOPs          time   bound")
@@ -133,6 +134,24 @@ public struct TerminalReport {
         return String(format: "%6lld ", e.seq) + e.loc.padding(toLength: 7, withPad: " ", startingAt: 0)
             + " \(bar(frac)) \(group(e.sramBytes / eb)) \(unit)  \(what)"
     }
+}
+
+/// What "bound" means for a run, where that needs saying: idle wave slots counted in its compute
+/// time, and phases whose verdict differs from the whole run's. Run, roofline and report say
+/// the same (`Bound` is the one definition: the larger of memory and compute time).
+public func boundNotes(_ s: RunSummary) -> [String] {
+    guard s.bound != .unknown else { return [] }
+    var notes: [String] = []
+    if let idle = s.time.wave_idle, idle > 0 {
+        notes.append("compute time includes \(fmtTime(idle, s.time.unit)) of SMs idle in partial last waves")
+    }
+    let other: Bound = s.bound == .memory ? .compute : .memory
+    let differing = s.phases.filter { $0.bound == other }
+    if !differing.isEmpty && differing.count < s.phases.count {
+        let lines = differing.prefix(4).map { "line \($0.line)" }.joined(separator: ", ") + (differing.count > 4 ? " and \(differing.count - 4) more" : "")
+        notes.append("\(lines) \(differing.count == 1 ? "is" : "are") \(other.rawValue)-bound on \(differing.count == 1 ? "its" : "their") own")
+    }
+    return notes
 }
 
 /// 1234567 -> "1,234,567"; fractional values keep one decimal.

@@ -56,6 +56,7 @@ struct RooflineCommand: ParsableCommand {
                   + String(format: "%12.1f", p.intensity) + RooflineChart.tick(p.attained).leftPadded(17)
                   + String(format: "%9.1f%%", frac) + "   \(p.bound)")
         }
+        for note in boundNotes(summary) { print("bound: " + note) }
         if let output { print("chart: \(output)") }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import KernLang
-import Simulator
+@testable import Simulator
 import Render
 import TestSupport
 
@@ -19,5 +19,26 @@ import TestSupport
         #expect(real.contains("launch overhead 3.00 us (in total)"))
         let seed = try rows("Kernels/stack/linear.kern", gpu: "seed-a100")
         #expect(!seed.contains("<th>L2</th>") && !seed.contains("launch overhead"))
+    }
+}
+
+@Suite struct BoundNoteTests {
+    /// Where a verdict needs a word: idle wave slots inside compute time, and phases that
+    /// disagree with the whole run (one definition, stated where run and roofline print it).
+    @Test func notesSayWhatTheVerdictCounts() {
+        var s = RunSummary()
+        s.bound = .memory
+        s.time.unit = .seconds
+        s.time.wave_idle = 2e-6
+        func phase(_ line: Int, _ b: Bound) -> RunSummary.Phase {
+            RunSummary.Phase(label: "l", line: line, read_bytes: 0, write_bytes: 0, flops: 0, time_compute: 0, time_memory: 0, time_total: 0, bound: b)
+        }
+        s.phases = [phase(3, .memory), phase(9, .compute)]
+        #expect(boundNotes(s) == ["compute time includes 2.00 us of SMs idle in partial last waves", "line 9 is compute-bound on its own"])
+        s.phases = [phase(3, .compute)]   // every phase disagrees: the run's verdict is theirs in sum, nothing to single out
+        s.time.wave_idle = nil
+        #expect(boundNotes(s).isEmpty)
+        s.bound = .unknown
+        #expect(boundNotes(s).isEmpty)
     }
 }
