@@ -171,6 +171,14 @@ public func group(_ v: Int64) -> String { group(Double(v)) }
 /// A time in the preset's unit: grouped cycles for the seed's presets, seconds otherwise.
 public func fmtTime(_ t: Double, _ unit: GPUModel.Units) -> String { unit == .cycles ? "\(group(t)) cycles" : fmtSeconds(t) }
 
+/// An axis label in seconds with an engineering unit and three significant digits ("8.74 us").
+public func engineeringSeconds(_ t: Double) -> String {
+    if t == 0 { return "0" }
+    let units: [(Double, String)] = [(1, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")]
+    let (scale, name) = units.first { t >= $0.0 } ?? (1e-12, "ps")
+    return String(format: "%.3g %@", t / scale, name)
+}
+
 public func fmtSeconds(_ t: Double) -> String {
     if t >= 1 { return String(format: "%.3f s", t) }
     if t >= 1e-3 { return String(format: "%.3f ms", t * 1e3) }

@@ -56,7 +56,7 @@ public enum TimelineChart {
         }
         for k in 0...4 {
             let v = tMax * Double(k) / 4
-            let label = unit == .cycles ? String(format: "%.3g cycles", v) : String(format: "%.3g s", v)
+            let label = unit == .cycles ? RooflineChart.tick(v) + " cycles" : engineeringSeconds(v)
             o.append("<text x=\"\(f(X(v)))\" y=\"\(f(y2 + panel + 16))\" text-anchor=\"middle\">\(label)</text>")
         }
         o.append("</svg>")

@@ -42,3 +42,14 @@ import TestSupport
         #expect(boundNotes(s).isEmpty)
     }
 }
+
+@Suite struct AxisUnitTests {
+    /// Axes read in engineering units, three significant digits (the timeline printed "8.74e-06 s").
+    @Test func secondsInEngineeringUnits() {
+        #expect(engineeringSeconds(8.74e-6) == "8.74 us")
+        #expect(engineeringSeconds(0.0123) == "12.3 ms")
+        #expect(engineeringSeconds(2.5) == "2.5 s")
+        #expect(engineeringSeconds(4.2e-10) == "420 ps")
+        #expect(engineeringSeconds(0) == "0")
+    }
+}
