@@ -13,11 +13,14 @@ struct JSONLEventParser {
     private var strings: [(bytes: [UInt8], string: String)] = []
 
     mutating func parse(_ line: Data) -> Event? {
-        line.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count > 2 else { return nil }
-            p = base; end = base + raw.count
-            return event()
-        }
+        line.withUnsafeBytes { parse($0) }
+    }
+
+    /// Parses the line in place (the reader's buffer), with no copy.
+    mutating func parse(_ raw: UnsafeRawBufferPointer) -> Event? {
+        guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count > 2 else { return nil }
+        p = base; end = base + raw.count
+        return event()
     }
 
     private mutating func literal(_ s: StaticString) -> Bool {

@@ -77,10 +77,11 @@ public struct TraceReader {
             var events = LineReader(file: file, start: headerEnd, end: lastStart)
             var fast = JSONLEventParser()
             var n = 0
-            while let line = events.next() {
+            while let range = events.nextRange() {
                 defer { n += 1 }
                 var e: Event
-                if let parsed = fast.parse(line) { e = parsed } else {
+                if let parsed = events.buffer.withUnsafeBytes({ fast.parse(UnsafeRawBufferPointer(rebasing: $0[range])) }) { e = parsed } else {
+                    let line = Data(events.buffer[range])
                     guard let o = try? decoder.decode(Line.self, from: line), o.shape.count == 2 else {
                         throw .message("'\(path)': line \(n + 2) is not a valid event")
                     }
@@ -137,13 +138,20 @@ public struct TraceReader {
 
         /// The next non-empty line (without its newline).
         mutating func next() -> Data? {
+            guard let r = nextRange() else { return nil }
+            return Data(buffer[r])
+        }
+
+        /// Where the next non-empty line (without its newline) lies in `buffer`: valid until the
+        /// next call. Events are parsed in place, with no copy per line.
+        mutating func nextRange() -> Range<Int>? {
             while true {
                 let found: Int? = buffer.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) -> Int? in
                     guard position < b.count, let hit = memchr(b.baseAddress! + position, 0x0A, b.count - position) else { return nil }
                     return UnsafeRawPointer(hit) - UnsafeRawPointer(b.baseAddress!)
                 }
                 if let nl = found {
-                    let line = Data(buffer[position..<nl])
+                    let line = position..<nl
                     offset += UInt64(nl - position + 1)
                     position = nl + 1
                     if line.isEmpty { continue }
@@ -153,7 +161,7 @@ public struct TraceReader {
                 guard consumed < end else {
                     // The last line of the range may lack its newline.
                     guard position < buffer.count else { return nil }
-                    let line = Data(buffer[position...])
+                    let line = position..<buffer.count
                     offset += UInt64(buffer.count - position)
                     position = buffer.count
                     return line
