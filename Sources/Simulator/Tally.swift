@@ -118,6 +118,7 @@ struct Work: Equatable {
     var launchedFlops: Int64 = 0
     var launchedTensorCore: Int64 = 0
 
+    // Field by field rather than through key paths as Tally does: replay adds a Work per event.
     static func - (a: Work, b: Work) -> Work {
         Work(bytes: a.bytes &- b.bytes, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, launches: a.launches &- b.launches,
              kernelFemtoseconds: a.kernelFemtoseconds &- b.kernelFemtoseconds, launchedBytes: a.launchedBytes &- b.launchedBytes,
