@@ -90,10 +90,40 @@ public struct Benchmark {
 public struct NumericsBenchmark {
     public struct Row: Sendable {
         public var kernel: String
-        public var medianSeconds: Double
+        /// Wall time of each run, in order.
+        public var seconds: [Double]
+        public var medianSeconds: Double { Benchmark.median(seconds) }
+    }
+
+    /// NumPy's side: each run's time, and what it ran on.
+    public struct NumPyRun: Sendable {
+        public var seconds: [Double]
+        public var version: String
+        public var blas: String
+        public var threads: String
+        public var medianSeconds: Double { Benchmark.median(seconds) }
     }
 
     public init() {}
+
+    /// The machine a figure was measured on: CPU model and cores.
+    public static var machine: String {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .flatMap { $0.split(separator: ":", maxSplits: 1).last }.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return "\(model), \(cores) core\(cores == 1 ? "" : "s")"
+    }
+
+    /// The BLAS gpusim's numeric runs use, and its threads.
+    public static var blas: String { LinearAlgebra.blasDescription }
+
+    /// Min, median and max of the per-run ratios gpusim time / NumPy time (run i against run i).
+    public static func ratioSpread(_ ours: [Double], _ numpy: [Double]) -> (min: Double, median: Double, max: Double)? {
+        let ratios = zip(ours, numpy).filter { $0.1 > 0 }.map { $0.0 / $0.1 }
+        guard let lo = ratios.min(), let hi = ratios.max() else { return nil }
+        return (lo, Benchmark.median(ratios), hi)
+    }
 
     public func run(kernels: [(name: String, program: CheckedProgram)], gpu: GPUModel, N: Int64, d: Int64, runs: Int) throws -> [Row] {
         var rows: [Row] = []
@@ -111,16 +141,17 @@ public struct NumericsBenchmark {
                 _ = try Runner.runNumeric(program, options: options, numeric: numeric)
                 xs.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
             }
-            rows.append(Row(kernel: name, medianSeconds: Benchmark.median(xs)))
+            rows.append(Row(kernel: name, seconds: xs))
         }
         return rows
     }
 
-    /// The same computation in NumPy (float32 standard attention), median of `runs`; nil when
-    /// python3 with NumPy is not there.
-    public func numpy(N: Int64, d: Int64, runs: Int) -> Double? {
+    /// The same computation in NumPy (float32 standard attention), each of `runs` timed, with
+    /// NumPy's version, BLAS and thread setting (reported, never changed); nil when python3 with
+    /// NumPy is not there.
+    public func numpy(N: Int64, d: Int64, runs: Int) -> NumPyRun? {
         let script = """
-        import time, numpy as np
+        import json, os, time, numpy as np
         N, d, runs = \(N), \(d), \(runs)
         rng = np.random.default_rng(0)
         Q, K, V = (rng.standard_normal((N, d), dtype=np.float32) for _ in range(3))
@@ -133,7 +164,15 @@ public struct NumericsBenchmark {
             P /= P.sum(axis=1, keepdims=True)
             O = P @ V
             ts.append(time.perf_counter() - t)
-        print(sorted(ts)[len(ts) // 2])
+        blas = "unknown BLAS"
+        try:
+            b = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+            blas = (b.get("name", "?") + " " + b.get("version", "")).strip()
+        except Exception:
+            pass
+        env = [k + "=" + os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ]
+        threads = ", ".join(env) if env else "no thread variable set (the BLAS default, every core)"
+        print(json.dumps({"seconds": ts, "version": np.__version__, "blas": blas, "threads": threads}))
         """
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -142,9 +181,11 @@ public struct NumericsBenchmark {
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         do { try p.run() } catch { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { return nil }
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return Double(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        struct Out: Decodable { var seconds: [Double]; var version: String; var blas: String; var threads: String }
+        guard let o = try? JSONDecoder().decode(Out.self, from: data), !o.seconds.isEmpty else { return nil }
+        return NumPyRun(seconds: o.seconds, version: o.version, blas: o.blas, threads: o.threads)
     }
 }

@@ -17,6 +17,12 @@ public enum LinearAlgebra {
     /// OpenBLAS's threads spin and yield between calls: for the small products of tiled kernels
     /// that costs more than it gains, so only large products use every core.
     static let cores = Int32(openblas_get_num_threads())
+
+    /// The BLAS numeric runs use, as a benchmark reports it: OpenBLAS's build line and threads.
+    public static var blasDescription: String {
+        let config = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS"
+        return "\(config.trimmingCharacters(in: .whitespaces)), \(cores) thread\(cores == 1 ? "" : "s") for large products (1 for small ones)"
+    }
     static func threads(_ m: Int, _ k: Int, _ n: Int) {
         let want: Int32 = m * k * n >= 1 << 24 ? cores : 1
         if openblas_get_num_threads() != want { openblas_set_num_threads(want) }

@@ -96,17 +96,35 @@ extension BenchCommand {
         let programs = try kernels.map { (($0 as NSString).lastPathComponent, try loadProgram($0)) }
         let rows = try bench.run(kernels: programs, gpu: gpu, N: n, d: dim, runs: runs)
         let numpy = bench.numpy(N: n, d: dim, runs: runs)
+        let machine = NumericsBenchmark.machine, blas = NumericsBenchmark.blas
         if json {
-            var items = rows.map { ["kernel": $0.kernel, "median_seconds": "\($0.medianSeconds)"] }
-            if let numpy { items.append(["kernel": "numpy standard attention", "median_seconds": "\(numpy)"]) }
-            try printJSON(items)
+            struct Item: Encodable {
+                var kernel: String; var seconds: [Double]; var median_seconds: Double
+                var ratio_to_numpy: [String: Double]?
+            }
+            struct Out: Encodable {
+                var machine: String; var gpusim_blas: String; var numpy_version: String?; var numpy_blas: String?; var numpy_threads: String?
+                var N: Int64; var d: Int64; var runs: Int; var numpy_seconds: [Double]?; var rows: [Item]
+            }
+            let items = rows.map { r in
+                Item(kernel: r.kernel, seconds: r.seconds, median_seconds: r.medianSeconds,
+                     ratio_to_numpy: numpy.flatMap { NumericsBenchmark.ratioSpread(r.seconds, $0.seconds) }.map { ["min": $0.min, "median": $0.median, "max": $0.max] })
+            }
+            try printJSON(Out(machine: machine, gpusim_blas: blas, numpy_version: numpy?.version, numpy_blas: numpy?.blas, numpy_threads: numpy?.threads,
+                              N: n, d: dim, runs: runs, numpy_seconds: numpy?.seconds, rows: items))
             return
         }
-        print("gpusim bench numerics: N = \(n), d = \(dim), f32, median of \(runs) runs")
-        if let numpy { print("  NumPy standard attention (same computation)   \(fmtSeconds(numpy).leftPadded(11))") }
-        else { print("  NumPy: not available (python3 with numpy not found)") }
+        print("gpusim bench numerics: N = \(n), d = \(dim), f32, \(runs) runs each, medians")
+        print("  machine  \(machine)")
+        print("  gpusim   \(blas)")
+        if let numpy {
+            print("  NumPy    \(numpy.version), \(numpy.blas); threads: \(numpy.threads)")
+            print("  NumPy standard attention (same computation)   \(fmtSeconds(numpy.medianSeconds).leftPadded(11))")
+        } else { print("  NumPy: not available (python3 with numpy not found)") }
         for r in rows {
-            let ratio = numpy.map { String(format: "  %.2fx NumPy's time", r.medianSeconds / $0) } ?? ""
+            // The ratio per run (run i against NumPy's run i): its median, and its spread.
+            let ratio = numpy.flatMap { NumericsBenchmark.ratioSpread(r.seconds, $0.seconds) }
+                .map { String(format: "  %.2fx NumPy's time (min %.2fx, max %.2fx)", $0.median, $0.min, $0.max) } ?? ""
             print("  gpusim --numeric \(r.kernel.padding(toLength: 28, withPad: " ", startingAt: 0))\(fmtSeconds(r.medianSeconds).leftPadded(11))\(ratio)")
         }
     }

@@ -221,4 +221,16 @@ func gpusim(_ args: [String], env: [String: String] = [:], cwd: URL = packageRoo
         #expect(rows.map { $0["mode"]! } == ["full simulation", "fast-forward", "full JSONL trace", "full binary trace"])
         #expect(Double(rows[1]["speedup_vs_full"]!)! > 1)
     }
+
+    /// The numerics benchmark says what it ran on (so a figure can be reproduced) and gives
+    /// each run's time; the ratio's spread is over runs paired in order.
+    @Test func benchNumericsNamesTheMachine() throws {
+        let r = try gpusim(["bench", "numerics", "--N", "256", "--runs", "2", "--json"])
+        #expect(r.status == 0)
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect((o["machine"] as? String)?.contains("core") == true)
+        #expect((o["gpusim_blas"] as? String)?.contains("OpenBLAS") == true)
+        let rows = try #require(o["rows"] as? [[String: Any]])
+        #expect(rows.count == 2 && rows.allSatisfy { ($0["seconds"] as? [Double])?.count == 2 })
+    }
 }
