@@ -117,7 +117,10 @@ struct RunCommand: ParsableCommand {
             print(report.render(summary, gpu: gpu))
             for (name, t) in outputValues.sorted(by: { $0.key < $1.key }) { print(Self.values(name, t)) }
             if explainTime { print(report.explainTime(summary, gpu: gpu)) }
-            if let trace { print("  Trace        \(trace) (" + (traceMode == "summary" ? "summary only" : "\(summary.counts.events) events, \(traceFormat.rawValue)") + ")") }
+            if let trace {
+                let detail = traceFormat == .chrome ? " at \(traceDetailName ?? TraceDetail.statement.rawValue) detail" : ""
+                print("  Trace        \(trace) (" + (traceMode == "summary" ? "summary only" : "\(group(summary.counts.events)) events, \(traceFormat.rawValue)\(detail)") + ")")
+            }
         }
     }
 }
