@@ -23,11 +23,7 @@ extension Interpreter {
                 // A top-level grid of an entry that is a GPU kernel itself is one launch of its own.
                 var grid = false
                 if case .loop(parallel: true, _, _, _, _, _) = s.kind, entryLaunches == 1 { grid = true }
-                if grid {
-                    gridEnds.append(tally)
-                    closedGrids += time.launch(tally.work - gridStart)
-                    gridStart = tally.work
-                }
+                if grid { grids.close(at: tally.work, time) }
                 addPhase(Self.header(s.span), line, tally - start, grid: grid)
             case .param, .tensor, .require, .free:
                 try execStmt(s, f)
@@ -90,7 +86,7 @@ extension Interpreter {
         summary.time.compute = computeTime
         summary.time.memory = memoryTime
         let launches = time.launches(tally.launches + entryLaunches)
-        let kernel = time.run(tally, entryIsGPUKernel: entryLaunches == 1, gridEnds: gridEnds)
+        let kernel = time.run(tally, entryIsGPUKernel: entryLaunches == 1, grids: grids)
         summary.time.total = kernel + launches
         if gpu.modelsLaunches {
             summary.time.launch_overhead = launches

@@ -102,11 +102,8 @@ public final class Interpreter {
     /// The entry kernel is a GPU kernel of its own unless it only launches others.
     var entryLaunches: Int64 = 0
     var gpuKernel: [Int: Bool] = [:]
-    /// An entry that is a GPU kernel: the tallies where its top-level grids (its launches) ended.
-    var gridEnds: [Tally] = []
-    /// The same grids' own times summed, and the work where the last one ended (the clock).
-    var closedGrids = 0.0
-    var gridStart = Work()
+    /// An entry that is a GPU kernel: its top-level grids (its launches) as they ended.
+    var grids = GridClock()
     /// Where the GPU kernel launched now began (nil between launches).
     var openLaunch: Work?
     var seq: Int64 = 0
@@ -214,7 +211,7 @@ public final class Interpreter {
 
     /// The clock events are stamped with after work `w`, during the launch that began at `open`.
     func clock(_ w: Work, openLaunch open: Work?) -> Double {
-        time.clock(w, openLaunch: open, entryIsGPUKernel: entryLaunches == 1, closedGrids: closedGrids, gridStart: gridStart)
+        time.clock(w, openLaunch: open, entryIsGPUKernel: entryLaunches == 1, grids: grids)
     }
 
     func runKernel(_ frame: Frame, isEntry: Bool) throws(SimulationError) {

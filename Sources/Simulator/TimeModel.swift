@@ -67,36 +67,45 @@ struct TimeModel {
 
     /// The run's kernel time, launch overhead aside. Presets that model launches sum each
     /// launch's own overlap of compute and memory: the `run`s of GPU kernels as they ended, or,
-    /// for an entry that is a GPU kernel (`gridEnds`: the tallies where its top-level grids
-    /// ended), its grids (statements around them join the next grid, trailing ones the last;
-    /// without grids the whole entry is one launch). The seed's model composes the totals.
-    func run(_ t: Tally, entryIsGPUKernel: Bool, gridEnds: [Tally]) -> Double {
+    /// for an entry that is a GPU kernel, its top-level grids (`grids`; statements around them
+    /// join the next grid, trailing ones the last; without grids the whole entry is one
+    /// launch). The seed's model composes the totals.
+    func run(_ t: Tally, entryIsGPUKernel: Bool, grids: GridClock) -> Double {
         guard gpu.modelsLaunches else { return launch(t) }
         guard entryIsGPUKernel else { return launched(t.kernelFemtoseconds, plus: t.work) }
-        var bounds = gridEnds
-        if !bounds.isEmpty { bounds.removeLast() }
-        bounds.append(t)
-        var total = 0.0, previous = Tally()
-        for b in bounds {
-            total += launch(b - previous)
-            previous = b
-        }
-        return total
+        return grids.beforeLast + launch(t.work - (grids.lastStart ?? Work()))
     }
 
     /// The clock an event is stamped with, after work `w`, composed as the run's time is: the
     /// seed's model composes all work; an entry that launches kernels adds the launches that
     /// ended (each overlapped on its own) to the rest composed; an entry that is a GPU kernel
-    /// adds its ended grids (`closedGrids`, which ended at work `gridStart`) to the open one.
+    /// adds its ended grids (`grids`) to the open one.
     /// While a GPU kernel it launched runs (it started at work `openLaunch`), that launch is
     /// timed on its own, as it will be when it ends, so the clock never goes back. Launch
     /// overhead on top. The end of a run is stamped with its `time.total`.
-    func clock(_ w: Work, openLaunch: Work?, entryIsGPUKernel: Bool, closedGrids: Double, gridStart: Work) -> Double {
+    func clock(_ w: Work, openLaunch: Work?, entryIsGPUKernel: Bool, grids: GridClock) -> Double {
         guard gpu.modelsLaunches else { return launch(w) + launches(w.launches) }
-        if entryIsGPUKernel { return closedGrids + launch(w - gridStart) + launches(w.launches + 1) }
+        if entryIsGPUKernel { return grids.closed + launch(w - grids.openStart) + launches(w.launches + 1) }
         if let start = openLaunch {
             return launched(w.kernelFemtoseconds + Self.femtoseconds(launch(w - start)), plus: start) + launches(w.launches)
         }
         return launched(w.kernelFemtoseconds, plus: w) + launches(w.launches)
+    }
+}
+
+/// The top-level grids of an entry that is a GPU kernel, each a launch of its own: their
+/// times summed as they end (in order, so the run's total and the clock add alike).
+struct GridClock {
+    /// All ended grids' times, and all but the last one's.
+    var closed = 0.0, beforeLast = 0.0
+    /// Where the last ended grid began (trailing statements join it), and where the open part begins.
+    var lastStart: Work?
+    var openStart = Work()
+
+    mutating func close(at w: Work, _ time: TimeModel) {
+        beforeLast = closed
+        closed += time.launch(w - openStart)
+        lastStart = openStart
+        openStart = w
     }
 }
