@@ -176,7 +176,7 @@ import TestSupport
         let trace = dir.appendingPathComponent("big.jsonl").path
         let run = try gpusim(["run", "flash", "--gpu", "seed-a100", "--N", "26800", "--d", "128", "--trace", trace])
         #expect(run.status == 0)
-        let events = try #require(run.out.split(separator: "(").last.flatMap { Int($0.split(separator: " ")[0]) })
+        let events = try #require(run.out.split(separator: "(").last.flatMap { Int($0.split(separator: " ")[0].replacingOccurrences(of: ",", with: "")) })
         #expect(events >= 1_000_000)
         let size = try #require((try FileManager.default.attributesOfItem(atPath: trace))[.size] as? NSNumber).int64Value
         #expect(size > 150_000_000)   // what splitting the file in memory used to cost, at least
