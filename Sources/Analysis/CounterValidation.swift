@@ -41,8 +41,19 @@ public struct CounterValidation: Sendable {
         var kernel_time_ns: Int64
     }
 
-    /// The shipped kernel and parameters for a workload family, or why there is none.
-    static func model(_ family: String, _ p: [String: ParamValue]) -> Result<(String, [String: ParamValue]), ImportError> {
+    /// The output tile of a cuBLAS kernel, from its name (`nvjet_sm90_hsh_256x128_64x4_...`:
+    /// 256 x 128), as the measured launch chose it.
+    static func gemmTile(kernelName: String) -> (Int64, Int64)? {
+        for part in kernelName.split(separator: "_") {
+            let xy = part.split(separator: "x")
+            if xy.count == 2, let a = Int64(xy[0]), let b = Int64(xy[1]) { return (a, b) }
+        }
+        return nil
+    }
+
+    /// The shipped kernel and parameters for a workload family, or why there is none. A GEMM
+    /// gets the output tile its measured kernel used (`tile`), else 128 x 128.
+    static func model(_ family: String, _ p: [String: ParamValue], tile: (Int64, Int64)? = nil) -> Result<(String, [String: ParamValue]), ImportError> {
         func v(_ k: String) -> ParamValue? { p[k] }
         switch family {
         case "eager":
@@ -55,9 +66,11 @@ public struct CounterValidation: Sendable {
         case "triton_flash":
             return .success(("stack/sdpa_flash", ["N": v("N")!, "d": v("d")!, "BH": v("BH")!, "Br": v("BM")!, "Bc": v("BN")!]))
         case "gemm":
-            // A GEMM as a tiled grid over 128 x 128 output tiles; one row (a GEMV) as 1 x 128.
-            let one = v("M") == .int(1)
-            return .success(("stack/matmul", ["T": v("M")!, "K": v("K")!, "N": v("N")!, "BM": .int(one ? 1 : 128), "BN": .int(128)]))
+            // A GEMM as a tiled grid over output tiles, at most M rows tall (a GEMV: one row).
+            var m: Int64 = 128
+            if case .int(let x)? = v("M") { m = x }
+            let (bm, bn) = tile ?? (128, 128)
+            return .success(("stack/matmul", ["T": v("M")!, "K": v("K")!, "N": v("N")!, "BM": .int(Swift.min(m, bm)), "BN": .int(bn)]))
         case "rmsnorm":
             return .success(("stack/rmsnorm", ["T": v("T")!, "d": v("D")!]))
         case "decode_attention":
@@ -75,7 +88,10 @@ public struct CounterValidation: Sendable {
             throw ImportError("'\(measurementsPath)' is not a measurements file (a JSON object of workloads with \"workload\", \"params\", \"ncu_file\", DRAM bytes and kernel_time_ns)")
         }
         for (name, e) in entries.sorted(by: { $0.key < $1.key }) {
-            switch Self.model(e.workload, e.params) {
+            let dir = (measurementsPath as NSString).deletingLastPathComponent
+            let measured = try? NsightCSV.read((dir as NSString).appendingPathComponent(e.ncu_file))
+            let tile = e.workload == "gemm" ? measured?.launches.first.flatMap { Self.gemmTile(kernelName: $0.name) } : nil
+            switch Self.model(e.workload, e.params, tile: tile) {
             case .failure(let why): skipped.append((name, why.description))
             case .success(let (kernel, params)):
                 do {

@@ -34,6 +34,17 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// Whether `parallel` grids run in waves over the SMs, the last wave leaving SMs idle
     /// (nil or false: every block runs on the whole GPU, the seed's model).
     public var waveQuantisation: Bool? = nil
+    /// L2 partitions: data the SMs on both sides of the chip read is held in both halves, so
+    /// the capacity shared data can use is the L2 over the partitions (nil: 1).
+    public var l2Partitions: Int? = nil
+    /// Bytes per time unit the L2 serves the SMs (nil: L2 hits cost no time).
+    public var l2Bandwidth: Double? = nil
+    /// Special-function-unit operations per time unit (nil: special ops are FLOPs at the
+    /// CUDA-core rate, with their `flopWeights`).
+    public var sfuRate: Double? = nil
+    /// Time every launch takes on top of its work: filling the SMs and draining the last
+    /// stores (nil: none).
+    public var launchLatency: Double? = nil
 
     /// Whether the preset models GPU kernel launches: each pays the launch overhead, and each
     /// launch's compute and memory overlap on their own (the seed's presets do neither).
@@ -42,6 +53,8 @@ public struct GPUModel: Sendable, Codable, Equatable {
     public var modelsWaves: Bool { waveQuantisation == true }
     /// Whether the blocks of a wave share the tiles they load through L2 (waves and an L2).
     public var modelsL2: Bool { modelsWaves && l2Bytes > 0 }
+    /// The L2 bytes data shared by all SMs can occupy.
+    public var l2EffectiveBytes: Double { Double(l2Bytes) / Double(Swift.max(1, l2Partitions ?? 1)) }
     /// Whether sizes are counted in elements of one fixed size (the seed's model); summaries
     /// and reports then also give elements.
     public var countsElements: Bool { elementBytes != nil }
@@ -83,12 +96,13 @@ public struct GPUModel: Sendable, Codable, Equatable {
     }
 
     static func real(_ name: String, _ desc: String, sms: Int, sramKB: Int64, l2MB: Int64, hbmGB: Int64,
-                     bandwidthGBs: Double, tensorTF: Double, fp32TF: Double) -> GPUModel {
+                     bandwidthGBs: Double, tensorTF: Double, fp32TF: Double, clockGHz: Double, l2TBs: Double) -> GPUModel {
         GPUModel(name: name, description: desc, units: .seconds, elementBytes: nil, sramBytes: sramKB * 1024, sms: sms,
                  l2Bytes: l2MB << 20, hbmBytes: hbmGB << 30, hbmBandwidth: bandwidthGBs * 1e9,
                  matmulFlops: tensorTF * 1e12, vectorFlops: fp32TF * 1e12,
                  hbmEfficiency: 0.88, computeEfficiency: 0.80, overlap: true, flopWeights: seedWeights,
-                 launchOverhead: 3e-6, waveQuantisation: true)
+                 launchOverhead: 3e-6, waveQuantisation: true, l2Partitions: 2, l2Bandwidth: l2TBs * 1e12,
+                 sfuRate: Double(sms) * 16 * clockGHz * 1e9, launchLatency: 2.6e-6)
     }
 
     /// The built-in presets. Real ones: vendor datasheets (dense rates); achievable fractions
@@ -101,13 +115,13 @@ public struct GPUModel: Sendable, Codable, Equatable {
         seed("seed-a100", sramElements: 131_072, flopsPerCycle: 150, hbm: 80 << 30),
         seed("seed-h100", sramElements: 196_608, flopsPerCycle: 300, hbm: 80 << 30),
         real("a100-40gb", "NVIDIA A100 SXM 40 GB (HBM2)", sms: 108, sramKB: 164, l2MB: 40, hbmGB: 40,
-             bandwidthGBs: 1555, tensorTF: 312, fp32TF: 19.5),
+             bandwidthGBs: 1555, tensorTF: 312, fp32TF: 19.5, clockGHz: 1.41, l2TBs: 7.2),
         real("a100-80gb", "NVIDIA A100 SXM 80 GB (HBM2e)", sms: 108, sramKB: 164, l2MB: 40, hbmGB: 80,
-             bandwidthGBs: 2039, tensorTF: 312, fp32TF: 19.5),
+             bandwidthGBs: 2039, tensorTF: 312, fp32TF: 19.5, clockGHz: 1.41, l2TBs: 7.2),
         real("h100-sxm", "NVIDIA H100 SXM 80 GB (HBM3)", sms: 132, sramKB: 228, l2MB: 50, hbmGB: 80,
-             bandwidthGBs: 3350, tensorTF: 989, fp32TF: 67),
+             bandwidthGBs: 3350, tensorTF: 989, fp32TF: 67, clockGHz: 1.83, l2TBs: 9.4),
         real("h200", "NVIDIA H200 141 GB (HBM3e)", sms: 132, sramKB: 228, l2MB: 50, hbmGB: 141,
-             bandwidthGBs: 4800, tensorTF: 989, fp32TF: 67),
+             bandwidthGBs: 4800, tensorTF: 989, fp32TF: 67, clockGHz: 1.83, l2TBs: 9.4),
     ]
 
     public static let defaultPreset = "a100-80gb"
@@ -135,6 +149,10 @@ public struct GPUModel: Sendable, Codable, Equatable {
             var flopWeights: [String: Int]?
             var launchOverhead: Double?
             var waveQuantisation: Bool?
+            var l2Partitions: Int?
+            var l2Bandwidth: Double?
+            var sfuRate: Double?
+            var launchLatency: Double?
         }
         let p: Partial
         do { p = try JSONDecoder().decode(Partial.self, from: data) } catch let e as DecodingError {
@@ -151,6 +169,10 @@ public struct GPUModel: Sendable, Codable, Equatable {
         if let v = p.vectorFlops { try positive(v, "vectorFlops") }
         if let v = p.sms { try positive(Double(v), "sms") }
         if let v = p.hbmBytes { try positive(Double(v), "hbmBytes") }
+        if let v = p.l2Partitions { try positive(Double(v), "l2Partitions") }
+        if let v = p.l2Bandwidth { try positive(v, "l2Bandwidth") }
+        if let v = p.sfuRate { try positive(v, "sfuRate") }
+        if let v = p.launchLatency, !(v >= 0 && v.isFinite) { throw SimulationError.input("\(path): 'launchLatency' must be a number >= 0, got \(v)") }
         if let v = p.launchOverhead, !(v >= 0 && v.isFinite) { throw SimulationError.input("\(path): 'launchOverhead' must be a number >= 0, got \(v)") }
         if let e = p.elementBytes, e <= 0 || e > 16 { throw SimulationError.input("\(path): 'elementBytes' must be 1 to 16, got \(e)") }
         for (k, v) in [("hbmEfficiency", p.hbmEfficiency), ("computeEfficiency", p.computeEfficiency)] {
@@ -170,7 +192,8 @@ public struct GPUModel: Sendable, Codable, Equatable {
                         hbmBytes: p.hbmBytes, hbmBandwidth: p.hbmBandwidth, matmulFlops: p.matmulFlops,
                         vectorFlops: p.vectorFlops ?? p.matmulFlops, hbmEfficiency: p.hbmEfficiency ?? 1,
                         computeEfficiency: p.computeEfficiency ?? 1, overlap: p.overlap ?? (units == .seconds), flopWeights: weights,
-                        launchOverhead: p.launchOverhead, waveQuantisation: p.waveQuantisation)
+                        launchOverhead: p.launchOverhead, waveQuantisation: p.waveQuantisation,
+                        l2Partitions: p.l2Partitions, l2Bandwidth: p.l2Bandwidth, sfuRate: p.sfuRate, launchLatency: p.launchLatency)
     }
 
     public static func describe(_ e: DecodingError) -> String {

@@ -33,59 +33,79 @@ extension Interpreter {
         return v
     }
 
-    /// The HBM bytes of a load inside a grid. The blocks of a wave (one per SM) run in step, so a
-    /// tile that several of them load at the same step comes from HBM once and from L2 for the
-    /// rest: a wave fetches a load once per distinct value of the grid coordinates its slice
-    /// depends on (GEMM: X[i, k] once per block row, W[k, j] once per block column; attention:
-    /// K and V tiles once per head). Nothing stays in L2 across a block's own iterations or
-    /// across waves, so private re-reads (FlashAttention's Q and O) still go to HBM.
-    func dramShare(_ bytes: Int64, _ s: RStmt, _ ref: RTensorRef) -> Int64 {
-        guard !gridLevels.isEmpty, gpu.l2Bytes > 0, bytes > 0 else { return bytes }
-        let key = s.span.start &* 31 &+ gridLevels.count
-        let share: (fetches: Int64, blocks: Int64)
-        if let c = shareCache[key] { share = c } else {
-            // The grid coordinates the slice's position depends on.
-            var used = Set<Int>()
-            for slice in ref.slices ?? [] {
-                let exprs: [RExpr] = switch slice { case .all: []; case .index(let e): [e]; case .range(let a, let b): [a, b] }
-                for e in exprs {
-                    IRWalk.inspect(e) { n in
-                        if case .expr(let x) = n, case .local(let slot) = x.kind, let level = gridLevels.firstIndex(where: { $0.slot == slot }) { used.insert(level) }
-                        return true
-                    }
+    /// The grid levels (bit i: level i of `gridLevels`) a tensor slice's position depends on.
+    func gridDims(_ slices: [RSlice]?) -> UInt64 {
+        var used: UInt64 = 0
+        for slice in slices ?? [] {
+            let exprs: [RExpr] = switch slice { case .all: []; case .index(let e): [e]; case .range(let a, let b): [a, b] }
+            for e in exprs {
+                IRWalk.inspect(e) { n in
+                    if case .expr(let x) = n, case .local(let slot) = x.kind, let level = gridLevels.firstIndex(where: { $0.slot == slot }) { used |= 1 << level }
+                    return true
                 }
             }
-            share = Self.waveFetches(levels: gridLevels.map(\.count), dims: used, wave: Int64(Swift.max(1, gpu.sms)))
-            shareCache[key] = share
         }
-        guard share.blocks > 0, share.fetches < share.blocks else { return bytes }
-        let (p, o) = bytes.multipliedReportingOverflow(by: share.fetches)
-        return o ? Int64((Double(bytes) * Double(share.fetches) / Double(share.blocks)).rounded()) : p / share.blocks
+        return used
     }
 
-    /// Over the waves of a grid (blocks in row-major order of `levels`, `wave` at a time), the
-    /// number of distinct block coordinates on `dims` summed over waves, and the block count.
-    static func waveFetches(levels c: [Int64], dims: Set<Int>, wave: Int64) -> (fetches: Int64, blocks: Int64) {
-        let n = c.count
-        var b: Int64 = 1
-        for x in c { let (p, o) = b.multipliedReportingOverflow(by: x); if o { return (1, 1) }; b = p }
-        guard b > 0 else { return (0, 0) }
-        if dims.count == n { return (b, b) }
-        let sorted = dims.sorted()
-        let suffix = sorted == Array((n - dims.count)..<n), prefix = sorted == Array(0..<dims.count)
-        var span: Int64 = 1   // distinct coordinates on dims
-        for d in dims { span *= c[d] }
-        var inner: Int64 = 1  // blocks per step of the last dim in a prefix
-        for d in dims.count..<n { inner *= c[d] }
-        var fetches: Int64 = 0, s: Int64 = 0
-        while s < b {
-            let e = Swift.min(b, s + wave)
-            if dims.isEmpty { fetches += 1 }
-            else if suffix { fetches += Swift.min(e - s, span) }
-            else if prefix { fetches += (e - 1) / inner - s / inner + 1 }
-            else { fetches += Swift.min(e - s, span) }   // other shapes: at most one per coordinate
-            s = e
+    /// The L2 of the current grid as seen at the depth of its parallel nest entered so far: every
+    /// tensor its body names (a view counts its own part of the tensor), with the grid levels its
+    /// slices depend on (data-dependent rows of gathers and scatters: all of them).
+    func l2Grid(_ f: Frame) -> L2Grid? {
+        guard gpu.modelsL2, !gridLevels.isEmpty, let body = gridBody else { return nil }
+        if let g = l2Grids[gridLevels.count] { return g }
+        var byTensor: [Int: L2Grid.Tensor] = [:]
+        let all: UInt64 = gridLevels.count >= 64 ? .max : (1 << gridLevels.count) - 1
+        func add(_ local: Int, _ dims: UInt64) {
+            let id = f.tensors[local], t = tensors[id]
+            var bytes = t.bytes
+            if let fixed = f.views[local]?.count, fixed > 0 { bytes /= Swift.max(1, t.shape.prefix(fixed).reduce(1, *)) }
+            byTensor[id, default: .init(id: id, bytes: bytes, dims: 0, carried: l2Carried[id] ?? 0)].dims |= dims
         }
-        return (fetches, b)
+        IRWalk.inspect(body) { n in
+            guard case .stmt(let st) = n else { return true }
+            switch st.kind {
+            case .load(_, _, let ref), .store(_, let ref): add(ref.tensor, gridDims(ref.slices))
+            case .gather(_, _, let table, _, _), .scatter(_, let table, _, _): add(table, all)
+            default: break
+            }
+            return true
+        }
+        let g = L2Grid(levels: gridLevels.map(\.count), wave: Int64(Swift.max(1, gpu.sms)), capacity: gpu.l2EffectiveBytes,
+                       tensors: byTensor.values.sorted { $0.id < $1.id })
+        l2Grids[gridLevels.count] = g
+        return g
+    }
+
+    /// The HBM bytes of a load inside a grid: its share of the L2 misses (see `L2Grid.readShare`).
+    /// Blocks of one wave that load a tile at the same step fetch it once; later blocks find it
+    /// in L2 while what ran in between fits there. Outside grids every load reads HBM.
+    func dramShare(_ bytes: Int64, _ s: RStmt, _ ref: RTensorRef, _ f: Frame) -> Int64 {
+        guard bytes > 0, let grid = l2Grid(f) else { return bytes }
+        let key = s.span.start &* 31 &+ gridLevels.count
+        let share: Double
+        if let c = shareCache[key] { share = c } else {
+            share = grid.readShare(gridDims(ref.slices), carried: l2Carried[f.tensors[ref.tensor]] ?? 0)
+            shareCache[key] = share
+        }
+        return Int64((Double(bytes) * share).rounded())
+    }
+
+    /// The HBM bytes a store inside a grid writes while the grid runs: L2 is write-back, and
+    /// under `--cache flush` what the last blocks stored is still dirty in it when the launch
+    /// ends (written back before the next launch, outside this one's counters). Under `--cache
+    /// warm` every stored byte is written back by the end of the run.
+    func writeShare(_ bytes: Int64, _ f: Frame) -> Int64 {
+        guard options.cache == .flush, bytes > 0, let grid = l2Grid(f) else { return bytes }
+        return Int64((Double(bytes) * grid.writeShare).rounded())
+    }
+
+    /// At the end of a grid, what it leaves in L2 for the next launch (`--cache warm`).
+    func leaveL2() {
+        defer { gridBody = nil; l2Grids = [:]; shareCache = [:] }
+        guard options.cache == .warm, let deepest = l2Grids.keys.max(), let g = l2Grids[deepest] else { return }
+        var sizes: [Int: Int64] = [:]
+        for id in l2Carried.keys { sizes[id] = tensors[id].bytes }
+        l2Carried = g.leftBehind(after: l2Carried, sizes: sizes)
     }
 }

@@ -59,12 +59,16 @@ extension Interpreter {
         tally.bump(.tensorRead, tensor, by: fromHBM)
     }
 
-    func countWrite(_ bytes: Int64, tensor: Int) throws(SimulationError) {
-        let (v, o) = tally.writeBytes.addingReportingOverflow(bytes)
+    /// Counts a write of `bytes` the SMs make, of which `dram` reach HBM during the launch (the
+    /// rest is still dirty in L2 when it ends).
+    func countWrite(_ bytes: Int64, tensor: Int, dram: Int64? = nil) throws(SimulationError) {
+        let toHBM = dram ?? bytes
+        let (v, o) = tally.writeBytes.addingReportingOverflow(toHBM)
         if o { throw .input("HBM write bytes overflowed a 64-bit counter") }
         tally.writeBytes = v
+        tally.l2WriteBytes &+= bytes
         tally.stores += 1
-        tally.bump(.tensorWrite, tensor, by: bytes)
+        tally.bump(.tensorWrite, tensor, by: toHBM)
     }
 
     /// Charges an elementwise/reduction op's FLOPs and time (no allocation).
@@ -72,8 +76,10 @@ extension Interpreter {
         let flops = cost.flops(op, elements: elements)
         if flops == .max { throw fail("FLOP count overflowed a 64-bit counter", span) }
         try tally.addFlops(flops, special: op.isSpecial)
+        let sfu = elements &* op.sfuOpsPerElement
+        tally.sfuOps &+= sfu
         tally.computes += 1
-        let dt = time.compute(flops: flops, tensorCore: 0)
+        let dt = time.compute(flops: flops, tensorCore: 0, special: op.isSpecial ? flops : 0, sfuOps: sfu)
         if sink != nil { try emit(.compute, op: op.key, name: name, rows: rows, cols: cols, bytes: 0, flops: flops, duration: dt, span) } else { countEvent() }
     }
 

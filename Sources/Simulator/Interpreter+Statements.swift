@@ -68,7 +68,7 @@ extension Interpreter {
             // The outermost parallel loop is a grid: its blocks run in waves over the SMs.
             let grid = parallel && parallelDepth == 0 && gpu.modelsWaves
             let gridStart = grid ? tally : nil, sramBase = sramCurrent
-            if grid { gridPeak = sramCurrent; shareCache = [:] }
+            if grid { gridPeak = sramCurrent; gridBody = body; l2Grids = [:]; shareCache = [:] }
             let blocks = parallel && isInnermostParallel(s, body)
             if parallel { parallelDepth += 1 }
             defer { if parallel { parallelDepth -= 1 } }
@@ -92,7 +92,7 @@ extension Interpreter {
                 try iterate(count: count, full: count, uniform: uniform, slot: slot, blocks: blocks,
                             gridLevel: parallel && gpu.modelsWaves, body, f, s) { k in .int(from + k * step) }
             }
-            if let gridStart { endGrid(gridStart, sramBase: sramBase) }
+            if let gridStart { endGrid(gridStart, sramBase: sramBase); leaveL2() }
         case .ifStmt(let c, let t, let e):
             if try bool(c, f) { try exec(t, f) } else if let e { try exec(e, f) }
         case .repeatLoop(let countE, let body):
@@ -104,7 +104,7 @@ extension Interpreter {
             let bytes = cost.bytes(elements: rows * cols, t.dtype)
             let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
             numerics?.load(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
-            let dram = dramShare(bytes, s, ref)
+            let dram = dramShare(bytes, s, ref, f)
             try countRead(bytes, tensor: f.tensors[ref.tensor], dram: dram)
             try bind(slot, id, f)
             if sink != nil {
@@ -172,10 +172,11 @@ extension Interpreter {
                 throw fail("cannot store a \(fmtTile(v)) tile into \(ref.name)[...], a (\(rows) x \(cols)) slice", s.span)
             }
             let bytes = cost.bytes(elements: rows * cols, t.dtype)
-            try countWrite(bytes, tensor: f.tensors[ref.tensor])
+            let dram = writeShare(bytes, f)
+            try countWrite(bytes, tensor: f.tensors[ref.tensor], dram: dram)
             numerics?.store(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
             if sink != nil {
-                try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: bytes), s.span)
+                try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: dram), s.span, dram: dram)
             } else {
                 countEvent()
             }

@@ -52,7 +52,7 @@ extension Interpreter {
             tensor_core_flops: d.tensorCoreFlops, time_compute: compute, time_memory: memory,
             time_total: time.stretch(d) + time.launches(d.launches),
             bound: Bound(compute: compute, memory: memory),
-            l2_bytes: gpu.modelsL2 ? d.l2ReadBytes + d.writeBytes : nil,
+            l2_bytes: gpu.modelsL2 ? d.l2ReadBytes + d.l2WriteBytes : nil,
             launches: gpu.modelsLaunches && launches > 0 ? launches : nil,
             launch_overhead: gpu.modelsLaunches && d.launches > 0 ? time.launches(d.launches) : nil))
     }
@@ -95,7 +95,8 @@ extension Interpreter {
         if gpu.modelsL2 {
             // Every store passes through L2 (write-back), so L2 traffic is requested reads plus writes.
             summary.l2 = .init(read_bytes: tally.l2ReadBytes, hit_bytes: tally.l2ReadBytes - tally.readBytes,
-                               bytes: tally.l2ReadBytes + tally.writeBytes)
+                               write_bytes: tally.l2WriteBytes, dirty_bytes: tally.l2WriteBytes - tally.writeBytes,
+                               bytes: tally.l2ReadBytes + tally.l2WriteBytes, cache: options.cache)
         }
         if gpu.modelsWaves {
             summary.time.wave_idle = time.compute(flops: tally.idleTensorCoreFlops + tally.idleVectorFlops, tensorCore: tally.idleTensorCoreFlops)

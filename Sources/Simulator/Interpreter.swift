@@ -11,8 +11,13 @@ public struct RunOptions: Sendable {
     public var timeoutSeconds: Double?
     /// A deterministic budget of interpreted statements (for fuzzing and tests).
     public var maxSteps: Int64?
-    public init(gpu: GPUModel, overrides: [String: ParamValue] = [:], maxEvents: Int64? = nil, timeoutSeconds: Double? = nil, maxSteps: Int64? = nil) {
+    /// Whether each launch starts with an empty L2 (`flush`, the default) or finds what earlier
+    /// launches left there (`warm`).
+    public var cache: CacheMode
+    public init(gpu: GPUModel, overrides: [String: ParamValue] = [:], maxEvents: Int64? = nil, timeoutSeconds: Double? = nil, maxSteps: Int64? = nil,
+                cache: CacheMode = .flush) {
         self.gpu = gpu; self.overrides = overrides; self.maxEvents = maxEvents; self.timeoutSeconds = timeoutSeconds; self.maxSteps = maxSteps
+        self.cache = cache
     }
 }
 
@@ -96,9 +101,13 @@ public final class Interpreter {
     /// The parallel loops of the current grid entered so far, outermost first: their loop
     /// variables and trip counts (the grid's block coordinates).
     var gridLevels: [(slot: Int, count: Int64)] = []
-    /// Per load statement in the current grid: DRAM fetches per wave summed over the waves, and
-    /// the blocks they are spread over (see `dramShare`).
-    var shareCache: [Int: (fetches: Int64, blocks: Int64)] = [:]
+    /// The current grid's body, its L2 as seen at each depth of its parallel nest, and each
+    /// load statement's DRAM share (see `dramShare`).
+    var gridBody: RBlock?
+    var l2Grids: [Int: L2Grid] = [:]
+    var shareCache: [Int: Double] = [:]
+    /// `--cache warm`: the fraction of each tensor (by global id) the last grid left in L2.
+    var l2Carried: [Int: Double] = [:]
     /// The entry kernel is a GPU kernel of its own unless it only launches others.
     var entryLaunches: Int64 = 0
     var gpuKernel: [Int: Bool] = [:]

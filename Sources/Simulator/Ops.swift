@@ -43,10 +43,15 @@ public enum TileOp: Int, CaseIterable, Sendable {
         }
     }
     /// Special-function-unit operations (weight above 1 in the seed), reported apart from plain ALU work.
-    public var isSpecial: Bool {
+    public var isSpecial: Bool { sfuOpsPerElement > 0 }
+    /// Operations per element on the special-function units (MUFU: ex2, rcp, rsqrt, sin, tanh):
+    /// silu is an exp and a reciprocal, softmax one exp per element (its division is one
+    /// reciprocal per row, then multiplies).
+    public var sfuOpsPerElement: Int64 {
         switch self {
-        case .div, .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .silu, .softmax, .sinusoidal: true
-        default: false
+        case .silu: 2
+        case .div, .exp, .log, .sqrt, .rsqrt, .tanh, .gelu, .softmax, .sinusoidal: 1
+        default: 0
         }
     }
 }

@@ -25,12 +25,19 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// Reads as the SMs request them and the part L2 served (presets with an L2 model), and all
     /// L2 traffic, reads and writes, as Nsight Compute's `lts__t_bytes` counts it. A measured
     /// trace knows only the last.
+    /// Writes as the SMs make them, and the part still dirty in L2 when their launch ended
+    /// (`cache` flush: written back between launches, outside every launch's DRAM counters).
     public struct L2: Sendable, Codable, Equatable {
         public var read_bytes: Int64?
         public var hit_bytes: Int64?
+        public var write_bytes: Int64?
+        public var dirty_bytes: Int64?
         public var bytes: Int64?
-        public init(read_bytes: Int64? = nil, hit_bytes: Int64? = nil, bytes: Int64? = nil) {
-            self.read_bytes = read_bytes; self.hit_bytes = hit_bytes; self.bytes = bytes
+        public var cache: CacheMode?
+        public init(read_bytes: Int64? = nil, hit_bytes: Int64? = nil, write_bytes: Int64? = nil, dirty_bytes: Int64? = nil,
+                    bytes: Int64? = nil, cache: CacheMode? = nil) {
+            self.read_bytes = read_bytes; self.hit_bytes = hit_bytes; self.write_bytes = write_bytes; self.dirty_bytes = dirty_bytes
+            self.bytes = bytes; self.cache = cache
         }
     }
     /// A trace imported from a profiler: the tool, and the parts of this summary it did not

@@ -22,6 +22,11 @@ struct Tally: Equatable {
     var idleVectorFlops: Int64 = 0
     /// Bytes the SMs read (through L2); `readBytes` is what came from HBM.
     var l2ReadBytes: Int64 = 0
+    /// Bytes the SMs wrote (into L2); `writeBytes` is what reached HBM during the launches.
+    var l2WriteBytes: Int64 = 0
+    /// Operations on the special-function units (an exp, a reciprocal square root: one per
+    /// element of a special tile op, two for silu).
+    var sfuOps: Int64 = 0
     /// Presets that model launches: the kernel time of the GPU kernels run so far, each
     /// launch's compute and memory overlapped on their own, in femtoseconds (an integer, so
     /// fast-forward stays exact), and the work those launches did (what is left is the
@@ -57,7 +62,7 @@ struct Tally: Equatable {
     nonisolated(unsafe) static let fields: [WritableKeyPath<Tally, Int64>] = [
         \.readBytes, \.writeBytes, \.flops, \.matmulFlops, \.tensorCoreFlops, \.elementwiseFlops,
         \.specialFlops, \.loads, \.stores, \.computes, \.launches, \.overflows,
-        \.blocks, \.idleTensorCoreFlops, \.idleVectorFlops, \.l2ReadBytes,
+        \.blocks, \.idleTensorCoreFlops, \.idleVectorFlops, \.l2ReadBytes, \.l2WriteBytes, \.sfuOps,
         \.kernelFemtoseconds, \.launchedBytes, \.launchedFlops, \.launchedTensorCoreFlops, \.events,
     ]
 
@@ -109,6 +114,11 @@ struct Tally: Equatable {
 /// recorded work plus the skipped iterations' difference).
 struct Work: Equatable {
     var bytes: Int64 = 0
+    /// Bytes through L2 (reads and writes the SMs make) and special-function operations.
+    var l2Bytes: Int64 = 0
+    var sfuOps: Int64 = 0
+    /// FLOPs of special tile ops (what `sfuOps` replace on a preset with special-function units).
+    var special: Int64 = 0
     /// Effective FLOPs: work plus the idle slots of partial waves.
     var flops: Int64 = 0
     var tensorCore: Int64 = 0
@@ -120,12 +130,12 @@ struct Work: Equatable {
 
     // Field by field rather than through key paths as Tally does: replay adds a Work per event.
     static func - (a: Work, b: Work) -> Work {
-        Work(bytes: a.bytes &- b.bytes, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, launches: a.launches &- b.launches,
+        Work(bytes: a.bytes &- b.bytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, launches: a.launches &- b.launches,
              kernelFemtoseconds: a.kernelFemtoseconds &- b.kernelFemtoseconds, launchedBytes: a.launchedBytes &- b.launchedBytes,
              launchedFlops: a.launchedFlops &- b.launchedFlops, launchedTensorCore: a.launchedTensorCore &- b.launchedTensorCore)
     }
     static func + (a: Work, b: Work) -> Work {
-        Work(bytes: a.bytes &+ b.bytes, flops: a.flops &+ b.flops, tensorCore: a.tensorCore &+ b.tensorCore, launches: a.launches &+ b.launches,
+        Work(bytes: a.bytes &+ b.bytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops, tensorCore: a.tensorCore &+ b.tensorCore, launches: a.launches &+ b.launches,
              kernelFemtoseconds: a.kernelFemtoseconds &+ b.kernelFemtoseconds, launchedBytes: a.launchedBytes &+ b.launchedBytes,
              launchedFlops: a.launchedFlops &+ b.launchedFlops, launchedTensorCore: a.launchedTensorCore &+ b.launchedTensorCore)
     }
@@ -133,7 +143,7 @@ struct Work: Equatable {
 
 extension Tally {
     var work: Work {
-        Work(bytes: readBytes &+ writeBytes, flops: effectiveFlops, tensorCore: effectiveTensorCoreFlops, launches: launches,
+        Work(bytes: readBytes &+ writeBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops, tensorCore: effectiveTensorCoreFlops, launches: launches,
              kernelFemtoseconds: kernelFemtoseconds, launchedBytes: launchedBytes, launchedFlops: launchedFlops,
              launchedTensorCore: launchedTensorCoreFlops)
     }

@@ -21,26 +21,40 @@ struct TimeModel {
         memoryRate = gpu.hbmBandwidth * gpu.hbmEfficiency
     }
 
-    /// Compute time of `flops`, of which `tensorCore` run on tensor cores.
-    func compute(flops: Int64, tensorCore: Int64) -> Double {
+    /// Compute time of `flops`, of which `tensorCore` run on tensor cores. On a preset with
+    /// special-function units, the `special` FLOPs (exp, rsqrt, ...) are `sfuOps` operations on
+    /// those units instead of CUDA-core FLOPs. The pipes take turns (their times add).
+    func compute(flops: Int64, tensorCore: Int64, special: Int64 = 0, sfuOps: Int64 = 0) -> Double {
         let rate = gpu.computeEfficiency
-        if gpu.matmulFlops == gpu.vectorFlops { return Double(flops) / (gpu.vectorFlops * rate) }
-        return Double(tensorCore) / (gpu.matmulFlops * rate) + Double(flops - tensorCore) / (gpu.vectorFlops * rate)
+        var other = Double(flops - tensorCore), t = 0.0
+        if let sfu = gpu.sfuRate {
+            other -= Double(special)
+            t += Double(sfuOps) / (sfu * rate)
+        }
+        if gpu.matmulFlops == gpu.vectorFlops { return t + (other + Double(tensorCore)) / (gpu.vectorFlops * rate) }
+        return t + Double(tensorCore) / (gpu.matmulFlops * rate) + other / (gpu.vectorFlops * rate)
     }
 
     /// Compute time of work, the idle slots of partial waves included.
-    func compute(_ w: Work) -> Double { compute(flops: w.flops, tensorCore: w.tensorCore) }
+    func compute(_ w: Work) -> Double { compute(flops: w.flops, tensorCore: w.tensorCore, special: w.special, sfuOps: w.sfuOps) }
     func compute(_ t: Tally) -> Double { compute(t.work) }
 
-    func memory(bytes: Int64) -> Double { Double(bytes) / memoryRate }
-    func memory(_ w: Work) -> Double { memory(bytes: w.bytes) }
+    /// Memory time: DRAM bytes at the achievable HBM bandwidth, or the bytes through L2 at its
+    /// bandwidth when that takes longer (small tiles re-reading L2-resident data).
+    func memory(bytes: Int64, l2Bytes: Int64 = 0) -> Double {
+        let dram = Double(bytes) / memoryRate
+        guard let l2 = gpu.l2Bandwidth, l2Bytes > 0 else { return dram }
+        return Swift.max(dram, Double(l2Bytes) / l2)
+    }
+    func memory(_ w: Work) -> Double { memory(bytes: w.bytes, l2Bytes: w.l2Bytes) }
     func memory(_ t: Tally) -> Double { memory(t.work) }
 
     /// Launch overhead of `launches` GPU kernels (0 for presets without one).
     func launches(_ launches: Int64) -> Double { Double(launches) * (gpu.launchOverhead ?? 0) }
 
-    /// The time of work done within one launch: its compute and memory composed.
-    func launch(_ w: Work) -> Double { gpu.compose(compute: compute(w), memory: memory(w)) }
+    /// The time of work done within one launch: its compute and memory composed, plus the
+    /// latency of filling and draining the GPU that no launch avoids.
+    func launch(_ w: Work) -> Double { gpu.compose(compute: compute(w), memory: memory(w)) + (gpu.launchLatency ?? 0) }
     func launch(_ d: Tally) -> Double { launch(d.work) }
 
     /// A time in whole femtoseconds: how per-launch times are counted (integers keep
