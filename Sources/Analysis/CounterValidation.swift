@@ -15,16 +15,25 @@ public struct CounterValidation: Sendable {
         public var predicted_dram_bytes: Int64
         public var measured_seconds: Double
         public var predicted_seconds: Double
+        /// All L2 traffic (`lts__t_bytes`), when the file has it.
+        public var measured_l2_bytes: Int64?
+        public var predicted_l2_bytes: Int64?
         public var dram_error: Double { Double(predicted_dram_bytes - measured_dram_bytes) / Double(measured_dram_bytes) }
+        public var l2_error: Double? {
+            guard let m = measured_l2_bytes, let p = predicted_l2_bytes, m > 0 else { return nil }
+            return Double(p - m) / Double(m)
+        }
         public var time_error: Double { (predicted_seconds - measured_seconds) / measured_seconds }
 
-        enum CodingKeys: String, CodingKey { case workload, kernel, params, measured_dram_bytes, predicted_dram_bytes, measured_seconds, predicted_seconds, dram_error, time_error }
+        enum CodingKeys: String, CodingKey { case workload, kernel, params, measured_dram_bytes, predicted_dram_bytes, measured_seconds, predicted_seconds, dram_error, time_error, measured_l2_bytes, predicted_l2_bytes, l2_error }
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(workload, forKey: .workload); try c.encode(kernel, forKey: .kernel); try c.encode(params, forKey: .params)
             try c.encode(measured_dram_bytes, forKey: .measured_dram_bytes); try c.encode(predicted_dram_bytes, forKey: .predicted_dram_bytes)
             try c.encode(measured_seconds, forKey: .measured_seconds); try c.encode(predicted_seconds, forKey: .predicted_seconds)
             try c.encode(dram_error, forKey: .dram_error); try c.encode(time_error, forKey: .time_error)
+            try c.encodeIfPresent(measured_l2_bytes, forKey: .measured_l2_bytes); try c.encodeIfPresent(predicted_l2_bytes, forKey: .predicted_l2_bytes)
+            try c.encodeIfPresent(l2_error, forKey: .l2_error)
         }
     }
 
@@ -39,6 +48,7 @@ public struct CounterValidation: Sendable {
         var dram_read_bytes: Int64
         var dram_write_bytes: Int64
         var kernel_time_ns: Int64
+        var l2_bytes: Int64?
     }
 
     /// The output tile of a cuBLAS kernel, from its name (`nvjet_sm90_hsh_256x128_64x4_...`:
@@ -81,7 +91,7 @@ public struct CounterValidation: Sendable {
     }
 
     /// Runs every workload of `measurementsPath` on `gpu`.
-    public init(measurementsPath: String, gpu: GPUModel) throws(ImportError) {
+    public init(measurementsPath: String, gpu: GPUModel, cache: CacheMode = .flush) throws(ImportError) {
         let text = try NsightCSV.readText(measurementsPath)
         let entries: [String: Entry]
         do { entries = try JSONDecoder().decode([String: Entry].self, from: Data(text.utf8)) } catch {
@@ -96,10 +106,11 @@ public struct CounterValidation: Sendable {
             case .success(let (kernel, params)):
                 do {
                     guard case .success(let program) = try Runner.load(kernel) else { throw ImportError("'\(kernel)' has errors") }
-                    let s = try Runner.run(program, options: RunOptions(gpu: gpu, overrides: params))
+                    let s = try Runner.run(program, options: RunOptions(gpu: gpu, overrides: params, cache: cache))
                     rows.append(Row(workload: name, kernel: kernel, params: params,
                                     measured_dram_bytes: e.dram_read_bytes + e.dram_write_bytes, predicted_dram_bytes: s.hbm.total_bytes,
-                                    measured_seconds: Double(e.kernel_time_ns) * 1e-9, predicted_seconds: s.time.kernel ?? s.time.total))
+                                    measured_seconds: Double(e.kernel_time_ns) * 1e-9, predicted_seconds: s.time.kernel ?? s.time.total,
+                                    measured_l2_bytes: e.l2_bytes, predicted_l2_bytes: s.l2?.bytes))
                 } catch let e as ImportError { throw e } catch { throw ImportError("\(name): \(error)") }
             }
         }
@@ -108,4 +119,5 @@ public struct CounterValidation: Sendable {
     static func median(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : Benchmark.median(xs) }
     public var medianDRAMError: Double { Self.median(rows.map { abs($0.dram_error) }) }
     public var medianTimeError: Double { Self.median(rows.map { abs($0.time_error) }) }
+    public var medianL2Error: Double { Self.median(rows.compactMap { $0.l2_error.map(abs) }) }
 }

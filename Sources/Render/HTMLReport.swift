@@ -30,9 +30,7 @@ public enum HTMLReport {
             ("FLOPs", "\(group(Double(s.flops.total))) (matmul \(group(Double(s.flops.matmul))), elementwise \(group(Double(s.flops.elementwise))), special \(group(Double(s.flops.special))))"),
             ("Time", "compute \(time(s.time.compute)), memory \(time(s.time.memory)), total \(time(s.time.total))"),
         ]
-        if let l2 = s.l2, let read = l2.read_bytes, let hit = l2.hit_bytes {
-            rows.insert(("L2", "the SMs read \(amount(read)); \(amount(hit)) shared between the blocks of a wave"), at: 3)
-        }
+        if let l2 = s.l2, let line = TerminalReport.l2Line(l2, amount: amount) { rows.insert(("L2", line), at: 3) }
         if let w = s.time.wave_idle, let l = s.time.launch_overhead {
             rows.append(("Of the time", "idle SMs in partial waves \(time(w)) (in compute), launch overhead \(time(l)) (in total)"))
         }

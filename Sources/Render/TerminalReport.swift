@@ -40,9 +40,7 @@ public struct TerminalReport {
             lines.append("               " + paint("1;31", "overflow") + ": \(s.sram.overflow_count) allocation(s) over capacity, worst by \(amount(s.sram.max_overflow_bytes)), first at \(s.sram.first_overflow ?? "?")")
         }
         lines.append("  HBM traffic  reads \(amount(s.hbm.read_bytes)), writes \(amount(s.hbm.write_bytes)), total \(amount(s.hbm.total_bytes))")
-        if let read = s.l2?.read_bytes, let hit = s.l2?.hit_bytes, hit > 0 {
-            lines.append("  L2           SMs read \(amount(read)); \(amount(hit)) (\(Int((100 * Double(hit) / Double(read)).rounded())) %) shared between the blocks of a wave")
-        }
+        if let l2 = s.l2, let line = Self.l2Line(l2, amount: amount) { lines.append("  L2           " + line) }
         lines.append("  FLOPs        \(group(Double(s.flops.total))) (matmul \(group(Double(s.flops.matmul))), elementwise \(group(Double(s.flops.elementwise))), special \(group(Double(s.flops.special))))")
         let tot = s.time.compute + s.time.memory
         let cf = tot > 0 ? s.time.compute / tot : 0
@@ -68,6 +66,17 @@ public struct TerminalReport {
 
     /// `--explain-time`: how the time of the whole run and of each phase follows from its bytes
     /// and FLOPs under the preset's rates.
+    /// What the L2 did, in one line (the terminal and HTML reports): hits among the SMs' reads,
+    /// and the stored bytes still dirty when their launch ended.
+    public static func l2Line(_ l2: RunSummary.L2, amount: (Int64) -> String) -> String? {
+        guard let read = l2.read_bytes, let hit = l2.hit_bytes else { return nil }
+        var line = "SMs read \(amount(read)), \(amount(hit)) (\(read > 0 ? Int((100 * Double(hit) / Double(read)).rounded()) : 0) %) of it L2 hits"
+        if let w = l2.write_bytes, let dirty = l2.dirty_bytes, dirty > 0 {
+            line += "; wrote \(amount(w)), \(amount(dirty)) still dirty in L2 at launch ends"
+        }
+        return line + (l2.cache.map { " (--cache \($0.rawValue))" } ?? "")
+    }
+
     public func explainTime(_ s: RunSummary, gpu: GPUModel) -> String {
         let seed = gpu.units == .cycles
         let per = seed ? "cycle" : "s"
@@ -75,7 +84,8 @@ public struct TerminalReport {
         func t(_ v: Double) -> String { seed ? "\(group(v)) cycles" : fmtSeconds(v) }
         let bw = gpu.hbmBandwidth * gpu.hbmEfficiency
         let tc = gpu.matmulFlops * gpu.computeEfficiency, cc = gpu.vectorFlops * gpu.computeEfficiency
-        var lines = ["Time model (\(gpu.name)): memory = HBM bytes / \(rate(bw)) B/\(per) (\(rate(gpu.hbmBandwidth)) peak x \(gpu.hbmEfficiency));"]
+        var lines = ["Time model (\(gpu.name)): memory = HBM bytes / \(rate(bw)) B/\(per) (\(rate(gpu.hbmBandwidth)) peak x \(gpu.hbmEfficiency))"
+                     + (gpu.l2Bandwidth.map { ", or L2 bytes / \(rate($0)) B/\(per) when longer" } ?? "") + ";"]
         let composition = !gpu.overlap ? "compute + memory, serial (the seed's model)"
             : gpu.modelsLaunches ? "each launch's max(compute, memory), summed over launches" : "max(compute, memory), overlapped"
         if gpu.matmulFlops == gpu.vectorFlops {
@@ -83,19 +93,27 @@ public struct TerminalReport {
         } else {
             lines.append("  compute = tensor-core FLOPs / \(rate(tc)) + other FLOPs / \(rate(cc)) FLOP/\(per) (peaks x \(gpu.computeEfficiency)); total = \(composition)")
         }
-        func explain(_ label: String, bytes: Int64, flops: Int64, tensor: Int64?, compute: Double, memory: Double, total: Double, bound: Bound) {
+        if let sfu = gpu.sfuRate, s.flops.special > 0 {
+            lines.append("  special functions (exp, rsqrt, ...) run on the SFUs at \(rate(sfu * gpu.computeEfficiency)) op/\(per) instead, one op per element (\(group(Double(s.flops.special))) special FLOPs)")
+        }
+        if let l = gpu.launchLatency, l > 0 {
+            lines.append("  every launch also takes \(t(l)) to fill the SMs and drain its last stores (in the kernel time)")
+        }
+        func explain(_ label: String, bytes: Int64, l2: Int64?, flops: Int64, tensor: Int64?, compute: Double, memory: Double, total: Double, bound: Bound) {
             let tcf = tensor ?? 0
-            var c = "\(fmtBytes(bytes)) -> memory \(t(memory)); "
+            // Name the L2 traffic where its ceiling, not DRAM, set the memory time.
+            let l2Bound = l2.map { l2 in gpu.l2Bandwidth.map { Double(l2) / $0 > Double(bytes) / bw } ?? false } ?? false
+            var c = "\(fmtBytes(bytes))\(l2Bound ? " DRAM, \(fmtBytes(l2!)) through L2" : "") -> memory \(t(memory)); "
             c += gpu.matmulFlops == gpu.vectorFlops ? "\(group(Double(flops))) FLOPs" : "\(group(Double(tcf))) tensor-core + \(group(Double(flops - tcf))) other FLOPs"
             c += " -> compute \(t(compute)); total \(t(total)), \(bound.rawValue)-bound"
             lines.append("  \(label): " + c)
         }
-        explain("whole run", bytes: s.hbm.total_bytes, flops: s.flops.total, tensor: s.flops.tensor_core, compute: s.time.compute, memory: s.time.memory, total: s.time.total, bound: s.bound)
+        explain("whole run", bytes: s.hbm.total_bytes, l2: s.l2?.bytes, flops: s.flops.total, tensor: s.flops.tensor_core, compute: s.time.compute, memory: s.time.memory, total: s.time.total, bound: s.bound)
         if let k = s.time.kernel {
             lines.append("  kernel time \(t(k)): each launch overlaps its own compute and memory (a compute-bound launch cannot hide a later memory-bound one); max(compute, memory) of the whole run would be \(t(gpu.compose(compute: s.time.compute, memory: s.time.memory)))")
         }
         for p in s.phases {
-            explain("line \(p.line) \(p.label)", bytes: p.read_bytes + p.write_bytes, flops: p.flops, tensor: p.tensor_core_flops,
+            explain("line \(p.line) \(p.label)", bytes: p.read_bytes + p.write_bytes, l2: p.l2_bytes, flops: p.flops, tensor: p.tensor_core_flops,
                     compute: p.time_compute, memory: p.time_memory, total: p.time_total, bound: p.bound)
         }
         if let w = s.time.wave_idle, let blocks = s.counts.blocks {
@@ -105,9 +123,9 @@ public struct TerminalReport {
             let n = (l / o).rounded()
             lines.append("  launches: \(group(n)) GPU kernel\(n == 1 ? "" : "s") x \(fmtSeconds(o)) launch overhead = \(t(l)), added to the total")
         }
-        if let read = s.l2?.read_bytes, let hit = s.l2?.hit_bytes {
-            lines.append("  L2: the SMs read \(fmtBytes(read)); \(fmtBytes(hit)) of it were tiles the blocks of a wave shared, so HBM served \(fmtBytes(s.hbm.read_bytes)) (the memory time above)")
-            lines.append("  Not modelled: L2 reuse across a block's own iterations or across waves, L2 bandwidth, registers (docs/model.md).")
+        if let l2 = s.l2, let line = Self.l2Line(l2, amount: fmtBytes) {
+            lines.append("  L2 (\(fmtBytes(Int64(gpu.l2EffectiveBytes))) usable, write-back, least recently used out): \(line); HBM served \(fmtBytes(s.hbm.read_bytes)) of reads and \(fmtBytes(s.hbm.write_bytes)) of writes")
+            lines.append("  Not modelled: L2 reuse across a block's own iterations, registers, bank conflicts (docs/model.md).")
         } else {
             lines.append("  Not modelled: caches (every tile load is an HBM read), waves and launch overhead: the seed's model (docs/model.md).")
         }

@@ -87,6 +87,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var measured: Measured?
     /// Bytes the SMs asked for: HBM reads plus the L2 hits (the algorithm's IO complexity).
     public var requestedReadBytes: Int64 { l2?.read_bytes ?? hbm.read_bytes }
+    /// Bytes the SMs wrote: HBM writes plus what was still dirty in L2 when launches ended.
+    public var requestedWriteBytes: Int64 { l2?.write_bytes ?? hbm.write_bytes }
     /// Whether the run knows `section` (a simulation knows everything; a measured trace what its tool counted).
     public func knows(_ section: String) -> Bool { !(measured?.unknown.contains(section) ?? false) }
     public var sram = SRAM()

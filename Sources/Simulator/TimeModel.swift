@@ -54,7 +54,10 @@ struct TimeModel {
 
     /// The time of work done within one launch: its compute and memory composed, plus the
     /// latency of filling and draining the GPU that no launch avoids.
-    func launch(_ w: Work) -> Double { gpu.compose(compute: compute(w), memory: memory(w)) + (gpu.launchLatency ?? 0) }
+    func launch(_ w: Work) -> Double { running(w) + (gpu.launchLatency ?? 0) }
+    /// A launch's time so far, while it runs: its latency counts when it ends (its last stores
+    /// drain), so a clock that adds it then never goes back.
+    func running(_ w: Work) -> Double { gpu.compose(compute: compute(w), memory: memory(w)) }
     func launch(_ d: Tally) -> Double { launch(d.work) }
 
     /// A time in whole femtoseconds: how per-launch times are counted (integers keep
@@ -99,9 +102,9 @@ struct TimeModel {
     /// overhead on top. The end of a run is stamped with its `time.total`.
     func clock(_ w: Work, openLaunch: Work?, entryIsGPUKernel: Bool, grids: GridClock) -> Double {
         guard gpu.modelsLaunches else { return launch(w) + launches(w.launches) }
-        if entryIsGPUKernel { return grids.closed + launch(w - grids.openStart) + launches(w.launches + 1) }
+        if entryIsGPUKernel { return grids.closed + running(w - grids.openStart) + launches(w.launches + 1) }
         if let start = openLaunch {
-            return launched(w.kernelFemtoseconds + Self.femtoseconds(launch(w - start)), plus: start) + launches(w.launches)
+            return launched(w.kernelFemtoseconds + Self.femtoseconds(running(w - start)), plus: start) + launches(w.launches)
         }
         return launched(w.kernelFemtoseconds, plus: w) + launches(w.launches)
     }

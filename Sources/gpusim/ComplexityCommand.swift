@@ -59,7 +59,7 @@ struct ComplexityCommand: ParsableCommand {
                 }
                 let values = c.atomValues(p)
                 for (metric, formula, simulated) in [("reads", c.readBytes.evaluate(values), Double(s.requestedReadBytes)),
-                                                     ("writes", c.writeBytes.evaluate(values), Double(s.hbm.write_bytes)),
+                                                     ("writes", c.writeBytes.evaluate(values), Double(s.requestedWriteBytes)),
                                                      ("FLOPs", c.flops.evaluate(values), Double(s.flops.total)),
                                                      ("peak SRAM", c.peak(values), Double(s.sram.peak_bytes))] {
                     checks.append(Check(params: [x: .int(v)], metric: metric, formula: formula ?? .nan, simulated: simulated, ok: formula == simulated))

@@ -145,7 +145,7 @@ func summaryOf(_ input: String, params: [String], gpu gpuOptions: GPUOptions, pr
     }
     let gpu = try preset ?? gpuOptions.model()
     let program = try loadProgram(input)
-    let options = RunOptions(gpu: gpu, overrides: try parseKernelParams(params))
+    let options = RunOptions(gpu: gpu, overrides: try parseKernelParams(params), cache: gpuOptions.cache)
     do { return (try Runner.run(program, options: options, extraSink: sink), gpu) } catch { throw failRun(error) }
 }
 
@@ -176,12 +176,17 @@ func parseKernelParams(_ args: [String]) throws -> [String: ParamValue] {
 }
 
 /// The options shared by every command that runs a kernel.
+extension CacheMode: ExpressibleByArgument {}
+
 struct GPUOptions: ParsableArguments {
     @Option(name: .long, help: "GPU preset (gpusim list shows them; default: \(GPUModel.defaultPreset)).")
     var gpu: String?
 
     @Option(name: .customLong("gpu-file"), help: "A user-defined GPU as JSON (overrides --gpu).")
     var gpuFile: String?
+
+    @Option(help: "L2 between launches: flush (each launch starts with an empty L2 and leaves its dirty lines unwritten, as Nsight Compute measures; default) or warm (L2 carries over; everything stored is written back).")
+    var cache: CacheMode = .flush
 
     func model() throws -> GPUModel {
         if let gpuFile {

@@ -63,7 +63,7 @@ struct GraphCommand: ParsableCommand {
             let gpu = try gpuOptions.model()
             program = try loadProgram(input)
             let summary: RunSummary
-            do { summary = try Runner.run(program, options: RunOptions(gpu: gpu, overrides: overrides), extraSink: profile) } catch { throw failRun(error) }
+            do { summary = try Runner.run(program, options: RunOptions(gpu: gpu, overrides: overrides, cache: gpuOptions.cache), extraSink: profile) } catch { throw failRun(error) }
             title = DataflowGraph.title(summary)
         }
         let dot = DotWriter.dot(DataflowGraph(program: program, profile: profile, title: title))

@@ -27,7 +27,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let program = try loadProgram(kernel)
         let gpu = try gpuOptions.model()
-        let options = RunOptions(gpu: gpu, overrides: try parseKernelParams(params))
+        let options = RunOptions(gpu: gpu, overrides: try parseKernelParams(params), cache: gpuOptions.cache)
         let profile = StatementProfile(), timeline = Timeline()
         let summary: RunSummary
         do { summary = try Runner.run(program, options: options, extraSink: Tee(profile, timeline)) } catch { throw failRun(error) }

@@ -89,7 +89,7 @@ struct RunCommand: ParsableCommand {
         let overrides = try parseKernelParams(params)
         let gpu = try gpuOptions.model()
         let program = try loadProgram(kernel, entry: entry)
-        let options = RunOptions(gpu: gpu, overrides: overrides, maxEvents: maxEvents, timeoutSeconds: timeout)
+        let options = RunOptions(gpu: gpu, overrides: overrides, maxEvents: maxEvents, timeoutSeconds: timeout, cache: gpuOptions.cache)
         let report = TerminalReport(color: useColor(1))
         let printer = verbose ? EventPrinter(report: report, gpu: gpu) : nil
         if !outputs.isEmpty && !numeric { throw ValidationError("--output needs --numeric (shape-only runs compute no values)") }

@@ -27,6 +27,9 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "GPU preset (default: a100-40gb, the paper's GPU).")
     var gpu: String = "a100-40gb"
 
+    @Option(help: "L2 between launches for the counter comparison: flush (the measurements' --cache-control all; default) or warm.")
+    var cache: CacheMode = .flush
+
     @Flag(help: "Print as JSON.")
     var json = false
 
@@ -76,7 +79,7 @@ extension ValidateCommand {
             throw ValidationError("--measurements: no measurements.json beside this checkout (../shared/reference/h100/); give its path")
         }
         let v: CounterValidation
-        do { v = try CounterValidation(measurementsPath: path, gpu: model) } catch {
+        do { v = try CounterValidation(measurementsPath: path, gpu: model, cache: cache) } catch {
             printError("gpusim: error: \(error)")
             throw ExitCode(1)
         }
@@ -84,15 +87,16 @@ extension ValidateCommand {
             try printJSON(v.rows)
             return
         }
-        print("Real counters (\(path)) against \(model.name): DRAM bytes (read + write) and kernel time; errors are (predicted - measured) / measured")
-        print("workload                      kernel                   DRAM meas    DRAM pred     err    time meas    time pred     err")
+        print("Real counters (\(path)) against \(model.name) (--cache \(cache.rawValue)): DRAM bytes (read + write), L2 traffic and kernel time; errors are (predicted - measured) / measured")
+        print("workload                      kernel                   DRAM meas    DRAM pred     err    time meas    time pred     err     L2 err")
         func pct(_ e: Double) -> String { String(format: "%+.0f%%", e * 100) }
         for r in v.rows {
             print(r.workload.padding(toLength: 30, withPad: " ", startingAt: 0) + r.kernel.padding(toLength: 22, withPad: " ", startingAt: 0)
                   + fmtBytes(r.measured_dram_bytes).leftPadded(12) + fmtBytes(r.predicted_dram_bytes).leftPadded(13) + pct(r.dram_error).leftPadded(8)
-                  + fmtSeconds(r.measured_seconds).leftPadded(13) + fmtSeconds(r.predicted_seconds).leftPadded(13) + pct(r.time_error).leftPadded(8))
+                  + fmtSeconds(r.measured_seconds).leftPadded(13) + fmtSeconds(r.predicted_seconds).leftPadded(13) + pct(r.time_error).leftPadded(8)
+                  + (r.l2_error.map(pct) ?? "-").leftPadded(11))
         }
         for (w, why) in v.skipped { print("\(w): not modelled: \(why)") }
-        print(String(format: "median |error| over %d workloads: DRAM bytes %.1f %%, kernel time %.1f %%", v.rows.count, v.medianDRAMError * 100, v.medianTimeError * 100))
+        print(String(format: "median |error| over %d workloads: DRAM bytes %.1f %%, kernel time %.1f %%, L2 traffic %.1f %%", v.rows.count, v.medianDRAMError * 100, v.medianTimeError * 100, v.medianL2Error * 100))
     }
 }

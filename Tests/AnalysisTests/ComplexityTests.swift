@@ -85,7 +85,7 @@ import TestSupport
                     let values = c.atomValues(try Interpreter(program: p, options: opts).resolveParams())
                     let at = "\(kernel) on \(gpu.name) \(variant) \(size ?? "") \(v.map(String.init) ?? "default")"
                     #expect(c.readBytes.evaluate(values) == Double(s.requestedReadBytes), "\(at) reads")
-                    #expect(c.writeBytes.evaluate(values) == Double(s.hbm.write_bytes), "\(at) writes")
+                    #expect(c.writeBytes.evaluate(values) == Double(s.requestedWriteBytes), "\(at) writes")
                     #expect(c.flops.evaluate(values) == Double(s.flops.total), "\(at) flops")
                     #expect(c.peak(values) == Double(s.sram.peak_bytes), "\(at) peak")
                 }

@@ -121,7 +121,11 @@ func gpusim(_ args: [String], env: [String: String] = [:], cwd: URL = packageRoo
         let real = try gpusim(["run", "Kernels/stack/linear.kern", "--explain-time"])
         #expect(real.out.contains("waves: 32 thread blocks over 108 SMs"))
         #expect(real.out.contains("launches: 1 GPU kernel x 3.00 us launch overhead = 3.00 us, added to the total"))
-        #expect(real.out.contains("L2: the SMs read 4.20 MB; 3.41 MB of it were tiles the blocks of a wave shared, so HBM served 787 KB"))
+        // 256 x 512 x 512: X (262 KB) and W (524 KB) from DRAM once, 4.20 MB asked of L2 (X eight
+        // times, W four, the bias), and the 262 KB output, which still fits in L2 at the end.
+        #expect(real.out.contains("SMs read 4.20 MB, 3.41 MB (81 %) of it L2 hits; wrote 262 KB, 262 KB still dirty in L2 at launch ends (--cache flush); HBM served 787 KB of reads and 0 B of writes"))
+        // Those 4.46 MB through L2 at 7.2 TB/s take longer than 787 KB from DRAM at 1.79 TB/s.
+        #expect(real.out.contains("whole run: 787 KB DRAM, 4.46 MB through L2 -> memory 0.62 us"))
     }
 
     @Test func completionScriptsAndHelp() throws {
