@@ -51,6 +51,38 @@ import KernLang
         #expect(try run("Kernels/stack/linear.kern", gpu: "seed-a100", ["T": .int(256), "K": .int(512), "N": .int(512)]).l2 == nil)
     }
 
+    @Test func warmL2CarriesOneLaunchsOutputToTheNext() throws {
+        // Two grids (two launches): the first copies X to Y, the second Y to Z; 512 KB each,
+        // far below the 21 MB of L2 an A100 can use for shared data.
+        let text = """
+        kernel two {
+            input X[256, 1024] f16
+            scratch Y[256, 1024] f16
+            output Z[256, 1024] f16
+            parallel for i in tiles(256, 32) {
+                x = load X[i, :]
+                store x -> Y[i, :]
+            }
+            parallel for i in tiles(256, 32) {
+                y = load Y[i, :]
+                store y -> Z[i, :]
+            }
+        }
+        """
+        let kb512: Int64 = 256 * 1024 * 2
+        func run(_ cache: CacheMode) throws -> RunSummary {
+            try Interpreter(program: try programFromText(text), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, cache: cache)).run()
+        }
+        // flush: each launch starts empty, so both read their input from DRAM, and both outputs
+        // are still dirty in L2 when their launch ends.
+        let flush = try run(.flush)
+        #expect(flush.hbm.read_bytes == 2 * kb512 && flush.hbm.write_bytes == 0 && flush.l2!.dirty_bytes == 2 * kb512)
+        // warm: the second launch finds Y in L2; every stored byte is written back by the end.
+        let warm = try run(.warm)
+        #expect(warm.hbm.read_bytes == kb512 && warm.hbm.write_bytes == 2 * kb512 && warm.l2!.dirty_bytes == 0)
+        #expect(warm.l2!.cache == .warm && flush.l2!.cache == .flush)
+    }
+
     @Test func everyLaunchedKernelAddsItsOverhead() throws {
         // A kernel that only launches others is not a GPU kernel itself.
         let text = "kernel inner {\n    input X[8, 8] f16\n    x = load X\n}\nkernel outer {\n    input X[8, 8] f16\n    for l in 0 ..< 7 {\n        run inner(X = X)\n    }\n}\n"
