@@ -9,6 +9,9 @@ public struct Roofline: Sendable, Encodable {
         public var flops: Int64
         public var hbm_bytes: Int64
         public var intensity: Double
+        /// FLOPs per byte through L2 (presets with an L2 model): the same work on L2's ceiling.
+        public var l2_bytes: Int64?
+        public var l2_intensity: Double?
         /// FLOPs per time unit actually achieved in the model's time.
         public var attained: Double
         public var bound: Bound
@@ -20,6 +23,8 @@ public struct Roofline: Sendable, Encodable {
     public var peak_matmul: Double
     public var peak_vector: Double
     public var bandwidth: Double
+    /// L2 bandwidth, on presets whose L2 has a ceiling of its own.
+    public var l2_bandwidth: Double?
     /// Intensity where the memory ceiling meets the tensor (matmul) ceiling.
     public var ridge: Double
     public var ridge_vector: Double
@@ -32,16 +37,18 @@ public struct Roofline: Sendable, Encodable {
         peak_matmul = g.matmulFlops
         peak_vector = g.vectorFlops
         bandwidth = g.hbmBandwidth
+        l2_bandwidth = g.l2Bandwidth
         ridge = g.matmulFlops / g.hbmBandwidth
         ridge_vector = g.vectorFlops / g.hbmBandwidth
         // The verdict is the summary's (memory time against compute time, the one definition of
         // bound), not the intensity against one ridge: vector work has its own, lower ceiling.
-        func point(_ label: String, _ flops: Int64, _ bytes: Int64, _ time: Double, _ bound: Bound) -> Point {
-            let ai = bytes == 0 ? .infinity : Double(flops) / Double(bytes)
-            return Point(label: label, flops: flops, hbm_bytes: bytes, intensity: ai,
+        func point(_ label: String, _ flops: Int64, _ bytes: Int64, l2: Int64?, _ time: Double, _ bound: Bound) -> Point {
+            func ai(_ b: Int64) -> Double { b == 0 ? .infinity : Double(flops) / Double(b) }
+            let l2 = g.l2Bandwidth == nil ? nil : l2
+            return Point(label: label, flops: flops, hbm_bytes: bytes, intensity: ai(bytes), l2_bytes: l2, l2_intensity: l2.map(ai),
                          attained: time > 0 ? Double(flops) / time : 0, bound: bound)
         }
-        total = point(s.kernel, s.flops.total, s.hbm.total_bytes, s.time.total, s.bound)
-        phases = s.phases.map { point("line \($0.line): \($0.label)", $0.flops, $0.read_bytes + $0.write_bytes, $0.time_total, $0.bound) }
+        total = point(s.kernel, s.flops.total, s.hbm.total_bytes, l2: s.l2?.bytes, s.time.total, s.bound)
+        phases = s.phases.map { point("line \($0.line): \($0.label)", $0.flops, $0.read_bytes + $0.write_bytes, l2: $0.l2_bytes, $0.time_total, $0.bound) }
     }
 }

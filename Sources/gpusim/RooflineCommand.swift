@@ -46,15 +46,17 @@ struct RooflineCommand: ParsableCommand {
             return
         }
         let per = summary.time.unit == .cycles ? "cycle" : "s"
-        print("\(summary.kernel) on \(gpu.name): peak \(RooflineChart.tick(r.peak_matmul)) FLOP/\(per) (tensor), \(RooflineChart.tick(r.peak_vector)) FLOP/\(per) (CUDA cores), HBM \(RooflineChart.tick(r.bandwidth)) B/\(per)")
+        print("\(summary.kernel) on \(gpu.name): peak \(RooflineChart.tick(r.peak_matmul)) FLOP/\(per) (tensor), \(RooflineChart.tick(r.peak_vector)) FLOP/\(per) (CUDA cores), HBM \(RooflineChart.tick(r.bandwidth)) B/\(per)" + (r.l2_bandwidth.map { ", L2 \(RooflineChart.tick($0)) B/\(per)" } ?? ""))
         print(String(format: "ridge point: %.1f FLOP/byte (tensor), %.1f FLOP/byte (CUDA cores)", r.ridge, r.ridge_vector))
-        print("                                              FLOPs     HBM bytes   FLOP/byte   attained/\(per)   of peak   bound")
+        let l2 = r.l2_bandwidth != nil
+        print("                                              FLOPs     HBM bytes   FLOP/byte   attained/\(per)   of peak   bound" + (l2 ? "     FLOP/L2 byte" : ""))
         for p in [r.total] + r.phases {
             let frac = p.attained / r.peak_matmul * 100
             print(p.label.prefix(40).padding(toLength: 40, withPad: " ", startingAt: 0)
                   + RooflineChart.tick(Double(p.flops)).leftPadded(12) + fmtBytes(p.hbm_bytes).leftPadded(14)
                   + String(format: "%12.1f", p.intensity) + RooflineChart.tick(p.attained).leftPadded(17)
-                  + String(format: "%9.1f%%", frac) + "   \(p.bound)")
+                  + String(format: "%9.1f%%", frac) + "   \(p.bound)".padding(toLength: l2 ? 11 : 0, withPad: " ", startingAt: 0)
+                  + (l2 ? p.l2_intensity.map { String(format: "%15.1f", $0) } ?? "-".leftPadded(15) : ""))
         }
         for note in boundNotes(summary) { print("bound: " + note) }
         if let output { print("chart: \(output)") }

@@ -42,4 +42,19 @@ import TestSupport
         #expect(svg.contains("tensor cores: 989T FLOP/s"))
         #expect(XMLParser(data: Data(svg.utf8)).parse())
     }
+
+    @Test func l2HasACeilingAndEachPointARing() throws {
+        let (s, g) = try summary("Kernels/stack/sdpa_flash.kern", gpu: "h100-sxm", ["N": .int(2048)])
+        let r = Roofline(summary: s, gpu: g)
+        #expect(r.l2_bandwidth == g.l2Bandwidth)
+        // The same FLOPs over the bytes that went through L2 (the K/V re-reads the blocks share).
+        #expect(r.total.l2_intensity == Double(s.flops.total) / Double(s.l2!.bytes!))
+        #expect(r.total.l2_intensity! < r.total.intensity)
+        let svg = RooflineChart.svg(r, title: "t")
+        #expect(svg.contains("class=\"ceiling l2\"") && svg.contains("class=\"point-l2\"") && svg.contains("L2: 9.4T bytes per s"))
+        // One grid is the whole run: its phase is not drawn again on top of the run's point.
+        #expect(svg.components(separatedBy: "class=\"point\"").count - 1 == 1)
+        let (seed, sg) = try summary("Kernels/flash_attention.kern", gpu: "seed-a100", [:])
+        #expect(!RooflineChart.svg(Roofline(summary: seed, gpu: sg), title: "t").contains("ceiling l2"))
+    }
 }
