@@ -45,7 +45,7 @@ public struct TerminalReport {
         let tot = s.time.compute + s.time.memory
         let cf = tot > 0 ? s.time.compute / tot : 0
         let cw = Int((cf * Double(width)).rounded())
-        lines.append("  Time         compute \(time(s.time.compute)), HBM \(time(s.time.memory)), total \(time(s.time.total))"
+        lines.append("  Time         compute \(time(s.time.compute)), memory \(time(s.time.memory)), total \(time(s.time.total))"
                      + (!gpu.overlap ? " (serial)" : gpu.modelsLaunches ? " (overlapped within each launch)" : " (overlapped)"))
         // Distinct glyphs as well as colours, so the split reads without colour too.
         lines.append("               [" + paint("36", String(repeating: "█", count: cw)) + paint("35", String(repeating: "▒", count: width - cw)) + "] " + paint("36", "█ compute") + " vs " + paint("35", "▒ memory"))
@@ -69,7 +69,7 @@ public struct TerminalReport {
     /// What the L2 did, in one line (the terminal and HTML reports): hits among the SMs' reads,
     /// and the stored bytes still dirty when their launch ended.
     public static func l2Line(_ l2: RunSummary.L2, amount: (Int64) -> String) -> String? {
-        guard let read = l2.read_bytes, let hit = l2.hit_bytes else { return nil }
+        guard let read = l2.read_bytes, let hit = l2.hit_bytes, hit > 0 || (l2.dirty_bytes ?? 0) > 0 else { return nil }
         var line = "SMs read \(amount(read)), \(amount(hit)) (\(read > 0 ? Int((100 * Double(hit) / Double(read)).rounded()) : 0) %) of it L2 hits"
         if let w = l2.write_bytes, let dirty = l2.dirty_bytes, dirty > 0 {
             line += "; wrote \(amount(w)), \(amount(dirty)) still dirty in L2 at launch ends"
