@@ -41,6 +41,25 @@ func runF64(_ path: String, _ params: [String: ParamValue], _ inputs: [String: N
         #expect(close(out["Y"]!.values, want))
     }
 
+    @Test mutating func groupedMatmulComputesXWInItsOwnOrder() throws {
+        let (T, K, N) = (64, 40, 48)
+        let x = array(T * K), w = array(K * N)
+        let out = try runF64("Kernels/stack/matmul_grouped.kern", ["T": .int(Int64(T)), "K": .int(Int64(K)), "N": .int(Int64(N)),
+                                                                   "BM": .int(8), "BN": .int(16), "BK": .int(16), "G": .int(4)],
+                             ["X": .init(shape: [T, K], values: x), "W": .init(shape: [K, N], values: w)])
+        #expect(close(out["Y"]!.values, Self.matmul(x, w, T, K, N)))
+        // The order is the L2's business: groups of one row tile are the row-major raster, so
+        // they read what stack/matmul reads; taller groups keep more operand panels in L2.
+        let big: [String: ParamValue] = ["T": .int(8192), "K": .int(8192), "N": .int(8192), "BM": .int(128), "BN": .int(256)]
+        let rowMajor = try run("Kernels/stack/matmul.kern", gpu: "h100-sxm", big)
+        var one = big; one["G"] = .int(1)
+        var sixteen = big; sixteen["G"] = .int(16)
+        #expect(try run("Kernels/stack/matmul_grouped.kern", gpu: "h100-sxm", one).hbm == rowMajor.hbm)
+        let grouped = try run("Kernels/stack/matmul_grouped.kern", gpu: "h100-sxm", sixteen)
+        #expect(grouped.hbm.read_bytes < rowMajor.hbm.read_bytes * 6 / 10)
+        #expect(grouped.l2!.read_bytes == rowMajor.l2!.read_bytes)   // the same requests, fewer misses
+    }
+
     @Test mutating func rmsnormAndLayernorm() throws {
         let (T, d) = (45, 24)
         let x = array(T * d), g = array(d), b = array(d)
