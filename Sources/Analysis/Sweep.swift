@@ -41,7 +41,7 @@ public struct Sweep: Sendable {
         return out
     }
 
-    public init(program: CheckedProgram, gpu: GPUModel, values: [(String, [ParamValue])], progress: (@Sendable (Int, Int) -> Void)? = nil) {
+    public init(program: CheckedProgram, gpu: GPUModel, cache: CacheMode = .flush, values: [(String, [ParamValue])], progress: (@Sendable (Int, Int) -> Void)? = nil) {
         names = values.map(\.0)
         let combos = Self.grid(values)
         /// Results written from the worker threads, one slot each, under a lock.
@@ -55,7 +55,7 @@ public struct Sweep: Sendable {
         DispatchQueue.concurrentPerform(iterations: combos.count) { i in
             let p = combos[i]
             var point = Point(params: p)
-            let result = Result { () throws(SimulationError) in try Interpreter(program: program, options: RunOptions(gpu: gpu, overrides: p)).run() }
+            let result = Result { () throws(SimulationError) in try Interpreter(program: program, options: RunOptions(gpu: gpu, overrides: p, cache: cache)).run() }
             switch result {
             case .success(let s): point.summary = s
             case .failure(.kernel(let d)): point.error = (d.span.map { "\($0.description): " } ?? "") + d.message

@@ -56,7 +56,7 @@ struct SweepCommand: ParsableCommand {
             throw ValidationError("--\(name): kernel '\(program.entryKernel.name)' has no parameter '\(name)' (parameters: \(program.entryKernel.params.map(\.name).joined(separator: ", ")))")
         }
         let bar = ProgressBar(label: "sweeping \(program.entryKernel.name)", enabled: isatty(2) != 0)
-        let sweep = Sweep(program: program, gpu: try gpuOptions.model(), values: values) { done, total in bar.update(Double(done) / Double(total)) }
+        let sweep = Sweep(program: program, gpu: try gpuOptions.model(), cache: gpuOptions.cache, values: values) { done, total in bar.update(Double(done) / Double(total)) }
         bar.finish()
         let out = Output(points: sweep.points.map { .init(params: $0.params, summary: $0.summary, error: $0.error) }, fits: sweep.fits)
         let enc = JSONEncoder()
