@@ -4,15 +4,39 @@ import KernLang
 import Simulator
 
 /// Runs a kernel over the cross product of parameter values (in parallel) and fits how each
-/// metric grows with each swept parameter: the least-squares slope in log-log.
+/// metric grows with each swept parameter: the least-squares slope in log-log. A sweep can be
+/// one of N shards (every N-th point of the grid, so slices are alike in cost) whose outputs
+/// `init(merging:)` joins into the sweep run whole.
 public struct Sweep: Sendable {
-    public struct Point: Sendable {
+    public struct Point: Sendable, Codable {
+        /// The point's position in the whole grid (row-major over the parameters in order).
+        public var index: Int
         public var params: [String: ParamValue]
         public var summary: RunSummary?
         public var error: String?
     }
 
-    public struct Fit: Sendable, Encodable {
+    /// Shard `index` of `count` (0-based): the points whose grid position is index mod count.
+    public struct Shard: Sendable, Codable, Equatable, CustomStringConvertible {
+        public var index: Int
+        public var count: Int
+        public init(index: Int, count: Int) { self.index = index; self.count = count }
+        /// "I/N", as `--shard` takes it.
+        public init?(_ text: String) {
+            let parts = text.split(separator: "/")
+            guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else { return nil }
+            self.init(index: i, count: n)
+        }
+        public var description: String { "\(index)/\(count)" }
+    }
+
+    /// The swept parameters and their values, in order: what identifies a grid.
+    public var values: [(String, [ParamValue])]
+    /// Points in the whole grid, and the shard this sweep ran (nil: all of them).
+    public var total: Int
+    public var shard: Shard?
+
+    public struct Fit: Sendable, Codable {
         public var metric: String
         public var parameter: String
         public var exponent: Double
@@ -22,7 +46,7 @@ public struct Sweep: Sendable {
         public var growth: String
     }
 
-    public var names: [String]
+    public var names: [String] { values.map(\.0) }
     public var points: [Point] = []
 
     public static let metrics: [(String, @Sendable (RunSummary) -> Double)] = [
@@ -41,9 +65,14 @@ public struct Sweep: Sendable {
         return out
     }
 
-    public init(program: CheckedProgram, gpu: GPUModel, cache: CacheMode = .flush, values: [(String, [ParamValue])], progress: (@Sendable (Int, Int) -> Void)? = nil) {
-        names = values.map(\.0)
-        let combos = Self.grid(values)
+    public init(program: CheckedProgram, gpu: GPUModel, cache: CacheMode = .flush, values: [(String, [ParamValue])], shard: Shard? = nil,
+                progress: (@Sendable (Int, Int) -> Void)? = nil) {
+        self.values = values
+        self.shard = shard
+        let grid = Self.grid(values)
+        total = grid.count
+        let picked = grid.indices.filter { shard == nil || $0 % shard!.count == shard!.index }
+        let combos = picked.map { grid[$0] }
         /// Results written from the worker threads, one slot each, under a lock.
         final class Box: @unchecked Sendable {
             var points: [Point?]
@@ -54,7 +83,7 @@ public struct Sweep: Sendable {
         let box = Box(combos.count)
         DispatchQueue.concurrentPerform(iterations: combos.count) { i in
             let p = combos[i]
-            var point = Point(params: p)
+            var point = Point(index: picked[i], params: p)
             let result = Result { () throws(SimulationError) in try Interpreter(program: program, options: RunOptions(gpu: gpu, overrides: p, cache: cache)).run() }
             switch result {
             case .success(let s): point.summary = s
@@ -69,6 +98,35 @@ public struct Sweep: Sendable {
             progress?(n, combos.count)
         }
         points = box.points.map { $0! }
+    }
+
+    /// The sweep of the whole grid from the outputs of its shards: the same grid, every point
+    /// exactly once (in any files, any order).
+    public init(merging parts: [Sweep]) throws(ImportError) {
+        guard let first = parts.first else { throw ImportError("nothing to merge: give the shards' JSON files") }
+        for p in parts.dropFirst() where !(p.values.map(\.0) == first.values.map(\.0) && p.values.map(\.1) == first.values.map(\.1)) {
+            throw ImportError("the files sweep different grids (\(Self.describe(first.values)) vs \(Self.describe(p.values)))")
+        }
+        values = first.values
+        total = first.total
+        shard = nil
+        var byIndex: [Int: Point] = [:]
+        for p in parts.flatMap(\.points) {
+            guard p.index >= 0 && p.index < total else { throw ImportError("point \(p.index) is outside the grid of \(total)") }
+            guard byIndex.updateValue(p, forKey: p.index) == nil else { throw ImportError("point \(p.index) (\(Self.describe(p.params, names))) is in more than one file") }
+        }
+        let missing = (0..<total).filter { byIndex[$0] == nil }
+        guard missing.isEmpty else {
+            throw ImportError("\(missing.count) of \(total) points are in none of the files (first: \(missing.prefix(5).map(String.init).joined(separator: ", "))); is a shard missing?")
+        }
+        points = (0..<total).map { byIndex[$0]! }
+    }
+
+    static func describe(_ values: [(String, [ParamValue])]) -> String {
+        values.map { "--\($0.0) \($0.1.map(\.description).joined(separator: ","))" }.joined(separator: " ")
+    }
+    static func describe(_ params: [String: ParamValue], _ names: [String]) -> String {
+        names.map { "\($0)=\(params[$0].map(\.description) ?? "?")" }.joined(separator: " ")
     }
 
     static func number(_ v: ParamValue) -> Double? {
@@ -130,3 +188,30 @@ public struct Sweep: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 }
+
+extension Sweep {
+    /// What a sweep writes as JSON (`-o PREFIX` makes PREFIX.json; `--json` prints it), and what
+    /// `gpusim sweep merge` reads back: the grid, which shard ran, each point with its position
+    /// in the grid and its summary, and the fits.
+    public struct File: Codable {
+        public struct Parameter: Codable { public var name: String; public var values: [ParamValue] }
+        public var kernel: String
+        public var grid: [Parameter]
+        public var total: Int
+        public var shard: Shard?
+        public var points: [Point]
+        public var fits: [Fit]
+    }
+
+    public func file(kernel: String) -> File {
+        File(kernel: kernel, grid: values.map { .init(name: $0.0, values: $0.1) }, total: total, shard: shard, points: points, fits: fits)
+    }
+
+    public init(file f: File) {
+        values = f.grid.map { ($0.name, $0.values) }
+        total = f.total
+        shard = f.shard
+        points = f.points
+    }
+}
+

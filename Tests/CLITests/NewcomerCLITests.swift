@@ -128,6 +128,31 @@ import TestSupport
         #expect(r.err == "gpusim: error: 1 of 2 points failed (N=10000000)\n")
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("s.csv").path))
     }
+
+    /// A grid split over machines: the shards' outputs merge into exactly what one run writes.
+    @Test func shardedSweepsMergeToTheWholeSweep() throws {
+        let dir = try tmp()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let grid = ["stack/eager_attention", "--gpu", "h100-sxm", "--N", "256,512,1024", "--BH", "1,4"]
+        #expect(try gpusim(["sweep"] + grid + ["-o", path("whole")]).status == 0)
+        for i in 0..<4 {
+            let r = try gpusim(["sweep"] + grid + ["--shard", "\(i)/4", "-o", path("part-\(i)")])
+            #expect(r.status == 0 && r.out.contains("shard \(i)/4 of the grid"))
+        }
+        // Any order of files; the same CSV and JSON, byte for byte.
+        let merged = try gpusim(["sweep", "merge", path("part-3.json"), path("part-1.json"), path("part-0.json"), path("part-2.json"), "-o", path("all")])
+        #expect(merged.status == 0, "\(merged.err)")
+        for ext in ["csv", "json"] {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path("all.\(ext)"))) == Data(contentsOf: URL(fileURLWithPath: path("whole.\(ext)"))))
+        }
+        // A missing shard, a shard twice, or a shard of another grid is refused by name.
+        let missing = try gpusim(["sweep", "merge", path("part-0.json"), path("part-1.json")])
+        #expect(missing.status == 1 && missing.err == "gpusim: error: 2 of 6 points are in none of the files (first: 2, 3); is a shard missing?\n")
+        let twice = try gpusim(["sweep", "merge", path("part-0.json"), path("part-0.json"), path("part-1.json"), path("part-2.json"), path("part-3.json")])
+        #expect(twice.status == 1 && twice.err.contains("point 0 (N=256 BH=1) is in more than one file"))
+        #expect(try gpusim(["sweep"] + grid + ["--shard", "4/4"]).err.contains("--shard: expected I/N with 0 <= I < N"))
+    }
 }
 
 /// `gpusim diff` compares like with like unless told otherwise.
