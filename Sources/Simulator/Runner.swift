@@ -23,13 +23,17 @@ public enum Runner {
     }
 
     /// Loads a kernel file (or a library kernel by name); imports resolve relative to the
-    /// importing file's folder.
+    /// importing file's folder, else inside the kernel library's folders (`import
+    /// "stack/rmsnorm.kern"` works from a file anywhere).
     public static func load(_ path: String, entry: String? = nil) throws(SimulationError) -> Result<CheckedProgram, DiagnosticList> {
         let file = try readSource(resolveKernel(path))
         return Checker.check(file: file, entry: entry) { imp, from in
             let dir = (from.path as NSString).deletingLastPathComponent
             let full = imp.hasPrefix("/") || dir.isEmpty ? imp : dir + "/" + imp
-            return try? readSource(full)
+            if let f = try? readSource(full) { return f }
+            guard !imp.hasPrefix("/") else { return nil }
+            for folder in KernelLibrary.folders() { if let f = try? readSource(folder + "/" + imp) { return f } }
+            return nil
         }
     }
 

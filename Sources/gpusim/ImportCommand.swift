@@ -1,14 +1,15 @@
 import Analysis
 import ArgumentParser
 import Foundation
+import KernLang
 import Render
 import Simulator
 
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Turn a profiler's measurements into a gpusim trace (one launch event per GPU kernel).",
-        subcommands: [Ncu.self, Torch.self])
+        abstract: "Turn a profiler's measurements into a gpusim trace, or a Hugging Face config into a model kernel.",
+        subcommands: [Ncu.self, Torch.self, Hf.self])
 
     /// The options both importers share.
     struct Output: ParsableArguments {
@@ -82,5 +83,47 @@ struct ImportCommand: ParsableCommand {
         @OptionGroup var out: Output
 
         func run() throws { try out.importing { () throws(ImportError) in try TorchProfile.read(input) } }
+    }
+
+    struct Hf: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a model kernel from a Hugging Face config.json (Llama, Mistral, Qwen2, GPT-2).",
+            discussion: prose("""
+            The kernel is the shipped model of the same family (models/llama2_7b.kern or models/gpt2_small.kern) with the config's sizes, and its text changed where the architecture differs: grouped-query heads, head_dim, biases on the projections (Qwen2; attention_bias), tied embeddings, a sliding window, torch_dtype. It imports the stack kernels from the library, so it runs from any folder.
+            Examples:
+              gpusim import hf config.json -o mistral_7b.kern
+              gpusim params mistral_7b.kern
+              gpusim run mistral_7b.kern --gpu h100-sxm --T 512
+            """))
+
+        @Argument(help: "The model's config.json.")
+        var config: String
+
+        @Option(name: .shortAndLong, help: "The kernel file to write (.kern).")
+        var output: String
+
+        @Option(help: "The kernel's name (default: the output file's name).")
+        var name: String?
+
+        func run() throws {
+            let kernelName = name ?? ((output as NSString).lastPathComponent as NSString).deletingPathExtension
+            guard kernelName.first.map({ $0.isLetter || $0 == "_" }) == true, kernelName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw ValidationError("--name: '\(kernelName)' is not a kernel name (letters, digits and _, not starting with a digit); give --name")
+            }
+            guard let library = KernelLibrary.shippedFolder() else {
+                printError("gpusim: error: the kernel library (its models/ templates) is not installed beside this gpusim")
+                throw ExitCode(1)
+            }
+            let text: String
+            do {
+                let data = try InputFile.read(config)
+                text = try HFImport.kernel(config: data, source: config, name: kernelName, library: library)
+            } catch {
+                printError("gpusim: error: \(error)")
+                throw ExitCode(1)
+            }
+            try writeFile(output, text + "\n")
+            print("wrote \(output): kernel \(kernelName) (gpusim params \(output) counts its weights)")
+        }
     }
 }
