@@ -61,4 +61,34 @@ import Simulator
         #expect(CounterValidation.gemmTile(kernelName: "nvjet_sm90_hsh_192x192_64x3_2x1_v_bz_coopB_NNN")! == (192, 192))
         #expect(CounterValidation.gemmTile(kernelName: "void at::softmax") == nil)
     }
+
+    /// Held-out workloads may be of kinds no shipped kernel models yet: each is named with why,
+    /// never modelled as something else, and never stops the others.
+    @Test func workloadsWithoutAKernelAreNamedNotGuessed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpusim-validate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tail = #""ncu_file": "none.csv", "dram_read_bytes": 1000000, "dram_write_bytes": 0, "kernel_time_ns": 10000"#
+        let file = """
+        {"bwd": {"workload": "sdpa_flash", "params": {"N": 1024, "d": 64, "BH": 16, "causal": false, "direction": "backward"}, \(tail)},
+         "causal eager": {"workload": "eager", "params": {"N": 1024, "d": 64, "BH": 16, "causal": true, "direction": "forward"}, \(tail)},
+         "no d": {"workload": "sdpa_flash", "params": {"N": 1024, "BH": 16}, \(tail)},
+         "refused": {"workload": "decode_attention", "params": {"B": 1, "H": 32, "KVH": 5, "ctx": 128, "d": 64}, \(tail)},
+         "causal flash": {"workload": "sdpa_flash", "params": {"N": 1024, "d": 64, "BH": 16, "causal": true, "direction": "forward"}, \(tail)},
+         "layernorm": {"workload": "layernorm", "params": {"T": 1024, "D": 1024}, \(tail)}}
+        """
+        let path = dir.appendingPathComponent("measurements.json").path
+        try file.write(toFile: path, atomically: true, encoding: .utf8)
+        let v = try CounterValidation(measurementsPath: path, gpu: GPUModel.preset(named: "h100-sxm")!)
+        let skipped = Dictionary(uniqueKeysWithValues: v.skipped)
+        #expect(skipped["bwd"] == "the backward pass of 'sdpa_flash' has no shipped kernel yet")
+        #expect(skipped["causal eager"]?.contains("causal eager attention") == true)
+        #expect(skipped["no d"] == "its params have no 'd', which a 'sdpa_flash' workload needs")
+        // The kernel's own check refuses 32 query heads over 5 key/value heads.
+        #expect(skipped["refused"]?.contains("the query heads must split evenly over the key/value heads") == true)
+        #expect(Set(v.rows.map(\.workload)) == ["causal flash", "layernorm"])
+        // The causal kernel skips the key tiles after each query tile: about half the FLOPs.
+        let causal = try #require(v.rows.first { $0.workload == "causal flash" })
+        #expect(causal.params["causal"] == .int(1))
+    }
 }
