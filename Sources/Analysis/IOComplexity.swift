@@ -46,6 +46,9 @@ public struct IOComplexity {
     let concrete: [String: ParamValue]
     var live: [Poly] = []
     var lenFull: [String: Poly] = [:]
+    /// Entry-kernel parameters with a plain integer value (given, or their literal default): a
+    /// condition on them alone (a `causal` switch) picks its branch.
+    var flags: [String: Int64] = [:]
 
     /// Derives the formulas for `program`'s entry kernel; dtype parameters take their values
     /// from `params` (the resolved parameters of a run), every number stays symbolic.
@@ -103,6 +106,47 @@ public struct IOComplexity {
             return atoms.derived("ceil", try poly(args[0], f), try poly(args[1], f))
         default:
             throw fail("this expression is not a polynomial in the parameters", e.span)
+        }
+    }
+
+    /// A condition's value when parameter values alone decide it (`causal == 0 || j.start < i.end`
+    /// with causal = 0), else nil: the cost then depends on positions.
+    func decide(_ e: RExpr, _ f: Frame) -> Bool? {
+        func value(_ e: RExpr) -> Int64? {
+            switch e.kind {
+            case .int(let v): return v
+            case .local(let s) where f.prefix.isEmpty: return flags[f.kernel.slotNames[s]]
+            case .unary(.neg, let a): return value(a).map { -$0 }
+            case .binary(let op, let a, let b) where op == .add || op == .sub || op == .mul:
+                guard let x = value(a), let y = value(b) else { return nil }
+                return op == .add ? x &+ y : op == .sub ? x &- y : x &* y
+            default: return nil
+            }
+        }
+        switch e.kind {
+        case .bool(let v): return v
+        case .binary(.or, let a, let b):
+            let x = decide(a, f)
+            if x == true { return true }
+            let y = decide(b, f)
+            return y == true ? true : x == false ? y : nil
+        case .binary(.and, let a, let b):
+            let x = decide(a, f)
+            if x == false { return false }
+            let y = decide(b, f)
+            return y == false ? false : x == true ? y : nil
+        case .binary(let op, let a, let b):
+            guard let x = value(a), let y = value(b) else { return nil }
+            switch op {
+            case .eq: return x == y
+            case .ne: return x != y
+            case .lt: return x < y
+            case .le: return x <= y
+            case .gt: return x > y
+            case .ge: return x >= y
+            default: return nil
+            }
+        default: return nil
         }
     }
 
@@ -273,7 +317,11 @@ public struct IOComplexity {
             if let v = f.args[slot] { f.values[slot] = v; return (zero, zero, zero) }
             if case .dtype(let d)? = f.prefix.isEmpty ? concrete[name] : nil { f.values[slot] = .dtype(d.isEmpty ? .f32 : DType(rawValue: d) ?? .f32); return (zero, zero, zero) }
             if case .dtype(let d) = e.kind { f.values[slot] = .dtype(d); return (zero, zero, zero) }
-            if f.prefix.isEmpty { f.values[slot] = .poly(Poly(atom: name)); return (zero, zero, zero) }
+            if f.prefix.isEmpty {
+                if case .int(let v)? = concrete[name] { flags[name] = v } else if case .int(let v) = e.kind { flags[name] = v }
+                f.values[slot] = .poly(Poly(atom: name))
+                return (zero, zero, zero)
+            }
             if let p = try? poly(e, f) { f.values[slot] = .poly(p) } else { f.values[slot] = .poly(Poly(atom: f.prefix + name)) }
         case .tensor(let index, _, _, let shape, let dt, _):
             if let b = f.bound[index] {
@@ -344,8 +392,12 @@ public struct IOComplexity {
             let n = try poly(count, f)
             let c = try block(body, &f)
             return (c.0 * n, c.1 * n, c.2 * n)
-        case .ifStmt:
-            throw fail("a condition makes the cost depend on positions; simulate instead (gpusim sweep)", s.span)
+        case .ifStmt(let c, let then, let otherwise):
+            guard let taken = decide(c, f) else {
+                throw fail("a condition makes the cost depend on positions; simulate instead (gpusim sweep)", s.span)
+            }
+            if taken { return try block(then, &f) }
+            return try otherwise.map { b throws(Failure) in try block(b, &f) } ?? (zero, zero, zero)
         case .load(let slot, _, let ref):
             let (r, c, d) = try slice(ref, f)
             alloc(bytes(r, c, d))

@@ -49,18 +49,18 @@ public enum RooflineChart {
         }
         let ridgeTop = max(r.ridge, r.ridge_vector)
         o.append("<line class=\"ceiling memory\" x1=\"\(f(X(xMin)))\" y1=\"\(f(Y(r.bandwidth * xMin)))\" x2=\"\(f(X(ridgeTop)))\" y2=\"\(f(Y(r.bandwidth * ridgeTop)))\" stroke=\"#3d85c6\" stroke-width=\"2\"/>")
-        // Memory ceilings are labelled along their slope, just above the line, so a second
-        // ceiling's label never crosses the first's line.
-        let slope = atan2(Y(xMin) - Y(xMin * 10), X(xMin * 10) - X(xMin)) * 180 / .pi
-        func along(_ bw: Double, _ text: String, _ color: String) {
-            let x = X(xMin) + 12, y = Y(bw * xMin) - (x - X(xMin)) * tan(slope * .pi / 180) - 7
-            o.append("<text class=\"ceiling-label\" transform=\"translate(\(f(x)) \(f(y))) rotate(\(f(-slope)))\" fill=\"\(color)\">\(text)</text>")
+        // Memory ceilings' labels: HBM's below the start of its line (the line rises away from
+        // it), L2's above the top end of its dashed line (the line falls away from it).
+        func ceilingLabel(_ text: String, x: Double, y: Double, anchorEnd: Bool, _ color: String) {
+            let w = 6.2 * Double(text.count)
+            taken.append(CGRect(x: anchorEnd ? x - w : x, y: y - 10, width: w, height: 13))
+            o.append("<text class=\"ceiling-label\" x=\"\(f(x))\" y=\"\(f(y))\"\(anchorEnd ? " text-anchor=\"end\"" : "") fill=\"\(color)\">\(text)</text>")
         }
-        along(r.bandwidth, "HBM: \(tick(r.bandwidth)) bytes per \(r.time_unit == .cycles ? "cycle" : "s")", "#3d85c6")
+        ceilingLabel("HBM: \(tick(r.bandwidth)) bytes per \(r.time_unit == .cycles ? "cycle" : "s")", x: X(xMin) + 8, y: Y(r.bandwidth * xMin) + 16, anchorEnd: false, "#3d85c6")
         if let l2 = r.l2_bandwidth {
             let top = min(r.peak_matmul / l2, xMax)
             o.append("<line class=\"ceiling l2\" x1=\"\(f(X(xMin)))\" y1=\"\(f(Y(l2 * xMin)))\" x2=\"\(f(X(top)))\" y2=\"\(f(Y(l2 * top)))\" stroke=\"#8e7cc3\" stroke-width=\"1.5\" stroke-dasharray=\"6 3\"/>")
-            along(l2, "L2: \(tick(l2)) bytes per s", "#8e7cc3")
+            ceilingLabel("L2: \(tick(l2)) bytes per s", x: X(top) - 6, y: Y(l2 * top) - 4, anchorEnd: true, "#8e7cc3")
         }
         o.append("<text x=\"\(f(X(r.ridge) + 4))\" y=\"\(f(Y(r.peak_matmul) + 14))\" fill=\"#666666\">ridge \(String(format: "%.3g", r.ridge))</text>")
         taken.append(CGRect(x: X(r.ridge) + 4, y: Y(r.peak_matmul) + 4, width: 60, height: 13))
@@ -76,7 +76,9 @@ public enum RooflineChart {
             o.append("<circle class=\"point\" cx=\"\(f(X(p.intensity)))\" cy=\"\(f(Y(p.attained)))\" r=\"\(i == 0 ? 6 : 4)\" fill=\"\(color)\"><title>\(esc(p.label))</title></circle>")
             // Labels go right of their point, moved down past any label or ceiling text already
             // placed (boxes estimated at 6.2 px per character), with a leader line when moved.
-            let w = 6.2 * Double(p.label.count), px = X(p.intensity), py = Y(p.attained)
+            // Long labels (a launch's whole argument list) are cut; the point's tooltip has all of it.
+            let label = p.label.count > 48 ? String(p.label.prefix(47)) + "…" : p.label
+            let w = 6.2 * Double(label.count), px = X(p.intensity), py = Y(p.attained)
             var x = px + 8, y = py + 4
             if x + w > W - right { x = max(left + 4, W - right - w); y = py + 18 }
             while taken.contains(where: { $0.intersects(CGRect(x: x, y: y - 10, width: w, height: 13)) }) { y += 13 }
@@ -84,7 +86,7 @@ public enum RooflineChart {
             if y - (py + 4) > 6 {
                 o.append("<line class=\"leader\" x1=\"\(f(px))\" y1=\"\(f(py))\" x2=\"\(f(min(max(px, x), x + w)))\" y2=\"\(f(y - 11))\" stroke=\"\(color)\" stroke-opacity=\"0.5\"/>")
             }
-            o.append("<text class=\"point-label\" x=\"\(f(x))\" y=\"\(f(y))\" fill=\"\(color)\">\(esc(p.label))</text>")
+            o.append("<text class=\"point-label\" x=\"\(f(x))\" y=\"\(f(y))\" fill=\"\(color)\">\(esc(label))</text>")
         }
         o.append("</svg>")
         return o.joined(separator: "\n") + "\n"

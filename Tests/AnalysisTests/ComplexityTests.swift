@@ -14,6 +14,19 @@ import TestSupport
         return (try IOComplexity.derive(program: p, gpu: gpu, params: params), p)
     }
 
+    @Test func aSwitchParameterPicksItsBranch() throws {
+        // sdpa_flash's `if causal == 0 || j.start < i.end`: with causal = 0 the condition holds
+        // for every tile, so the cost has a closed form; with causal = 1 it depends on positions.
+        let h100 = GPUModel.preset(named: "h100-sxm")!, p = try program("Kernels/stack/sdpa_flash.kern")
+        func derive(_ causal: Int64) throws -> IOComplexity {
+            let params = try Interpreter(program: p, options: RunOptions(gpu: h100, overrides: ["causal": .int(causal)])).resolveParams()
+            return try IOComplexity.derive(program: p, gpu: h100, params: params)
+        }
+        let plain = try derive(0)
+        #expect(plain.asymptotic(plain.flops) == "Θ(BH N^2 d)")
+        #expect(throws: IOComplexity.Failure.self) { try derive(1) }
+    }
+
     @Test func flashFormulasInTheKernelsParameters() throws {
         let (c, _) = try derive("Kernels/flash_attention.kern", gpu: seed)
         #expect(c.readBytes.description == "2*N*d + 4*N*ceil(N/Br)*d")

@@ -5,6 +5,8 @@ usage: check_report.py GPUSIM_BINARY
 Writes a report for FlashAttention, loads it in Chromium (--dump-dom for the structure,
 --screenshot for the pixels) and checks: every section and figure is present with inline SVG,
 no resource was fetched from the network, and the screenshot is a real, non-blank picture.
+Then renders roofline charts of several kernels and checks, from the browser's own text boxes
+(getBoundingClientRect of every <text>), that no two labels overlap and none leaves the chart.
 Prints 'N passed, M failed'."""
 import os, re, shutil, struct, subprocess, sys, tempfile, zlib
 
@@ -89,6 +91,39 @@ def main():
         check("screenshot is not blank", 0.02 < ink < 0.6, f"ink fraction {ink:.3f}")
     else:
         check("screenshot written", False, "no PNG")
+    # Roofline labels: measured by the browser, not estimated.
+    probe = """<script>
+    window.onload = () => {
+      const svg = document.querySelector('svg'), box = svg.getBoundingClientRect();
+      const texts = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+      const bad = [];
+      for (const [s, r] of texts) {
+        if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5) bad.push('outside: ' + s);
+      }
+      for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+        const a = texts[i][1], b = texts[j][1];
+        const w = Math.min(a.right, b.right) - Math.max(a.left, b.left), h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (w > 1 && h > 1) bad.push('overlap: ' + texts[i][0] + ' / ' + texts[j][0]);
+      }
+      const out = document.createElement('pre');
+      out.id = 'labels-' + 'result';
+      out.textContent = texts.length + ' labels; ' + (bad.length ? bad.join('; ') : 'clear');
+      document.body.appendChild(out);
+    };
+    </script>"""
+    for kernel, gpu, params in [("Kernels/flash_attention.kern", "seed-a100", []), ("Kernels/attention_2d.kern", "a100-80gb", ["--N", "2048"]),
+                                ("Kernels/stack/eager_attention.kern", "h100-sxm", ["--N", "4096"]), ("Kernels/models/gpt2_small.kern", "h100-sxm", []),
+                                ("Kernels/models/llama2_7b_decode.kern", "a100-80gb", [])]:
+        svg = os.path.join(tmp, "roofline.svg")
+        r = subprocess.run([exe, "roofline", kernel, "--gpu", gpu, *params, "-o", svg], capture_output=True, text=True)
+        if r.returncode != 0:
+            check(f"roofline of {kernel}", False, r.stderr); continue
+        page = os.path.join(tmp, "roofline.html")
+        open(page, "w").write("<!DOCTYPE html><html><body style='margin:0'>" + open(svg).read() + probe + "</body></html>")
+        dom = subprocess.run([browser, *flags, "--dump-dom", "file://" + page], capture_output=True, text=True, timeout=120).stdout
+        m = re.search(r'<pre id="labels-result">(.*?)</pre>', dom, re.S)
+        result = m.group(1) if m else "no result (script did not run)"
+        check(f"roofline labels of {os.path.basename(kernel)} on {gpu} are clear", result.endswith("clear"), result)
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
