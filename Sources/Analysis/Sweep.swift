@@ -32,9 +32,10 @@ public struct Sweep: Sendable {
 
     /// The swept parameters and their values, in order: what identifies a grid.
     public var values: [(String, [ParamValue])]
-    /// Points in the whole grid, and the shard this sweep ran (nil: all of them).
-    public var total: Int
+    /// The shard this sweep ran (nil: all of the grid).
     public var shard: Shard?
+    /// Points in the whole grid.
+    public var total: Int { values.reduce(1) { $0 * $1.1.count } }
 
     public struct Fit: Sendable, Codable {
         public var metric: String
@@ -70,7 +71,6 @@ public struct Sweep: Sendable {
         self.values = values
         self.shard = shard
         let grid = Self.grid(values)
-        total = grid.count
         let picked = grid.indices.filter { shard == nil || $0 % shard!.count == shard!.index }
         let combos = picked.map { grid[$0] }
         /// Results written from the worker threads, one slot each, under a lock.
@@ -108,7 +108,6 @@ public struct Sweep: Sendable {
             throw ImportError("the files sweep different grids (\(Self.describe(first.values)) vs \(Self.describe(p.values)))")
         }
         values = first.values
-        total = first.total
         shard = nil
         var byIndex: [Int: Point] = [:]
         for p in parts.flatMap(\.points) {
@@ -197,6 +196,7 @@ extension Sweep {
         public struct Parameter: Codable { public var name: String; public var values: [ParamValue] }
         public var kernel: String
         public var grid: [Parameter]
+        /// Points in the whole grid (the product of the value counts; written for a reader).
         public var total: Int
         public var shard: Shard?
         public var points: [Point]
@@ -209,7 +209,6 @@ extension Sweep {
 
     public init(file f: File) {
         values = f.grid.map { ($0.name, $0.values) }
-        total = f.total
         shard = f.shard
         points = f.points
     }

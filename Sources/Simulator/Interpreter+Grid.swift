@@ -81,13 +81,14 @@ extension Interpreter {
     /// Blocks of one wave that load a tile at the same step fetch it once; later blocks find it
     /// in L2 while what ran in between fits there. Outside grids every load reads HBM.
     func dramShare(_ bytes: Int64, _ s: RStmt, _ ref: RTensorRef, _ f: Frame) -> Int64 {
-        guard bytes > 0, let grid = l2Grid(f) else { return bytes }
+        guard bytes > 0 else { return bytes }
+        // The share is worked out once per load statement and grid depth; later loads look it up.
         let key = s.span.start &* 31 &+ gridLevels.count
-        let share: Double
-        if let c = shareCache[key] { share = c } else {
-            share = grid.readShare(gridDims(ref.slices), carried: l2Carried[f.tensors[ref.tensor]] ?? 0)
-            shareCache[key] = share
-        }
+        if let share = shareCache[key] { return Int64((Double(bytes) * share).rounded()) }
+        guard let grid = l2Grid(f) else { return bytes }
+        let id = f.tensors[ref.tensor]
+        let share = grid.readShare(gridDims(ref.slices), carried: grid.tensors.first { $0.id == id }?.carried ?? 0)
+        shareCache[key] = share
         return Int64((Double(bytes) * share).rounded())
     }
 
