@@ -92,7 +92,7 @@ public enum HFImport {
                 try t.importing("stack/lm_head_tied.kern")
                 try t.remove(line: "    weight output_w[")
                 try t.replace(line: "W = output_w, Y = logits)", with: { _ in
-                    "    run lm_head_tied(T = T, d = d, vocab = vocab, dt = dt, BT = BT, X = xn, E = tok_embeddings, Y = logits)"
+                    "    run lm_head_tied(T = T, d = d, vocab = vocab, dt = dt, X = xn, E = tok_embeddings, Y = logits)"
                 })
                 what.append("tied embeddings")
             }

@@ -249,7 +249,7 @@ extension Interpreter {
             }
             tally.launches += 1
             if sink != nil { try emit(.launch, op: "kernel", name: name, rows: 0, cols: 0, bytes: 0, flops: 0, duration: 0, s.span) } else { countEvent() }
-            let before = (tally.readBytes, tally.writeBytes, tally.flops, tally.tensorCoreFlops, tally.idleTensorCoreFlops, tally.idleVectorFlops)
+            let before = tally
             let launchStart = gpu.modelsLaunches && isGPUKernel(k) ? tally : nil
             if launchStart != nil { openLaunch = tally.work }
             let frame = Frame(kernel: callee, overrides: overrides, bound: bound)
@@ -260,12 +260,12 @@ extension Interpreter {
             defer { gridLevels = callerLevels }
             try runKernel(frame, isEntry: false)
             tally.bump(.kernelLaunches, k, by: 1)
-            tally.bump(.kernelRead, k, by: tally.readBytes - before.0)
-            tally.bump(.kernelWrite, k, by: tally.writeBytes - before.1)
-            tally.bump(.kernelFlops, k, by: tally.flops - before.2)
-            tally.bump(.kernelTensorCoreFlops, k, by: tally.tensorCoreFlops - before.3)
-            tally.bump(.kernelIdleTensorCoreFlops, k, by: tally.idleTensorCoreFlops - before.4)
-            tally.bump(.kernelIdleVectorFlops, k, by: tally.idleVectorFlops - before.5)
+            for (v, field) in [(Tally.Vector.kernelRead, \Tally.readBytes), (.kernelWrite, \.writeBytes), (.kernelFlops, \.flops),
+                               (.kernelTensorCoreFlops, \.tensorCoreFlops), (.kernelIdleTensorCoreFlops, \.idleTensorCoreFlops),
+                               (.kernelIdleVectorFlops, \.idleVectorFlops), (.kernelSpecialFlops, \.specialFlops), (.kernelSFUOps, \.sfuOps)] {
+                tally.bump(v, k, by: tally[keyPath: field] - before[keyPath: field])
+            }
+            tally.bump(.kernelL2Bytes, k, by: tally.l2ReadBytes + tally.l2WriteBytes - before.l2ReadBytes - before.l2WriteBytes)
             if let launchStart {
                 // A GPU kernel's own time: its compute and memory overlap within the launch only.
                 let d = tally - launchStart

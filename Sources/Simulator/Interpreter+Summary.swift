@@ -78,7 +78,9 @@ extension Interpreter {
             let fl = tally.value(.kernelFlops, k), tc = tally.value(.kernelTensorCoreFlops, k)
             let itc = tally.value(.kernelIdleTensorCoreFlops, k), ivec = tally.value(.kernelIdleVectorFlops, k)
             let rb = tally.value(.kernelRead, k), wb = tally.value(.kernelWrite, k), n = tally.value(.kernelLaunches, k)
-            let c = time.compute(flops: fl + itc + ivec, tensorCore: tc + itc), m = time.memory(bytes: rb + wb)
+            // Timed by the same rules as a launch: SFU work and the L2 ceiling included.
+            let c = time.compute(flops: fl + itc + ivec, tensorCore: tc + itc, special: tally.value(.kernelSpecialFlops, k), sfuOps: tally.value(.kernelSFUOps, k))
+            let m = time.memory(bytes: rb + wb, l2Bytes: tally.value(.kernelL2Bytes, k))
             let own = gpu.modelsLaunches && isGPUKernel(k) ? Double(tally.value(.kernelFemtoseconds, k)) / 1e15 : gpu.compose(compute: c, memory: m)
             summary.kernels[kernel.name] = .init(launches: n, read_bytes: rb, write_bytes: wb, flops: fl,
                                                  time_total: own + time.launches(n), bound: Bound(compute: c, memory: m))

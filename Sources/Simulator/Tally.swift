@@ -43,7 +43,7 @@ struct Tally: Equatable {
 
     enum Vector: Int, CaseIterable {
         case tensorRead, tensorWrite, kernelLaunches, kernelRead, kernelWrite, kernelFlops, kernelTensorCoreFlops
-        case kernelIdleTensorCoreFlops, kernelIdleVectorFlops, kernelFemtoseconds
+        case kernelIdleTensorCoreFlops, kernelIdleVectorFlops, kernelFemtoseconds, kernelL2Bytes, kernelSpecialFlops, kernelSFUOps
     }
 
     /// The FLOPs compute time is charged for: the work plus the idle slots of partial waves.
