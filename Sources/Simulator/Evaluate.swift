@@ -401,8 +401,10 @@ extension Interpreter {
             case .sinusoidal: numerics.sinusoidal(id, start: start, rows: shape.rows, cols: shape.cols)
             default:
                 if let kernel = spec.kernel {
-                    do { try numerics.custom(result: id, source: source!.id, rows: s!.rows, cols: s!.cols, count: shape.rows * shape.cols, kernel: kernel) }
-                    catch { throw fail("\(fn.rawValue): \(error.message)", e.span) }
+                    do {
+                        try numerics.custom(result: id, source: source!.id, rows: s!.rows, cols: s!.cols, count: shape.rows * shape.cols,
+                                            label: fn.rawValue, at: e.span, kernel: kernel)
+                    } catch { throw fail(error.message, error.span ?? e.span) }
                 } else {
                     numerics.unaryTile(spec.cost, result: id, source: source!.id, rows: s!.rows, cols: s!.cols, params: params, dtype: shape.dtype)
                 }

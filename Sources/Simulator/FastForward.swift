@@ -8,7 +8,8 @@ extension Interpreter {
     /// state it found it (the same tiles bound, the same occupancy), every later full iteration
     /// would repeat it exactly, so its counter difference is added for each skipped one. The last
     /// full iteration still runs, so bounds checks see the largest start.
-    func iterate(count: Int64, full: Int64, uniform: Bool, slot: Int?, blocks: Bool = false, gridLevel: Bool = false,
+    /// `apart`: each iteration is a block a numeric run hands to a worker thread.
+    func iterate(count: Int64, full: Int64, uniform: Bool, slot: Int?, blocks: Bool = false, gridLevel: Bool = false, apart: Bool = false,
                  _ body: RBlock, _ f: Frame, _ loop: RStmt, value: (Int64) -> Value) throws(SimulationError) {
         var k: Int64 = 0
         if gridLevel, let slot { gridLevels.append((slot, count)) }
@@ -21,7 +22,9 @@ extension Interpreter {
             if let slot { f.values[slot] = value(k) }
             if sink != nil { try emit(.iteration, op: "loop", name: name, rows: k, cols: count, bytes: 0, flops: 0, duration: 0, loop.span) } else { countEvent() }
             if blocks { tally.blocks += 1 }
+            if apart { numerics?.beginBlock() }
             try exec(body, f)
+            if apart { numerics?.endBlock() }
         }
         if uniform && fastForward && numerics == nil && full >= 4 {
             try one(0)

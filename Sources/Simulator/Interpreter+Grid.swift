@@ -1,6 +1,14 @@
 import Foundation
 import KernLang
 
+/// What the body of a parallel loop does with state outside one block (see `blocksRunApart`).
+struct BlockAccess {
+    var independent = true
+    /// Tensor locals the body loads or gathers from, and stores to.
+    var read: Set<Int> = []
+    var written: Set<Int> = []
+}
+
 /// Grids of thread blocks: waves over the SMs, their idle slots, and tiles shared through L2.
 extension Interpreter {
     /// Ends a grid: B blocks ran in waves of (SMs x blocks per SM), blocks per SM from the
@@ -31,6 +39,46 @@ extension Interpreter {
         }
         innermostParallel[key] = v
         return v
+    }
+
+    /// Whether the blocks of a numeric run's parallel loop can run on separate threads with the
+    /// values of a run on one: no block launches a kernel, scatters (a read-modify-write of
+    /// rows that data chooses), writes or frees a tile from outside the loop, or stores to a
+    /// tensor the loop also reads (checked for the tensors bound now).
+    func blocksRunApart(_ s: RStmt, loopSlot: Int, _ body: RBlock, _ f: Frame) -> Bool {
+        let key = s.span.start ^ (ObjectIdentifier(s.span.file).hashValue << 20)
+        let shape: BlockAccess
+        if let known = blockAccess[key] { shape = known } else {
+            var a = BlockAccess()
+            IRWalk.inspect(body) { n in
+                guard case .stmt(let st) = n else { return true }
+                if st.freeAfter.contains(where: { $0 < loopSlot }) { a.independent = false }
+                switch st.kind {
+                case .launch, .scatter, .param: a.independent = false
+                case .load(let slot, _, let ref):
+                    a.read.insert(ref.tensor)
+                    if slot < loopSlot { a.independent = false }
+                case .gather(let slot, _, let table, _, _):
+                    a.read.insert(table)
+                    if slot < loopSlot { a.independent = false }
+                case .assign(let slot, _, let e):
+                    if slot < loopSlot { a.independent = false }
+                    if case .local(let src) = e.kind, src < loopSlot { a.independent = false }
+                case .update(let slot, _, _, _):
+                    if slot < loopSlot { a.independent = false }
+                case .free(let slots):
+                    if slots.contains(where: { $0 < loopSlot }) { a.independent = false }
+                case .store(_, let ref): a.written.insert(ref.tensor)
+                default: break
+                }
+                return true
+            }
+            blockAccess[key] = a
+            shape = a
+        }
+        guard shape.independent else { return false }
+        let written = Set(shape.written.map { f.tensors[$0] })
+        return !shape.read.contains { written.contains(f.tensors[$0]) }
     }
 
     /// The grid levels (bit i: level i of `gridLevels`) a tensor slice's position depends on.

@@ -70,6 +70,8 @@ extension Interpreter {
             let gridStart = grid ? tally : nil, sramBase = sramCurrent
             if grid { gridPeak = sramCurrent; gridBody = body; l2Grids = [:]; shareCache = [:] }
             let blocks = parallel && isInnermostParallel(s, body)
+            // A numeric run hands the blocks of an outermost parallel loop to worker threads.
+            let apart = parallel && parallelDepth == 0 && numerics?.runsBlocksConcurrently == true && blocksRunApart(s, loopSlot: slot, body, f)
             if parallel { parallelDepth += 1 }
             defer { if parallel { parallelDepth -= 1 } }
             switch domain {
@@ -80,7 +82,7 @@ extension Interpreter {
                 if extent < 0 { throw fail("tile extent must not be negative, got \(extent)", extentE.span) }
                 let full = extent / size
                 try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, blocks: blocks,
-                            gridLevel: parallel && gpu.modelsWaves, body, f, s) { k in
+                            gridLevel: parallel && gpu.modelsWaves, apart: apart, body, f, s) { k in
                     let start = k * size
                     return .range(start, extent - start > size ? start + size : extent)
                 }
@@ -90,7 +92,10 @@ extension Interpreter {
                 if step <= 0 { throw fail("loop step must be positive, got \(step)", stepE!.span) }
                 let count = to > from ? (to - from - 1) / step + 1 : 0
                 try iterate(count: count, full: count, uniform: uniform, slot: slot, blocks: blocks,
-                            gridLevel: parallel && gpu.modelsWaves, body, f, s) { k in .int(from + k * step) }
+                            gridLevel: parallel && gpu.modelsWaves, apart: apart, body, f, s) { k in .int(from + k * step) }
+            }
+            if apart {
+                do { try numerics?.join() } catch { throw fail(error.message, error.span ?? s.span) }
             }
             if let gridStart { endGrid(gridStart, sramBase: sramBase); leaveL2() }
         case .ifStmt(let c, let t, let e):
@@ -123,7 +128,7 @@ extension Interpreter {
             let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
             try countRead(bytes, tensor: f.tensors[table])
             if let numerics {
-                do { try numerics.gather(id, tensor: f.tensors[table], index: idx, cols: cols) } catch { throw fail(error.message, indexE.span) }
+                do { try numerics.gather(id, tensor: f.tensors[table], index: idx, cols: cols, at: indexE.span) } catch { throw fail(error.message, error.span ?? indexE.span) }
             }
             if temp { releaseTile(idx, s.span) }
             try bind(slot, id, f)
@@ -198,7 +203,7 @@ extension Interpreter {
             try charge(.add, elements: rows * cols, name: t.name, rows: rows, cols: cols, s.span)
             try countWrite(bytes, tensor: f.tensors[table])
             if let numerics {
-                do { try numerics.scatter(id, tensor: f.tensors[table], index: idx, cols: cols) } catch { throw fail(error.message, indexE.span) }
+                do { try numerics.scatter(id, tensor: f.tensors[table], index: idx, cols: cols, at: indexE.span) } catch { throw fail(error.message, error.span ?? indexE.span) }
             }
             if sink != nil {
                 try emit(.load, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: bytes), s.span)

@@ -98,6 +98,8 @@ public final class Interpreter {
     /// Whether each parallel loop (by its source position) has no parallel loop inside: its
     /// iterations are the grid's thread blocks.
     var innermostParallel: [Int: Bool] = [:]
+    /// Parallel loops' bodies (by source position) as `blocksRunApart` found them.
+    var blockAccess: [Int: BlockAccess] = [:]
     /// The parallel loops of the current grid entered so far, outermost first: their loop
     /// variables and trip counts (the grid's block coordinates).
     var gridLevels: [(slot: Int, count: Int64)] = []

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import KernLang
 import Numerics
@@ -7,7 +8,7 @@ import Numerics
 #endif
 
 /// One dimension of a resolved slice: where it starts and how many indices it covers.
-struct SliceDim { var start: Int64; var len: Int64 }
+struct SliceDim: Sendable { var start: Int64; var len: Int64 }
 
 /// Where a numeric run's inputs come from and where its outputs go.
 public struct NumericOptions: Sendable {
@@ -16,18 +17,27 @@ public struct NumericOptions: Sendable {
     public var inputs: [String: NPY.Array] = [:]
     /// Float64 arithmetic instead of Float32.
     public var accumulate64 = false
+    /// Threads for the blocks of `parallel for` loops and for large matrix products; the
+    /// values do not depend on it.
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
     public init() {}
 }
 
 /// Values of HBM tensors and SRAM tiles for `--numeric` runs. The interpreter calls it at
-/// every operation after doing its own shape and cost accounting.
+/// every operation after doing its own shape and cost accounting. Between `beginBlock` and
+/// `endBlock` the calls describe one block of a parallel loop: the engine may run them later,
+/// on another thread, and reports their failures at `join`.
 protocol NumericEngine: AnyObject {
+    /// Whether blocks of parallel loops may run concurrently (more than one thread).
+    var runsBlocksConcurrently: Bool { get }
+    /// Blocks handed to worker threads so far.
+    var blocksRunApart: Int { get }
     /// `initial`: the values the kernel gives the tensor (an --input file still wins).
     func allocTensor(_ id: Int, name: String, shape: [Int64], dtype: DType, role: TensorRole, initial: [Double]?) throws(NumericFailure)
     func load(_ tile: Int32, tensor: Int, shape: [Int64], dims: [SliceDim])
-    func gather(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure)
+    func gather(_ tile: Int32, tensor: Int, index: Int32, cols: Int64, at span: Span) throws(NumericFailure)
     func sinusoidal(_ tile: Int32, start: Int64, rows: Int64, cols: Int64)
-    func scatter(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure)
+    func scatter(_ tile: Int32, tensor: Int, index: Int32, cols: Int64, at span: Span) throws(NumericFailure)
     func store(_ tile: Int32, tensor: Int, shape: [Int64], dims: [SliceDim])
     func elementwise(_ op: TileOp, result: Int32, rows: Int64, cols: Int64, operands: [NumericOperand])
     func update(_ op: TileOp, target: Int32, operand: NumericOperand)
@@ -35,29 +45,79 @@ protocol NumericEngine: AnyObject {
     func unaryTile(_ op: TileOp, result: Int32, source: Int32, rows: Int64, cols: Int64, params: TileOpParams, dtype: DType)
     func fill(_ tile: Int32, count: Int64, value: Double)
     /// A registered op's kernel on a (rows x cols) source; `count` values expected back.
-    func custom(result: Int32, source: Int32, rows: Int64, cols: Int64, count: Int64,
-                kernel: @Sendable ([Double], Int, Int) -> [Double]) throws(NumericFailure)
+    /// `label` names the op in a failure.
+    func custom(result: Int32, source: Int32, rows: Int64, cols: Int64, count: Int64, label: String, at span: Span,
+                kernel: @escaping @Sendable ([Double], Int, Int) -> [Double]) throws(NumericFailure)
     func free(_ tile: Int32)
     func tensorValues(_ id: Int) -> [Double]
+    func beginBlock()
+    func endBlock()
+    /// Waits for every block handed over since the last join; the first failing block's
+    /// (in block order) failure is thrown.
+    func join() throws(NumericFailure)
 }
 
-enum NumericOperand {
+enum NumericOperand: Sendable {
     case tile(Int32, rows: Int64, cols: Int64)
     case scalar(Double)
 }
 
-struct NumericFailure: Error { let message: String }
+/// A numeric kernel's failure, with the statement it belongs to when it ran apart from it.
+struct NumericFailure: Error {
+    let message: String
+    var span: Span?
+}
+
+/// HBM tensors' values, each in one allocation that never moves: blocks on different threads
+/// load from it and store into their own parts of it without copies or locks.
+final class TensorValues<T: NumericScalar>: @unchecked Sendable {
+    let shape: [Int64]
+    let format: StorageFormat
+    let values: UnsafeMutableBufferPointer<T>
+    init(shape: [Int64], format: StorageFormat, count: Int) {
+        self.shape = shape
+        self.format = format
+        values = .allocate(capacity: count)
+        values.initialize(repeating: 0)
+    }
+    deinit { values.deallocate() }
+}
+
+/// The run's tensors by id. Only the interpreter's thread adds to it, never while blocks run.
+final class TensorTable<T: NumericScalar>: @unchecked Sendable {
+    var byID: [Int: TensorValues<T>] = [:]
+}
 
 /// Generic over the arithmetic precision; `@_specialize` makes Float and Double copies of every
 /// method, since calls through the `NumericEngine` protocol would otherwise run unspecialised
 /// generic arithmetic (about 100x slower).
+///
+/// Outside parallel loops each call runs at once on the main `TileMachine`. Inside one (with
+/// more than one thread) the calls of a block are recorded and the block runs on a worker with
+/// a machine of its own, which starts from the main machine's tiles: blocks never share a tile,
+/// read tensors only where no block of the loop writes, and store to their own slices (the
+/// interpreter only hands over loops where that holds), so the values are those of a run on
+/// one thread.
 final class NumericState<T: NumericScalar>: NumericEngine {
-    var tensors: [Int: (shape: [Int64], format: StorageFormat, values: [T])] = [:]
-    var tiles: [[T]] = []
     let options: NumericOptions
+    let tensors = TensorTable<T>()
+    let main: TileMachine<T>
+    /// The block being recorded, and the blocks handed to workers since the last join.
+    private var recording: [(TileMachine<T>) -> NumericFailure?]?
+    private var handedOver = 0
+    private(set) var blocksRunApart = 0
+    private let group = DispatchGroup()
+    private let slots: DispatchSemaphore
+    private let queue = DispatchQueue(label: "gpusim.numeric-blocks", attributes: .concurrent)
+    /// Failures of blocks by block index (written by workers, read at join).
+    private let failures = Failures()
+
+    var runsBlocksConcurrently: Bool { options.threads > 1 }
 
     init(options: NumericOptions) {
         self.options = options
+        main = TileMachine(tiles: [], tensors: tensors, blasThreads: Swift.max(1, options.threads))
+        slots = DispatchSemaphore(value: Swift.max(1, options.threads))
         #if os(Linux)
         // Tiles of tens of MB are made and dropped in turn; keeping freed memory in the heap
         // avoids the kernel zeroing fresh pages for each one (a fifth of the run time).
@@ -67,17 +127,7 @@ final class NumericState<T: NumericScalar>: NumericEngine {
         #endif
     }
 
-    static func format(_ d: DType) -> StorageFormat {
-        switch d {
-        case .f32: .f32
-        case .f16: .f16
-        case .bf16: .bf16
-        case .f8: .f8e4m3
-        case .i8: .int(bits: 8)
-        case .i4: .int(bits: 4)
-        case .i32: .int(bits: 32)
-        }
-    }
+    deinit { group.wait() }
 
     /// A stable per-tensor seed, so that the same input name gets the same values in two kernels.
     static func seed(_ base: UInt64, _ name: String) -> UInt64 {
@@ -90,8 +140,9 @@ final class NumericState<T: NumericScalar>: NumericEngine {
     @_specialize(where T == Double)
     func allocTensor(_ id: Int, name: String, shape: [Int64], dtype: DType, role: TensorRole, initial: [Double]?) throws(NumericFailure) {
         let count = Int(shape.reduce(1, *))
-        let fmt = Self.format(dtype)
-        var values = [T](repeating: 0, count: count)
+        let fmt = dtype.storageFormat
+        let t = TensorValues<T>(shape: shape, format: fmt, count: count)
+        let values = t.values
         if let given = options.inputs[name] {
             guard given.shape.map(Int64.init) == shape else {
                 throw NumericFailure(message: "--input \(name): the file has shape \(given.shape), the kernel declares \(shape)")
@@ -113,283 +164,152 @@ final class NumericState<T: NumericScalar>: NumericEngine {
                 values[i] = T(Double(fmt.round(Float(x))))
             }
         }
-        tensors[id] = (shape, fmt, values)
+        tensors.byID[id] = t
     }
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    func tensorValues(_ id: Int) -> [Double] { tensors[id]?.values.map(\.double) ?? [] }
+    func tensorValues(_ id: Int) -> [Double] { tensors.byID[id].map { $0.values.map(\.double) } ?? [] }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    func ensure(_ tile: Int32, _ count: Int) {
-        let i = Int(tile)
-        while tiles.count <= i { tiles.append([]) }
-        if tiles[i].count != count { tiles[i] = [T](repeating: 0, count: count) }
+    // MARK: blocks
+
+    func beginBlock() {
+        // Blocks already use the cores: their products run on one BLAS thread each (set here,
+        // before any block runs, as the setting is global).
+        if handedOver == 0 { LinearAlgebra.setThreads(1) }
+        recording = []
     }
 
-    /// Calls `body(offset, run)` for each contiguous run of the slice in the tensor, in row-major order.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    func forEachRun(shape: [Int64], dims: [SliceDim], _ body: (Int, Int) -> Void) {
-        let r = shape.count
-        var strides = [Int](repeating: 1, count: r)
-        for d in stride(from: r - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * Int(shape[d + 1]) }
-        let run = Int(dims[r - 1].len)
-        var idx = [Int](repeating: 0, count: r)
-        while true {
-            var off = Int(dims[r - 1].start)
-            for d in 0..<(r - 1) { off += (Int(dims[d].start) + idx[d]) * strides[d] }
-            body(off, run)
-            var d = r - 2
-            while d >= 0 {
-                idx[d] += 1
-                if idx[d] < Int(dims[d].len) { break }
-                idx[d] = 0
-                d -= 1
-            }
-            if d < 0 { return }
+    func endBlock() {
+        guard let ops = recording else { return }
+        recording = nil
+        let index = handedOver
+        handedOver += 1
+        blocksRunApart += 1
+        // The main machine's tiles as they are now (outer tiles a block reads); copy-on-write.
+        let block = RecordedBlock(ops: ops, start: main.tiles, tensors: tensors)
+        let failures = failures, slots = slots
+        slots.wait()
+        queue.async(group: group) {
+            defer { slots.signal() }
+            if let failure = block.run() { failures.record(index, failure) }
         }
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
+    func join() throws(NumericFailure) {
+        guard handedOver > 0 else { return }
+        group.wait()
+        handedOver = 0
+        if let first = failures.takeFirst() { throw first }
+    }
+
+    /// Runs `op` on the main machine now, or records it for the block being recorded.
+    @inline(__always)
+    private func run(_ op: @escaping (TileMachine<T>) -> Void) {
+        if recording != nil { recording!.append { m in op(m); return nil } } else { op(main) }
+    }
+
+    /// `run` for an op that can fail: its failure is located at `span`.
+    @inline(__always)
+    private func runThrowing(_ span: Span, _ op: @escaping (TileMachine<T>) -> NumericFailure?) throws(NumericFailure) {
+        let located = { (m: TileMachine<T>) -> NumericFailure? in
+            op(m).map { NumericFailure(message: $0.message, span: $0.span ?? span) }
+        }
+        if recording != nil { recording!.append(located) } else if let failure = located(main) { throw failure }
+    }
+
+    // MARK: tile operations, forwarded
+
+    private static func failure(_ body: () throws(NumericFailure) -> Void) -> NumericFailure? {
+        do { try body() } catch { return error }
+        return nil
+    }
+
     func load(_ tile: Int32, tensor: Int, shape: [Int64], dims: [SliceDim]) {
-        guard let t = tensors[tensor] else { return }
-        ensure(tile, Int(dims.reduce(1) { $0 * $1.len }))
-        var out = tiles[Int(tile)]
-        tiles[Int(tile)] = []
-        var pos = 0
-        out.withUnsafeMutableBufferPointer { o in
-            t.values.withUnsafeBufferPointer { v in
-                forEachRun(shape: shape, dims: dims) { off, run in
-                    (o.baseAddress! + pos).update(from: v.baseAddress! + off, count: run)
-                    pos += run
-                }
-            }
-        }
-        tiles[Int(tile)] = out
+        run { $0.load(tile, tensor: tensor, shape: shape, dims: dims) }
     }
-
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
+    func gather(_ tile: Int32, tensor: Int, index: Int32, cols: Int64, at span: Span) throws(NumericFailure) {
+        try runThrowing(span) { m in Self.failure { () throws(NumericFailure) in try m.gather(tile, tensor: tensor, index: index, cols: cols) } }
+    }
+    func sinusoidal(_ tile: Int32, start: Int64, rows: Int64, cols: Int64) {
+        run { $0.sinusoidal(tile, start: start, rows: rows, cols: cols) }
+    }
+    func scatter(_ tile: Int32, tensor: Int, index: Int32, cols: Int64, at span: Span) throws(NumericFailure) {
+        try runThrowing(span) { m in Self.failure { () throws(NumericFailure) in try m.scatter(tile, tensor: tensor, index: index, cols: cols) } }
+    }
     func store(_ tile: Int32, tensor: Int, shape: [Int64], dims: [SliceDim]) {
-        guard var t = tensors[tensor] else { return }
-        tensors[tensor] = nil
-        let src = tiles[Int(tile)]
-        var pos = 0
-        forEachRun(shape: shape, dims: dims) { off, run in
-            for i in 0..<run { t.values[off + i] = T(Double(t.format.round(Float(src[pos + i].double)))) }
-            pos += run
-        }
-        if case .f32 = t.format, T.self == Double.self {
-            // Reference runs keep full precision in f32 tensors.
-            pos = 0
-            forEachRun(shape: shape, dims: dims) { off, run in
-                for i in 0..<run { t.values[off + i] = src[pos + i] }
-                pos += run
-            }
-        }
-        tensors[tensor] = t
+        run { $0.store(tile, tensor: tensor, shape: shape, dims: dims) }
     }
-
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    func gather(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure) {
-        guard let t = tensors[tensor] else { return }
-        let ids = tiles[Int(index)]
-        let c = Int(cols)
-        ensure(tile, ids.count * c)
-        for (r, v) in ids.enumerated() {
-            let row = Self.index(v)
-            if row == -1 {   // an empty slot of a fixed-capacity dispatch: a zero row
-                for j in 0..<c { tiles[Int(tile)][r * c + j] = 0 }
-                continue
-            }
-            guard row >= 0 && Int64(row) < t.shape[0] else {
-                throw NumericFailure(message: "gather index \(row) is outside the table's \(t.shape[0]) rows")
-            }
-            for j in 0..<c { tiles[Int(tile)][r * c + j] = t.values[row * c + j] }
-        }
-    }
-
-    /// An id held in a tile as an integer; a value that is not one (NaN, infinite, huge)
-    /// becomes an index no table has, which the callers report.
-    static func index(_ v: T) -> Int {
-        let d = v.double.rounded()
-        return d.isFinite && abs(d) < 1e15 ? Int(d) : Int.min
-    }
-
-    /// Adds row r of the tile into row ids[r] of the tensor (rounded to its dtype); -1 skips.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    func scatter(_ tile: Int32, tensor: Int, index: Int32, cols: Int64) throws(NumericFailure) {
-        guard var t = tensors[tensor] else { return }
-        tensors[tensor] = nil
-        defer { tensors[tensor] = t }
-        let ids = tiles[Int(index)], src = tiles[Int(tile)]
-        let c = Int(cols)
-        // Reference runs keep full precision in f32 tensors (as store does).
-        var keepFull = false
-        if case .f32 = t.format, T.self == Double.self { keepFull = true }
-        for (r, v) in ids.enumerated() {
-            let row = Self.index(v)
-            if row == -1 { continue }
-            guard row >= 0 && Int64(row) < t.shape[0] else {
-                throw NumericFailure(message: "scatter index \(row) is outside the table's \(t.shape[0]) rows")
-            }
-            for j in 0..<c {
-                let sum = t.values[row * c + j] + src[r * c + j]
-                t.values[row * c + j] = keepFull ? sum : T(Double(t.format.round(Float(sum.double))))
-            }
-        }
-    }
-
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    @inline(__always) func apply(_ op: TileOp, _ x: T, _ y: T) -> T {
-        switch op {
-        case .add: x + y
-        case .sub: x - y
-        case .mul: x * y
-        case .div: x / y
-        case .max: x.isNaN || y.isNaN ? .nan : Swift.max(x, y)
-        case .min: x.isNaN || y.isNaN ? .nan : Swift.min(x, y)
-        default: x
-        }
-    }
-
-    /// Calls `body` with the binary operation as a closure chosen once, outside the element
-    /// loop: each case's loop is compiled separately and vectorises (a switch per element
-    /// does not).
-    @inline(__always) func withBinary(_ op: TileOp, _ body: ((T, T) -> T) -> Void) {
-        switch op {
-        case .add: body { $0 + $1 }
-        case .sub: body { $0 - $1 }
-        case .mul: body { $0 * $1 }
-        case .div: body { $0 / $1 }
-        default: body { self.apply(op, $0, $1) }
-        }
-    }
-
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    @inline(__always) func apply(_ op: TileOp, _ x: T) -> T {
-        switch op {
-        case .neg: -x
-        case .abs: Swift.abs(x)
-        case .exp: T.exp(x)
-        case .log: T.log(x)
-        case .sqrt: x.squareRoot()
-        case .rsqrt: 1 / x.squareRoot()
-        case .tanh: T.tanh(x)
-        case .gelu: x * (1 + T.erf(x / T(2.0.squareRoot()))) / 2
-        case .silu: x / (1 + T.exp(-x))
-        default: x
-        }
-    }
-
-    /// Element (r, c) of an operand, broadcasting (rows x 1), (1 x cols) and scalars.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    @inline(__always) func value(_ o: NumericOperand, _ r: Int, _ c: Int) -> T {
-        switch o {
-        case .scalar(let v): return T(v)
-        case .tile(let id, let rows, let cols):
-            return tiles[Int(id)][(rows == 1 ? 0 : r) * Int(cols) + (cols == 1 ? 0 : c)]
-        }
-    }
-
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
     func elementwise(_ op: TileOp, result: Int32, rows: Int64, cols: Int64, operands: [NumericOperand]) {
-        let R = Int(rows), C = Int(cols)
-        // Every element is written below, so skip zero-filling the result.
-        var out = [T](unsafeUninitializedCapacity: R * C) { _, n in n = R * C }
-        out.withUnsafeMutableBufferPointer { o in
-            if operands.count == 1 {
-                if case .tile(let a, let ar, let ac) = operands[0], ar == rows, ac == cols {
-                    tiles[Int(a)].withUnsafeBufferPointer { x in
-                        if op == .exp { T.exp(x, into: o) } else { for i in 0..<(R * C) { o[i] = apply(op, x[i]) } }
-                    }
-                } else {
-                    for r in 0..<R { for c in 0..<C { o[r * C + c] = apply(op, value(operands[0], r, c)) } }
-                }
-                return
-            }
-            // The full-shape operand first, then the other broadcast along rows, columns or as a scalar.
-            guard case .tile(let a, let ar, let ac) = operands[0], ar == rows, ac == cols else {
-                for r in 0..<R { for c in 0..<C { o[r * C + c] = apply(op, value(operands[0], r, c), value(operands[1], r, c)) } }
-                return
-            }
-            tiles[Int(a)].withUnsafeBufferPointer { x in
-                withBinary(op) { f in
-                    switch operands[1] {
-                    case .scalar(let v):
-                        let y = T(v)
-                        for i in 0..<(R * C) { o[i] = f(x[i], y) }
-                    case .tile(let b, let br, let bc):
-                        tiles[Int(b)].withUnsafeBufferPointer { y in
-                            if br == rows && bc == cols { for i in 0..<(R * C) { o[i] = f(x[i], y[i]) } }
-                            else if bc == 1 { for r in 0..<R { let v = y[br == 1 ? 0 : r]; for c in 0..<C { o[r * C + c] = f(x[r * C + c], v) } } }
-                            else { for r in 0..<R { for c in 0..<C { o[r * C + c] = f(x[r * C + c], y[c]) } } }
-                        }
-                    }
-                }
-            }
-        }
-        ensure(result, 0)
-        tiles[Int(result)] = out
+        run { $0.elementwise(op, result: result, rows: rows, cols: cols, operands: operands) }
     }
-
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
     func update(_ op: TileOp, target: Int32, operand: NumericOperand) {
-        let t = Int(target)
-        var x = tiles[t]
-        tiles[t] = []
-        let n = x.count
-        withBinary(op) { f in
-            switch operand {
-            case .scalar(let v):
-                let s = T(v)
-                x.withUnsafeMutableBufferPointer { xp in for i in 0..<n { xp[i] = f(xp[i], s) } }
-            case .tile(let id, let rows, let ocols):
-                tiles[Int(id)].withUnsafeBufferPointer { yp in
-                    x.withUnsafeMutableBufferPointer { xp in
-                        if yp.count == n { for i in 0..<n { xp[i] = f(xp[i], yp[i]) } }
-                        else if ocols == 1 {
-                            let C = n / Int(rows)
-                            for r in 0..<Int(rows) { let s = yp[r]; for c in 0..<C { xp[r * C + c] = f(xp[r * C + c], s) } }
-                        } else {
-                            let C = Int(ocols)
-                            for r in 0..<(n / C) { for c in 0..<C { xp[r * C + c] = f(xp[r * C + c], yp[c]) } }
-                        }
-                    }
-                }
-            }
-        }
-        tiles[t] = x
+        run { $0.update(op, target: target, operand: operand) }
     }
-
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
     func matmul(result: Int32, a: Int32, aT: Bool, b: Int32, bT: Bool, m: Int64, k: Int64, n: Int64) {
-        let c = LinearAlgebra.matmul(tiles[Int(a)], transposeA: aT, tiles[Int(b)], transposeB: bT, m: Int(m), k: Int(k), n: Int(n))
-        ensure(result, 0)
-        tiles[Int(result)] = c
+        run { $0.matmul(result: result, a: a, aT: aT, b: b, bT: bT, m: m, k: k, n: n) }
     }
-
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
+    func unaryTile(_ op: TileOp, result: Int32, source: Int32, rows: Int64, cols: Int64, params: TileOpParams, dtype: DType) {
+        run { $0.unaryTile(op, result: result, source: source, rows: rows, cols: cols, params: params, dtype: dtype) }
+    }
     func fill(_ tile: Int32, count: Int64, value: Double) {
-        ensure(tile, 0)
-        tiles[Int(tile)] = [T](repeating: T(value), count: Int(count))
+        run { $0.fill(tile, count: count, value: value) }
     }
-
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
+    func custom(result: Int32, source: Int32, rows: Int64, cols: Int64, count: Int64, label: String, at span: Span,
+                kernel: @escaping @Sendable ([Double], Int, Int) -> [Double]) throws(NumericFailure) {
+        try runThrowing(span) { m in
+            Self.failure { () throws(NumericFailure) in try m.custom(result: result, source: source, rows: rows, cols: cols, count: count, kernel: kernel) }
+                .map { NumericFailure(message: "\(label): \($0.message)") }
+        }
+    }
     func free(_ tile: Int32) {
-        if Int(tile) < tiles.count { tiles[Int(tile)] = [] }
+        run { $0.free(tile) }
+    }
+}
+
+extension DType {
+    /// How values are rounded when a tensor of this dtype stores them.
+    var storageFormat: StorageFormat {
+        switch self {
+        case .f32: .f32
+        case .f16: .f16
+        case .bf16: .bf16
+        case .f8: .f8e4m3
+        case .i8: .int(bits: 8)
+        case .i4: .int(bits: 4)
+        case .i32: .int(bits: 32)
+        }
+    }
+}
+
+/// One block's recorded calls, run by one worker on a machine of its own. Unchecked: the ops
+/// capture only values and the tensor table, which no one changes while blocks run.
+private final class RecordedBlock<T: NumericScalar>: @unchecked Sendable {
+    let ops: [(TileMachine<T>) -> NumericFailure?]
+    let start: [[T]]
+    let tensors: TensorTable<T>
+    init(ops: [(TileMachine<T>) -> NumericFailure?], start: [[T]], tensors: TensorTable<T>) {
+        self.ops = ops
+        self.start = start
+        self.tensors = tensors
+    }
+    /// The first failure, which ends the block.
+    func run() -> NumericFailure? {
+        let machine = TileMachine(tiles: start, tensors: tensors, blasThreads: 1)
+        for op in ops { if let failure = op(machine) { return failure } }
+        return nil
+    }
+}
+
+/// Failures of blocks that ran on workers, kept by block index so that the one reported is
+/// the same whatever order the blocks finished in.
+private final class Failures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var byBlock: [Int: NumericFailure] = [:]
+    func record(_ block: Int, _ f: NumericFailure) { lock.lock(); byBlock[block] = f; lock.unlock() }
+    func takeFirst() -> NumericFailure? {
+        lock.lock()
+        defer { byBlock = [:]; lock.unlock() }
+        return byBlock.keys.min().flatMap { byBlock[$0] }
     }
 }

@@ -15,8 +15,12 @@ struct NumericFlags: ParsableArguments {
     @Option(help: "Arithmetic precision: f32 (as a GPU computes) or f64 (a reference).")
     var accumulate: String = "f32"
 
+    @Option(help: "Threads for the blocks of parallel loops and for large matrix products (default: every core); the values are the same for any number.")
+    var threads: Int?
+
     func validate() throws {
         guard accumulate == "f32" || accumulate == "f64" else { throw ValidationError("--accumulate: expected f32 or f64, got '\(accumulate)'") }
+        if let threads, threads < 1 { throw ValidationError("--threads: expected a positive number of threads, got \(threads)") }
         for i in inputs where !i.contains("=") { throw ValidationError("--input: expected NAME=FILE.npy, got '\(i)'") }
     }
 
@@ -24,6 +28,7 @@ struct NumericFlags: ParsableArguments {
         var o = NumericOptions()
         o.seed = seed
         o.accumulate64 = accumulate == "f64"
+        if let threads { o.threads = threads }
         for spec in inputs {
             let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
             do { o.inputs[parts[0]] = try NPY.parse(InputFile.read(parts[1]), path: parts[1]) } catch {

@@ -3,7 +3,7 @@ import KernLang
 import Numerics
 
 /// The numeric kernels of the op table's ops on a source tile, and positional encodings.
-extension NumericState {
+extension TileMachine {
     /// Reductions, softmax, masks, cast, copy, transpose, top-k and routing of a (rows x cols)
     /// source tile.
     @_specialize(where T == Float)
@@ -51,7 +51,7 @@ extension NumericState {
             let rowStart = Int(r0), colStart = Int(c0), slope = T(s)
             for r in 0..<R { for c in 0..<C { out[r * C + c] -= slope * T(Double((rowStart + r) - (colStart + c))) } }
         case .cast:
-            let fmt = Self.format(dtype)
+            let fmt = dtype.storageFormat
             out = x.map { T(Double(fmt.round(Float($0.double)))) }
         case .transpose:
             out = LinearAlgebra.transpose(x, rows: R, cols: C)
@@ -112,8 +112,7 @@ extension NumericState {
         default:
             out = x
         }
-        ensure(result, 0)
-        tiles[Int(result)] = out
+        set(result, out)
     }
 
     func custom(result: Int32, source: Int32, rows: Int64, cols: Int64, count: Int64,
@@ -122,8 +121,7 @@ extension NumericState {
         guard out.count == Int(count) else {
             throw NumericFailure(message: "the op's numeric kernel returned \(out.count) values for a result of \(count)")
         }
-        ensure(result, 0)
-        tiles[Int(result)] = out.map { T($0) }
+        set(result, out.map { T($0) })
     }
 
     /// Transformer positional encodings for positions start ..< start + rows: sin in even
@@ -131,7 +129,6 @@ extension NumericState {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     func sinusoidal(_ tile: Int32, start: Int64, rows: Int64, cols: Int64) {
-        ensure(tile, 0)
         var out = [T](repeating: 0, count: Int(rows * cols))
         for r in 0..<Int(rows) {
             let pos = Double(start) + Double(r)
@@ -140,6 +137,6 @@ extension NumericState {
                 out[r * Int(cols) + c] = T(c % 2 == 0 ? Foundation.sin(angle) : Foundation.cos(angle))
             }
         }
-        tiles[Int(tile)] = out
+        set(tile, out)
     }
 }
