@@ -121,13 +121,14 @@ extension Interpreter {
 
     func number(_ e: RExpr, _ f: Frame) throws(SimulationError) -> Double { try number(try scalar(e, f), e) }
 
-    func int(_ e: RExpr, _ f: Frame, _ what: String) throws(SimulationError) -> Int64 {
+    /// `what` names the value in an error; built only then (it is formatted text, on a hot path).
+    func int(_ e: RExpr, _ f: Frame, _ what: @autoclosure () -> String) throws(SimulationError) -> Int64 {
         let v = try scalar(e, f)
         switch v {
         case .int(let x): return x
         case .float(let x) where x == x.rounded() && abs(x) < 9.2e18: return Int64(x)
         case .range(let a, _): return a
-        default: throw fail("\(what) must be a whole number, got \(describe(v))", e.span)
+        default: throw fail("\(what()) must be a whole number, got \(describe(v))", e.span)
         }
     }
 

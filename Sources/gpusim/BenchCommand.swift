@@ -114,7 +114,7 @@ extension BenchCommand {
                               N: n, d: dim, runs: runs, numpy_seconds: numpy?.seconds, rows: items))
             return
         }
-        print("gpusim bench numerics: N = \(n), d = \(dim), f32, \(runs) runs each, medians")
+        print("gpusim bench numerics: N = \(n), d = \(dim), f32, \(runs) runs each after one untimed run, medians")
         print("  machine  \(machine)")
         print("  gpusim   \(blas)")
         if let numpy {
