@@ -16,8 +16,12 @@ let package = Package(
         // OpenBLAS through pkg-config: a tuned multi-threaded GEMM is ~5x faster than our own
         // blocked loops on this 2-core machine, and numeric runs are dominated by matmuls.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // exp over buffers in AVX2 registers where the CPU has them (chosen at run time; Swift
+        // cannot compile one function for two instruction sets): numeric runs spend a third
+        // of their time in exp, and the baseline x86-64 target is 4-wide SSE.
+        .target(name: "CVectorMath"),
         // Values: dtype rounding, matmul and reductions, .npy I/O, seeded inputs.
-        .target(name: "Numerics", dependencies: ["COpenBLAS"]),
+        .target(name: "Numerics", dependencies: ["COpenBLAS", "CVectorMath"]),
         // GPU presets, memory hierarchy, interpreter, events and trace writers.
         .target(name: "Simulator", dependencies: ["KernLang", "Numerics"],
                 // The interpreter's hot loop mutates class state; dynamic exclusivity checks cost ~20 %.

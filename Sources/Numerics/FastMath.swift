@@ -1,9 +1,19 @@
+import CVectorMath
+
 /// exp over whole buffers. Numeric runs spend most of their non-matmul time in exp (softmax
 /// and online-softmax tiles); a vectorised Cephes-style expf (range reduction by ln 2, a
 /// degree-6 polynomial, 2^n from the exponent bits) is ~4x faster than calling libm per
 /// element and stays within 2 ulp. Double keeps libm.
 public enum FastMath {
     public static func exp(_ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableBufferPointer<Float>) {
+        // Whole groups of 8 in AVX2 registers where the CPU has them (the same operations,
+        // so the same bits), the rest here.
+        let done = src.baseAddress.flatMap { s in dst.baseAddress.map { gpusim_expf_avx2(s, $0, src.count) } } ?? 0
+        exp(UnsafeBufferPointer(rebasing: src[done...]), portablyInto: UnsafeMutableBufferPointer(rebasing: dst[done...]))
+    }
+
+    /// exp on any CPU, in Swift SIMD (SSE on baseline x86-64).
+    public static func exp(_ src: UnsafeBufferPointer<Float>, portablyInto dst: UnsafeMutableBufferPointer<Float>) {
         let n = src.count
         var i = 0
         if let s = src.baseAddress, let d = dst.baseAddress {

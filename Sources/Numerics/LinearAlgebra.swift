@@ -1,4 +1,9 @@
 import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Dense row-major kernels used by `--numeric` runs, in Float32 (the default) or Float64
 /// (reference runs). Matrix products go to OpenBLAS.
@@ -33,6 +38,21 @@ public enum LinearAlgebra {
     public static func setThreads(_ n: Int) {
         if openblas_get_num_threads() != Int32(n) { openblas_set_num_threads(Int32(n)) }
     }
+
+    /// For threads of our own that each run products on one BLAS thread: sets that, and stops
+    /// OpenBLAS's pthread workers, which otherwise spin (sched_yield) for ~0.1 s after start-up
+    /// and after every threaded product, taking a core from ours (a fifth of a 2-core
+    /// machine's time in a numeric run). The next threaded product starts them again. Looked up
+    /// at run time: builds without the call (OpenMP) just skip it.
+    public static func runOnCallerThreadsOnly() {
+        setThreads(1)
+        if let stop = stopWorkers { _ = stop() }
+    }
+
+    private static let stopWorkers: (@convention(c) () -> Int32)? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "blas_thread_shutdown_") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)
+    }()
 
     /// The shared part of sgemm/dgemm: shapes, leading dimensions, threads; `call` is the typed CBLAS routine.
     static func gemm<T: NumericScalar>(_ a: [T], _ aT: Bool, _ b: [T], _ bT: Bool, _ m: Int, _ k: Int, _ n: Int, _ maxThreads: Int,

@@ -176,7 +176,7 @@ final class NumericState<T: NumericScalar>: NumericEngine {
     func beginBlock() {
         // Blocks already use the cores: their products run on one BLAS thread each (set here,
         // before any block runs, as the setting is global).
-        if handedOver == 0 { LinearAlgebra.setThreads(1) }
+        if handedOver == 0 { LinearAlgebra.runOnCallerThreadsOnly() }
         recording = []
     }
 

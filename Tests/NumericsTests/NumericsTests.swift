@@ -122,6 +122,20 @@ import Foundation
         #expect(worst <= 2)
     }
 
+    /// The AVX2 path (where this CPU has it) gives the portable path's bits, edges included,
+    /// so a result does not depend on which one ran.
+    @Test func avx2AndPortableExpAgreeBitForBit() {
+        var rng = SeededRandom(seed: 9)
+        let xs: [Float] = (0..<100_003).map { _ in Float(rng.uniform() * 200 - 100) }
+            + [-.infinity, .infinity, .nan, -87.33654, 88.72283, -87.3365, 88.7228, 0, -0.0, 1e-30, -1e-30]
+        var fast = [Float](repeating: 0, count: xs.count), portable = fast
+        xs.withUnsafeBufferPointer { s in
+            fast.withUnsafeMutableBufferPointer { FastMath.exp(s, into: $0) }
+            portable.withUnsafeMutableBufferPointer { FastMath.exp(s, portablyInto: $0) }
+        }
+        #expect(fast.map(\.bitPattern) == portable.map(\.bitPattern))
+    }
+
     @Test func edgesMatchLibm() {
         let xs: [Float] = [-.infinity, .infinity, .nan, -100, 100, -87.4, 88.8, 0]
         var out = [Float](repeating: 0, count: xs.count)
