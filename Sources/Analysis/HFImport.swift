@@ -1,7 +1,7 @@
 import Foundation
 
 /// A Hugging Face `config.json` turned into a model kernel: the shipped model kernel of the same
-/// family (`models/llama2_7b.kern` for Llama, Mistral and Qwen2; `models/gpt2_small.kern` for
+/// family (`models/llama2_7b.kern` for Llama, Mistral, Mixtral and Qwen2; `models/gpt2_small.kern` for
 /// GPT-2) with its sizes set from the config and, where the architecture differs, its text
 /// changed the way a person would (biases on the projections, a tied LM head, a sliding
 /// window). The result is ordinary source to read and edit.
@@ -27,6 +27,8 @@ public enum HFImport {
         var n_head: Int64?
         var n_positions: Int64?
         var n_inner: Int64?
+        var num_local_experts: Int64?
+        var num_experts_per_tok: Int64?
     }
 
     enum Family { case llama, gpt2 }
@@ -41,12 +43,10 @@ public enum HFImport {
         let type = (c.model_type ?? "").lowercased(), arch = c.architectures?.first ?? ""
         let family: Family
         switch type {
-        case "llama", "mistral", "qwen2": family = .llama
+        case "llama", "mistral", "qwen2", "mixtral": family = .llama
         case "gpt2": family = .gpt2
-        case "mixtral":
-            throw ImportError("\(source): Mixtral ('\(arch)') is not imported yet: its experts are SwiGLU MLPs, and gpusim's stack/moe.kern runs GELU experts")
         default:
-            throw ImportError("\(source): model_type '\(c.model_type ?? "(none)")' (\(arch.isEmpty ? "no architectures" : arch)) is not one gpusim imports; known: llama, mistral, qwen2, gpt2")
+            throw ImportError("\(source): model_type '\(c.model_type ?? "(none)")' (\(arch.isEmpty ? "no architectures" : arch)) is not one gpusim imports; known: llama, mistral, mixtral, qwen2, gpt2")
         }
         func need(_ v: Int64?, _ field: String) throws(ImportError) -> Int64 {
             guard let v else { throw ImportError("\(source): missing field '\(field)' (a \(type) config needs it)") }
@@ -87,6 +87,24 @@ public enum HFImport {
                     })
                 }
                 what.append("biases on " + biased.map(\.proj).joined(separator: ", "))
+            }
+            if type == "mixtral" {
+                // Each layer's MLP becomes a mixture of SwiGLU experts (stack/moe.kern, gated), every
+                // token's choices kept: capacity factor 1 charges the T k slots a dropless router fills.
+                let E = try need(c.num_local_experts, "num_local_experts"), k = try need(c.num_experts_per_tok, "num_experts_per_tok")
+                guard k <= E else { throw ImportError("\(source): num_experts_per_tok (\(k)) is more than num_local_experts (\(E))") }
+                try t.importing("stack/moe.kern")
+                try t.remove(line: "import \"stack/silu_mul.kern\"")
+                try t.replace(line: "    param dff = ", with: { "\($0)\n    param E = \(E)             # experts per layer\n    param experts_per_token = \(k)" })
+                try t.replace(line: "    weight W1[", with: { _ in "    weight Wg[L, d, E] dt\n    weight W1[L, E, d, 2 * dff] dt   # each expert's [up | gate]" })
+                try t.remove(line: "    weight W3[")
+                try t.replace(line: "    weight W2[", with: { _ in "    weight W2[L, E, dff, d] dt" })
+                for scratch in ["a", "c", "hmid"] { try t.remove(line: "    scratch \(scratch)[") }
+                try t.replace(line: "W = W1[l], Y = a)", with: { _ in
+                    "        run moe(T = T, d = d, dff = dff, E = E, k = experts_per_token, gated = 1, capacity_factor = 1, dt = dt, BM = BM, BN = BN, BK = BK, X = xn, Wg = Wg[l], W1 = W1[l], W2 = W2[l], Y = y)"
+                })
+                for gone in ["W = W3[l], Y = c)", "run silu_mul(", "W = W2[l], Y = y)"] { try t.remove(line: gone) }
+                what[3] = "\(E) SwiGLU experts of \(dff), \(k) per token"
             }
             if c.tie_word_embeddings == true {
                 try t.importing("stack/lm_head_tied.kern")

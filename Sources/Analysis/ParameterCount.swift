@@ -22,7 +22,10 @@ public struct ParameterCount: Sendable, Encodable {
     public var cacheTokens: Int64?
 
     public init(program: CheckedProgram, gpu: GPUModel, overrides: [String: ParamValue]) throws(SimulationError) {
-        let tensors = try Interpreter(program: program, options: RunOptions(gpu: gpu, overrides: overrides)).resolveTensors()
+        // Counting does not need the model to fit: the preset's HBM capacity is not checked here.
+        var unbounded = gpu
+        unbounded.hbmBytes = nil
+        let tensors = try Interpreter(program: program, options: RunOptions(gpu: unbounded, overrides: overrides)).resolveTensors()
         kernel = program.entryKernel.name
         func entry(_ t: (name: String, role: TensorRole, shape: [Int64], dtype: DType, bytes: Int64)) -> Entry {
             Entry(name: t.name, shape: t.shape, dtype: t.dtype.rawValue, count: t.shape.reduce(1, *), bytes: t.bytes)

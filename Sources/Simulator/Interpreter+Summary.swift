@@ -19,10 +19,12 @@ extension Interpreter {
             case .loop, .repeatLoop, .launch:
                 close()
                 let start = tally
-                try execStmt(s, f)
                 // A top-level grid of an entry that is a GPU kernel itself is one launch of its own.
                 var grid = false
                 if case .loop(parallel: true, _, _, _, _, _) = s.kind, entryLaunches == 1 { grid = true }
+                inGrid = grid
+                try execStmt(s, f)
+                inGrid = false
                 if grid { grids.close(at: tally.work, time) }
                 addPhase(Self.header(s.span), line, tally - start, grid: grid)
             case .param, .tensor, .require, .free:

@@ -115,6 +115,9 @@ public final class Interpreter {
     var gpuKernel: [Int: Bool] = [:]
     /// An entry that is a GPU kernel: its top-level grids (its launches) as they ended.
     var grids = GridClock()
+    /// Whether a top-level grid of such an entry is running now (statements outside grids may
+    /// yet join the last one, see `TimeModel.clock`).
+    var inGrid = false
     /// Where the GPU kernel launched now began (nil between launches).
     var openLaunch: Work?
     var seq: Int64 = 0
@@ -222,7 +225,7 @@ public final class Interpreter {
 
     /// The clock events are stamped with after work `w`, during the launch that began at `open`.
     func clock(_ w: Work, openLaunch open: Work?) -> Double {
-        time.clock(w, openLaunch: open, entryIsGPUKernel: entryLaunches == 1, grids: grids)
+        time.clock(w, openLaunch: open, entryIsGPUKernel: entryLaunches == 1, grids: grids, betweenGrids: !inGrid)
     }
 
     func runKernel(_ frame: Frame, isEntry: Bool) throws(SimulationError) {

@@ -100,9 +100,17 @@ struct TimeModel {
     /// While a GPU kernel it launched runs (it started at work `openLaunch`), that launch is
     /// timed on its own, as it will be when it ends, so the clock never goes back. Launch
     /// overhead on top. The end of a run is stamped with its `time.total`.
-    func clock(_ w: Work, openLaunch: Work?, entryIsGPUKernel: Bool, grids: GridClock) -> Double {
+    /// `betweenGrids`: no grid of such an entry runs now. Statements after a grid join the next
+    /// grid if one follows and the last one if none does, which is not known yet: the clock
+    /// reads the smaller of the two, so it never passes the total and never goes back (the
+    /// next grid's reading is the larger, as its launch overlaps less).
+    func clock(_ w: Work, openLaunch: Work?, entryIsGPUKernel: Bool, grids: GridClock, betweenGrids: Bool = false) -> Double {
         guard gpu.modelsLaunches else { return launch(w) + launches(w.launches) }
-        if entryIsGPUKernel { return grids.closed + running(w - grids.openStart) + launches(w.launches + 1) }
+        if entryIsGPUKernel {
+            var t = grids.closed + running(w - grids.openStart)
+            if betweenGrids, let last = grids.lastStart { t = Swift.min(t, grids.beforeLast + launch(w - last)) }
+            return t + launches(w.launches + 1)
+        }
         if let start = openLaunch {
             return launched(w.kernelFemtoseconds + Self.femtoseconds(running(w - start)), plus: start) + launches(w.launches)
         }

@@ -123,6 +123,13 @@ struct ImportCommand: ParsableCommand {
                 throw ExitCode(1)
             }
             try writeFile(output, text + "\n")
+            // The written kernel must check as it stands (it imports the stack from the library);
+            // one that does not is an importer bug, and no file is left behind.
+            do { _ = try loadProgram(output) } catch {
+                try? FileManager.default.removeItem(atPath: output)
+                printError("gpusim: error: the kernel written for \(config) does not check (a gpusim bug: please report it with the config); \(output) removed")
+                throw error
+            }
             print("wrote \(output): kernel \(kernelName) (gpusim params \(output) counts its weights)")
         }
     }

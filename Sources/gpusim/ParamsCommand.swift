@@ -56,5 +56,8 @@ struct ParamsCommand: ParsableCommand {
         if let perToken = count.kvCacheBytesPerToken, let tokens = count.cacheTokens {
             print("KV cache (\(count.caches.map(\.name).joined(separator: ", "))): \(group(perToken)) bytes per token, \(fmtBytes(perToken * tokens)) at \(group(tokens)) tokens")
         }
+        if let hbm = gpu.hbmBytes, count.totalBytes > hbm {
+            print("the weights alone (\(fmtBytes(count.totalBytes))) do not fit one \(gpu.name) (\(fmtBytes(hbm)) of HBM): runs on it stop at the first weight that does not fit")
+        }
     }
 }

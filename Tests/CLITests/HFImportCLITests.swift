@@ -17,6 +17,7 @@ import Testing
         ("llama2_7b", #"{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008, "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32, "max_position_embeddings": 4096, "vocab_size": 32000, "tie_word_embeddings": false, "torch_dtype": "float16"}"#, 6_738_415_616),
         ("mistral_7b", #"{"architectures": ["MistralForCausalLM"], "model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8, "max_position_embeddings": 32768, "sliding_window": 4096, "vocab_size": 32000, "tie_word_embeddings": false, "torch_dtype": "bfloat16"}"#, 7_241_732_096),
         ("llama3_8b", #"{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8, "max_position_embeddings": 8192, "vocab_size": 128256, "tie_word_embeddings": false, "torch_dtype": "bfloat16", "rope_theta": 500000.0}"#, 8_030_261_248),
+        ("mixtral_8x7b", #"{"architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8, "max_position_embeddings": 32768, "num_local_experts": 8, "num_experts_per_tok": 2, "rope_theta": 1e6, "router_aux_loss_coef": 0.02, "sliding_window": null, "vocab_size": 32000, "tie_word_embeddings": false, "torch_dtype": "bfloat16"}"#, 46_702_792_704),
         ("qwen2_05b", #"{"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_attention_heads": 14, "num_hidden_layers": 24, "num_key_value_heads": 2, "max_position_embeddings": 131072, "sliding_window": 131072, "use_sliding_window": false, "vocab_size": 151936, "tie_word_embeddings": true, "torch_dtype": "bfloat16"}"#, 494_032_768),
     ]
 
@@ -33,7 +34,9 @@ import Testing
             #expect(r.status == 0, "\(m.name): \(r.err)")
             let params = try gpusim(["params", kern.path, "--json"], cwd: dir)
             #expect(try json(params)["total"] as? Int == m.parameters, "\(m.name)")
-            #expect(try gpusim(["run", kern.path, "--gpu", "h100-sxm", "--T", "64"], cwd: dir).status == 0, "\(m.name) runs")
+            // Mixtral's 93.4 GB of weights need a GPU with more than 80 GB.
+            let gpu = m.parameters * 2 > 80_000_000_000 ? "h200" : "h100-sxm"
+            #expect(try gpusim(["run", kern.path, "--gpu", gpu, "--T", "64"], cwd: dir).status == 0, "\(m.name) runs")
         }
     }
 
@@ -63,7 +66,9 @@ import Testing
         let missing = try importing(#"{"model_type": "llama", "hidden_size": 64}"#)
         #expect(missing.status == 1 && missing.err.hasSuffix("c.json: missing field 'num_attention_heads' (a llama config needs it)\n"))
         let unknown = try importing(#"{"model_type": "falcon", "architectures": ["FalconForCausalLM"]}"#)
-        #expect(unknown.err.contains("model_type 'falcon' (FalconForCausalLM) is not one gpusim imports; known: llama, mistral, qwen2, gpt2"))
+        #expect(unknown.err.contains("model_type 'falcon' (FalconForCausalLM) is not one gpusim imports; known: llama, mistral, mixtral, qwen2, gpt2"))
+        let experts = try importing(#"{"model_type": "mixtral", "hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2, "intermediate_size": 96, "vocab_size": 100, "max_position_embeddings": 64}"#)
+        #expect(experts.err.hasSuffix("c.json: missing field 'num_local_experts' (a mixtral config needs it)\n"))
         #expect(try importing("not json").err.contains("not valid JSON"))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("m.kern").path))
     }

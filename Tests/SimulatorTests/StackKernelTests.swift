@@ -295,14 +295,18 @@ func runF64(_ path: String, _ params: [String: ParamValue], _ inputs: [String: N
         #expect(Comparison(out["top_probs"]!.values, reference: want).relativeFrobenius < 1e-12)
     }
 
-    @Test mutating func mixtureOfExpertsRoutesWithinCapacity() throws {
+    /// GELU experts (gated 0) and SwiGLU experts (gated 1, Mixtral's: W1 holds [up | gate]).
+    @Test(arguments: [0, 1])
+    mutating func mixtureOfExpertsRoutesWithinCapacity(gated: Int) throws {
         let (T, d, dff, E, k) = (40, 8, 12, 4, 2)
         let C = Int((Double(T * k) * 1.0 / Double(E)).rounded(.up))   // capacity_factor 1: some choices are dropped
-        let x = array(T * d), wg = array(d * E), w1 = array(E * d * dff), w2 = array(E * dff * d)
+        let w1Cols = (1 + gated) * dff
+        let x = array(T * d), wg = array(d * E), w1 = array(E * d * w1Cols), w2 = array(E * dff * d)
         let out = try runF64("Kernels/stack/moe.kern", ["T": .int(Int64(T)), "d": .int(Int64(d)), "dff": .int(Int64(dff)), "E": .int(Int64(E)),
-                                                        "k": .int(Int64(k)), "capacity_factor": .float(1), "BT": .int(16), "BF": .int(8)],
+                                                        "k": .int(Int64(k)), "capacity_factor": .float(1), "BT": .int(16), "BM": .int(16), "BN": .int(8), "BK": .int(8),
+                                                        "gated": .int(Int64(gated))],
                              ["X": .init(shape: [T, d], values: x), "Wg": .init(shape: [d, E], values: wg),
-                              "W1": .init(shape: [E, d, dff], values: w1), "W2": .init(shape: [E, dff, d], values: w2)])
+                              "W1": .init(shape: [E, d, w1Cols], values: w1), "W2": .init(shape: [E, dff, d], values: w2)])
         // Router: softmax over experts, the k best (ties: lower index), renormalised weights.
         var route: [[Int]] = [], gates: [[Double]] = []
         for t in 0..<T {
@@ -323,9 +327,10 @@ func runF64(_ path: String, _ params: [String: ParamValue], _ inputs: [String: N
                     guard used < C else { dropped += 1; continue }
                     used += 1
                     var h = [Double](repeating: 0, count: dff)
+                    func column(_ c: Int) -> Double { (0..<d).reduce(0.0) { $0 + x[t * d + $1] * w1[e * d * w1Cols + $1 * w1Cols + c] } }
                     for j in 0..<dff {
-                        let a = (0..<d).reduce(0.0) { $0 + x[t * d + $1] * w1[e * d * dff + $1 * dff + j] }
-                        h[j] = a * (1 + erf(a / 2.0.squareRoot())) / 2
+                        let a = column(j)
+                        h[j] = gated == 1 ? a / (1 + exp(-a)) * column(dff + j) : a * (1 + erf(a / 2.0.squareRoot())) / 2
                     }
                     for j in 0..<d { want[t * d + j] += gates[t][c] * (0..<dff).reduce(0.0) { $0 + h[$1] * w2[e * dff * d + $1 * d + j] } }
                 }
