@@ -19,12 +19,39 @@ public final class StatementProfile: EventSink {
     public private(set) var hbmRead: [String: Int64] = [:]
     public private(set) var hbmWritten: [String: Int64] = [:]
 
+    /// Each launch statement (by key): how often it ran, the clock time from its launch to its
+    /// end, and the DRAM bytes and FLOPs of the work inside, summed over its runs.
+    public struct LaunchStat: Sendable, Equatable {
+        public var count: Int64 = 0
+        public var seconds: Double = 0
+        public var dramBytes: Int64 = 0
+        public var flops: Int64 = 0
+    }
+    public private(set) var launches: [Int: LaunchStat] = [:]
+    private var openLaunches: [(key: Int, time: Double, dram: Int64, flops: Int64)] = []
+    private var dramSoFar: Int64 = 0, flopsSoFar: Int64 = 0
+
     public init() {}
 
     /// A statement's key: its file's id (0: the entry kernel's file, see `Event.file`), line and column.
     public static func key(_ line: Int, _ column: Int, file: Int = 0) -> Int { file << 42 | line << 20 | column }
 
     public func record(_ e: Event) {
+        switch e.kind {
+        case .load, .store: dramSoFar += e.dramBytes
+        case .launch where e.op == "kernel": openLaunches.append((Self.key(e.line, e.column, file: e.file), e.time, dramSoFar, flopsSoFar))
+        case .end where e.op == "kernel":
+            if let open = openLaunches.popLast() {
+                var l = launches[open.key] ?? LaunchStat()
+                l.count += 1
+                l.seconds += e.time - open.time
+                l.dramBytes += dramSoFar - open.dram
+                l.flops += flopsSoFar - open.flops
+                launches[open.key] = l
+            }
+        default: break
+        }
+        flopsSoFar += e.flops
         add(kind: e.kind, op: e.op, name: e.name, rows: e.rows, cols: e.cols, bytes: e.bytes, flops: e.flops, line: e.line, column: e.column, file: e.file, dram: e.dramBytes)
     }
 

@@ -197,12 +197,6 @@ public func engineeringSeconds(_ t: Double) -> String {
     return String(format: "%.3g %@", t / scale, name)
 }
 
-public func fmtSeconds(_ t: Double) -> String {
-    if t >= 1 { return String(format: "%.3f s", t) }
-    if t >= 1e-3 { return String(format: "%.3f ms", t * 1e3) }
-    return String(format: "%.2f us", t * 1e6)
-}
-
 /// A progress bar on standard error, drawn only on a terminal and at most ten times a second.
 /// Sweeps update it from worker threads, hence the lock.
 public final class ProgressBar: @unchecked Sendable {

@@ -300,6 +300,13 @@ func fmtShape(_ s: [Int64]) -> String { "[" + s.map(String.init).joined(separato
 func fmtTile(_ t: Interpreter.Tile) -> String { "(\(t.rows) x \(t.cols))" }
 
 /// Human byte sizes in decimal units, as GPU datasheets print them.
+/// Seconds in s, ms or us, as the reports print them.
+public func fmtSeconds(_ t: Double) -> String {
+    if t >= 1 { return String(format: "%.3f s", t) }
+    if t >= 1e-3 { return String(format: "%.3f ms", t * 1e3) }
+    return String(format: "%.2f us", t * 1e6)
+}
+
 public func fmtBytes(_ b: Int64) -> String {
     let v = Double(b)
     let units: [(Double, String)] = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")]

@@ -12,8 +12,12 @@ struct GraphCommand: ParsableCommand {
         discussion: prose("""
         From a kernel the graph comes from a run at the given parameters; from a JSONL trace it is
         aggregated from the recorded events (the kernel file named in the trace gives the structure).
+        A model (a kernel that launches others) is drawn a node per launch: time, share of the
+        run, DRAM bytes and bound, loops with their trip counts, the tensors one launch hands to
+        the next; --level statements draws its statements instead.
         Examples:
           gpusim graph Kernels/flash_attention.kern --N 2048 -o flash.svg
+          gpusim graph Kernels/models/gpt2_small.kern -o gpt2.svg
           gpusim graph flash.jsonl -o flash.pdf
           gpusim graph Kernels/attention_2d.kern --format dot
         """))
@@ -27,6 +31,9 @@ struct GraphCommand: ParsableCommand {
     @Option(help: "svg, png, pdf or dot (the generated DOT text).")
     var format: String?
 
+    @Option(help: "model (a node per launch; the default for a kernel that launches others) or statements (a node per statement, tile and tensor).")
+    var level: String?
+
     @OptionGroup var gpuOptions: GPUOptions
 
     @Argument(parsing: .allUnrecognized, help: "Kernel parameters: --NAME VALUE ...")
@@ -38,9 +45,10 @@ struct GraphCommand: ParsableCommand {
             throw ValidationError("--format: expected svg, png, pdf or dot, got '\(fmt)'")
         }
         if fmt == "png" || fmt == "pdf", output == nil { throw ValidationError("\(fmt) output needs -o FILE") }
+        if let level, level != "model" && level != "statements" { throw ValidationError("--level: expected model or statements, got '\(level)'") }
         let profile = StatementProfile()
         let program: CheckedProgram
-        let title: String
+        let summary: RunSummary
         if TraceReader.looksLikeTrace(input) {
             if !params.isEmpty { throw ValidationError("parameters cannot be given with a trace; they were fixed when it was recorded") }
             let trace: TraceReader.Trace
@@ -57,16 +65,17 @@ struct GraphCommand: ParsableCommand {
             let file = !trace.file.hasPrefix("/") && !FileManager.default.fileExists(atPath: trace.file)
                 && FileManager.default.fileExists(atPath: besideTrace) ? besideTrace : trace.file
             program = try loadProgram(file, entry: trace.kernel)
-            title = DataflowGraph.title(trace.summary)
+            summary = trace.summary
         } else {
             let overrides = try parseKernelParams(params)
             let gpu = try gpuOptions.model()
             program = try loadProgram(input)
-            let summary: RunSummary
             do { summary = try Runner.run(program, options: RunOptions(gpu: gpu, overrides: overrides, cache: gpuOptions.cache), extraSink: profile) } catch { throw failRun(error) }
-            title = DataflowGraph.title(summary)
         }
-        let dot = DotWriter.dot(DataflowGraph(program: program, profile: profile, title: title))
+        if level == "model" && !ModelGraph.applies(to: program) {
+            throw ValidationError("--level model: \(program.entryKernel.name) launches no other kernels; its graph is --level statements")
+        }
+        let dot = DotWriter.dot(program: program, profile: profile, summary: summary, statements: level == "statements")
         let data: Data
         if fmt == "dot" { data = Data(dot.utf8) } else {
             do { data = try Graphviz.render(dot: dot, format: fmt) } catch {

@@ -33,7 +33,7 @@ struct ReportCommand: ParsableCommand {
         do { summary = try Runner.run(program, options: options, extraSink: Tee(profile, timeline)) } catch { throw failRun(error) }
         let graphSVG: String
         do {
-            let dot = DotWriter.dot(DataflowGraph(program: program, profile: profile, title: DataflowGraph.title(summary)))
+            let dot = DotWriter.dot(program: program, profile: profile, summary: summary)
             graphSVG = String(decoding: try Graphviz.render(dot: dot, format: "svg"), as: UTF8.self)
         } catch {
             printError("gpusim: error: \(error)")

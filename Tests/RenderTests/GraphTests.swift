@@ -134,3 +134,53 @@ final class SVGStructure: NSObject, XMLParserDelegate {
         #expect(s.texts("edge load").contains("W1"))
     }
 }
+
+/// The model level: a node per launch statement, timed by the run's own clock.
+@Suite struct ModelLevelGraphTests {
+    static let gpt2Small: [String: ParamValue] = ["T": .int(24), "L": .int(2), "d": .int(64), "H": .int(2), "vocab": .int(1100), "ctx": .int(32)]
+
+    func model(_ kernel: String, _ params: [String: ParamValue] = [:], sink: EventSink? = nil) throws -> (ModelGraph, String, RunSummary, StatementProfile) {
+        let p = try program(kernel)
+        let profile = StatementProfile()
+        let s = try Runner.run(p, options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: params), extraSink: sink.map { Tee(profile, $0) } ?? profile)
+        let g = ModelGraph(program: p, profile: profile, summary: s)
+        return (g, DotWriter.dot(g), s, profile)
+    }
+
+    @Test func gptTwoIsItsLaunchesInOrder() throws {
+        let (g, dot, s, profile) = try model("Kernels/models/gpt2_small.kern", Self.gpt2Small)
+        #expect(DotWriter.dot(program: try program("Kernels/models/gpt2_small.kern"), profile: profile, summary: s) == dot)
+        let launches = g.nodes.filter { !$0.isTensor }.map { $0.label.split(separator: "\n")[0] }
+        // The embedding loop written inline, the layer's launches (q, k and v projections: one
+        // node), the final norm and the tied LM head, as gpt2_small.kern runs them.
+        #expect(launches == ["line 57: for i in tiles(T, BT)", "run layernorm", "run linear x 3", "run mha_causal", "run linear", "run residual_add",
+                             "run layernorm", "run gelu_mlp", "run residual_add", "run layernorm", "run lm_head_tied"])
+        #expect(g.clusters.map(\.label) == ["for l in 0 ..< L   x 2"])
+        let qkv = try #require(g.nodes.first { $0.label.hasPrefix("run linear x 3") })
+        #expect(qkv.label.contains("Wq, bq, Wk, bk\nWv, bv") && qkv.label.contains("6 runs: "))
+        #expect(g.edges.contains { $0.from == qkv.id && $0.label.hasPrefix("q  ") && $0.label.contains("\nk  ") && $0.label.contains("\nv  ") })
+        // Every launch is one node's: the runs add up to the summary's launch count.
+        #expect(profile.launches.values.reduce(0) { $0 + $1.count } == s.counts.launches)
+        // The nodes' times are parts of the run's: their shares add up to at most all of it.
+        let shares = g.nodes.map(\.timeShare).reduce(0, +)
+        #expect(shares > 0.5 && shares <= 1.0 + 1e-9)
+    }
+
+    /// The same graph from the run's JSONL trace (its launch and end events carry the clock).
+    @Test func aTraceGivesTheLiveRunsGraph() throws {
+        let path = NSTemporaryDirectory() + "gpusim-model-graph-\(UUID().uuidString).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let p = try program("Kernels/models/gpt2_small.kern")
+        _ = try Runner.run(p, options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!, overrides: Self.gpt2Small), tracePath: path)
+        let profile = StatementProfile()
+        let trace = try TraceReader.read(path, into: profile)
+        let (_, live, _, _) = try model("Kernels/models/gpt2_small.kern", Self.gpt2Small)
+        #expect(DotWriter.dot(ModelGraph(program: p, profile: profile, summary: trace.summary)) == live)
+    }
+
+    @Test func dotMatchesGolden() throws {
+        let (_, dot, _, _) = try model("Kernels/models/tiny_mlp_stack.kern")
+        let golden = try String(contentsOf: packageRoot.appendingPathComponent("Tests/RenderTests/Golden/tiny_mlp_stack_model.dot"), encoding: .utf8)
+        #expect(dot == golden)
+    }
+}

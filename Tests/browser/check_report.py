@@ -6,7 +6,8 @@ Writes a report for FlashAttention, loads it in Chromium (--dump-dom for the str
 --screenshot for the pixels) and checks: every section and figure is present with inline SVG,
 no resource was fetched from the network, and the screenshot is a real, non-blank picture.
 Then renders roofline charts of several kernels and checks, from the browser's own text boxes
-(getBoundingClientRect of every <text>), that no two labels overlap and none leaves the chart.
+(getBoundingClientRect of every <text>), that no two labels overlap and none leaves the chart;
+the same for the model graphs of the shipped models.
 Prints 'N passed, M failed'."""
 import os, re, shutil, struct, subprocess, sys, tempfile, zlib
 
@@ -124,6 +125,24 @@ def main():
         m = re.search(r'<pre id="labels-result">(.*?)</pre>', dom, re.S)
         result = m.group(1) if m else "no result (script did not run)"
         check(f"roofline labels of {os.path.basename(kernel)} on {gpu} are clear", result.endswith("clear"), result)
+    # Model graphs (one node per launch): labels clear of each other and inside the drawing,
+    # and GPT-2 small's within 1600 x 1200 px (Graphviz sizes in pt: 96 / 72 px each).
+    for kernel in ("gpt2_small", "llama2_7b", "llama2_7b_decode", "tiny_mlp_stack"):
+        svg = os.path.join(tmp, "graph.svg")
+        r = subprocess.run([exe, "graph", f"Kernels/models/{kernel}.kern", "-o", svg], capture_output=True, text=True)
+        if r.returncode != 0:
+            check(f"model graph of {kernel}", False, r.stderr); continue
+        drawing = open(svg).read()
+        page = os.path.join(tmp, "graph.html")
+        open(page, "w").write("<!DOCTYPE html><html><body style='margin:0'>" + drawing[drawing.index("<svg"):] + probe + "</body></html>")
+        dom = subprocess.run([browser, *flags, "--dump-dom", "file://" + page], capture_output=True, text=True, timeout=120).stdout
+        m = re.search(r'<pre id="labels-result">(.*?)</pre>', dom, re.S)
+        result = m.group(1) if m else "no result (script did not run)"
+        check(f"model graph labels of {kernel} are clear", result.endswith("clear"), result)
+        if kernel == "gpt2_small":
+            size = re.search(r'width="(\d+)pt" height="(\d+)pt"', drawing)
+            w, h = (int(size.group(1)) * 4 // 3, int(size.group(2)) * 4 // 3) if size else (0, 0)
+            check("gpt2_small's model graph fits 1600 x 1200 px", 0 < w <= 1600 and 0 < h <= 1200, f"{w} x {h} px")
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

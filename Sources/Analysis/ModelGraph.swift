@@ -1,0 +1,232 @@
+import Foundation
+import KernLang
+import Simulator
+
+/// A model at the level of its launches (the default of `gpusim graph` for a kernel that
+/// launches others): one node per launch statement, in execution order, with its time, DRAM
+/// bytes and bound; loops as clusters with their trip counts; the tensors one launch hands to
+/// a later one as edges. Launches of one kernel in a row that read the same activations (the
+/// q, k and v projections) are one node listing their weights.
+public struct ModelGraph: Sendable {
+    public struct Node: Sendable, Equatable {
+        public var id: String
+        public var label: String
+        /// Share of the run's kernel time (0 for HBM tensor nodes).
+        public var timeShare: Double
+        public var isTensor: Bool
+        public var cluster: Int?
+    }
+    public struct Edge: Sendable, Equatable {
+        public var from: String
+        public var to: String
+        public var label: String
+    }
+
+    public var title: String
+    public var nodes: [Node] = []
+    public var edges: [Edge] = []
+    public var clusters: [DataflowGraph.Cluster] = []
+
+    /// Whether a kernel launches others (a model): its graph is drawn at the launch level.
+    public static func applies(to program: CheckedProgram) -> Bool {
+        IRWalk.contains(program.entryKernel.body) { n in
+            if case .stmt(let s) = n, case .launch = s.kind { return true }
+            return false
+        }
+    }
+
+    public init(program: CheckedProgram, profile: StatementProfile, summary: RunSummary) {
+        var b = Builder(program: program, profile: profile, summary: summary)
+        b.block(program.entryKernel.body, cluster: nil)
+        b.flush()
+        let launches = profile.launches.values.reduce(0) { $0 + $1.count }
+        title = "\(summary.kernel) on \(summary.gpu): \(launches) launches, \(fmtSeconds(summary.time.total)), DRAM traffic \(fmtBytes(summary.hbm.total_bytes))"
+            + "\nboxes: launches (time, share of it, DRAM bytes, bound; darker: more time); edges: tensors handed on (their size)"
+        nodes = b.nodes
+        edges = b.edges
+        clusters = b.clusters
+    }
+
+    struct Builder {
+        let program: CheckedProgram
+        let profile: StatementProfile
+        let summary: RunSummary
+        var nodes: [Node] = []
+        var edges: [Edge] = []
+        var clusters: [DataflowGraph.Cluster] = []
+        /// The entry's tensor (by local index) -> the node that last wrote it.
+        var writer: [Int: String] = [:]
+        /// Launch statements of one kernel in a row, reading the same activations: one node.
+        var group: [RStmt] = []
+        var groupCluster: Int?
+
+        var entry: CheckedKernel { program.entryKernel }
+
+        /// The entry's tensor declared at local index `local`.
+        func declared(_ local: Int) -> (name: String, role: TensorRole, index: Int) {
+            entry.tensors.first { $0.index == local } ?? (name: "tensor \(local)", role: .scratch, index: local)
+        }
+
+        /// Inputs (non-weight tensors read) and outputs of a launch, as the entry's tensor locals.
+        func access(_ s: RStmt) -> (reads: [Int], writes: [Int], weights: [Int], callee: String) {
+            guard case .launch(let k, let name, _, let tensors) = s.kind else { return ([], [], [], "") }
+            var reads: [Int] = [], writes: [Int] = [], weights: [Int] = []
+            let callee = program.kernels[k]
+            for (calleeIndex, callerIndex, _) in tensors {
+                let role = callee.tensors[calleeIndex].role
+                switch role {
+                case .input, .cache:
+                    if declared(callerIndex).role == .weight { weights.append(callerIndex) } else { reads.append(callerIndex) }
+                case .weight: weights.append(callerIndex)
+                default: writes.append(callerIndex)
+                }
+            }
+            return (reads, writes, weights, name)
+        }
+
+        mutating func block(_ b: RBlock, cluster: Int?) {
+            for s in b.stmts {
+                switch s.kind {
+                case .launch:
+                    if let first = group.first, access(first).callee != access(s).callee || Set(access(first).reads) != Set(access(s).reads) || groupCluster != cluster {
+                        flush()
+                    }
+                    group.append(s)
+                    groupCluster = cluster
+                case .loop(_, _, _, _, let body, _) where Self.launches(body), .repeatLoop(_, let body) where Self.launches(body):
+                    flush()
+                    let header = s.span.file.text(s.span).split(separator: "\n").first.map(String.init)?
+                        .replacingOccurrences(of: "{", with: "").trimmingCharacters(in: .whitespaces) ?? "loop"
+                    let id = clusters.count
+                    clusters.append(.init(id: id, parent: cluster, label: "\(header)   x \(profile.iterationCount(of: s.span))"))
+                    block(body, cluster: id)
+                    flush()
+                case .ifStmt(_, let t, let e):
+                    block(t, cluster: cluster)
+                    if let e { block(e, cluster: cluster) }
+                default: break
+                }
+                // The entry's own work at its top level (an embedding loop written inline): a
+                // node from its phase.
+                if cluster == nil, !Self.any(s, Self.isLaunch), Self.any(s, Self.movesData) { flush(); ownWork(s) }
+            }
+        }
+
+        /// Whether `s` or a statement inside it passes `test`.
+        static func any(_ s: RStmt, _ test: (RStmt) -> Bool) -> Bool {
+            var found = false
+            IRWalk.inspect(s) { n in
+                if case .stmt(let st) = n, test(st) { found = true }
+                return !found
+            }
+            return found
+        }
+        static func isLaunch(_ s: RStmt) -> Bool { if case .launch = s.kind { return true }; return false }
+        static func movesData(_ s: RStmt) -> Bool {
+            switch s.kind { case .load, .store, .gather, .scatter: return true; default: return false }
+        }
+
+        /// A node for top-level statements of the entry itself, timed by their phase.
+        mutating func ownWork(_ s: RStmt) {
+            var reads: [Int] = [], writes: [Int] = []
+            IRWalk.inspect(s) { n in
+                guard case .stmt(let st) = n else { return true }
+                switch st.kind {
+                case .load(_, _, let ref): if !reads.contains(ref.tensor) { reads.append(ref.tensor) }
+                case .gather(_, _, let table, _, _): if !reads.contains(table) { reads.append(table) }
+                case .store(_, let ref): if !writes.contains(ref.tensor) { writes.append(ref.tensor) }
+                case .scatter(_, let table, _, _): if !writes.contains(table) { writes.append(table) }
+                default: break
+                }
+                return true
+            }
+            let line = s.span.file.location(of: s.span.start).0
+            guard let phase = summary.phases.first(where: { $0.line == line }) else { return }
+            let id = "own_\(s.span.start)"
+            let share = summary.time.total > 0 ? phase.time_total / summary.time.total : 0
+            let weights = reads.filter { declared($0).role == .weight }.map(tensorName)
+            var label = "line \(line): \(phase.label)"
+            if !weights.isEmpty { label += "\n" + Self.wrap(weights) }
+            label += "\n" + String(format: "%@ (%.0f %%), %@, %@-bound", fmtSeconds(phase.time_total), share * 100,
+                                    fmtBytes(phase.read_bytes + phase.write_bytes), phase.bound.rawValue)
+            nodes.append(Node(id: id, label: label, timeShare: share, isTensor: false, cluster: nil))
+            var bySource: [String: [Int]] = [:], order: [String] = []
+            for r in reads where declared(r).role != .weight {
+                let from = writer[r] ?? tensorNode(r)
+                if bySource[from] == nil { order.append(from) }
+                bySource[from, default: []].append(r)
+            }
+            for from in order { edge(from, id, bySource[from]!) }
+            for w in writes { writer[w] = id }
+            for w in writes where declared(w).role == .output { edge(id, tensorNode(w), [w]) }
+        }
+
+        static func launches(_ b: RBlock) -> Bool {
+            IRWalk.contains(b) { n in
+                if case .stmt(let s) = n, case .launch = s.kind { return true }
+                return false
+            }
+        }
+
+        func tensorName(_ local: Int) -> String { declared(local).name }
+
+        func size(_ local: Int) -> String { profile.tensorBytes[tensorName(local)].map(fmtBytes) ?? "" }
+
+        mutating func tensorNode(_ local: Int) -> String {
+            let id = "hbm_\(local)"
+            if !nodes.contains(where: { $0.id == id }) {
+                let t = declared(local)
+                nodes.append(Node(id: id, label: "\(t.name)\n\(t.role.rawValue), \(size(local))", timeShare: 0, isTensor: true, cluster: nil))
+            }
+            return id
+        }
+
+        mutating func edge(_ from: String, _ to: String, _ tensors: [Int]) {
+            let label = tensors.map { "\(tensorName($0))  \(size($0))" }.joined(separator: "\n")
+            if let i = edges.firstIndex(where: { $0.from == from && $0.to == to }) { edges[i].label += "\n" + label } else { edges.append(Edge(from: from, to: to, label: label)) }
+        }
+
+        /// Draws the launches gathered in `group` as one node.
+        mutating func flush() {
+            guard let first = group.first else { return }
+            defer { group = [] }
+            let id = "launch_\(first.span.start)"
+            var stat = StatementProfile.LaunchStat()
+            for s in group {
+                let (l, c) = s.span.file.location(of: s.span.start)
+                if let x = profile.launches[StatementProfile.key(l, c)] {
+                    stat.count += x.count; stat.seconds += x.seconds; stat.dramBytes += x.dramBytes; stat.flops += x.flops
+                }
+            }
+            let a = access(first)
+            let weights = group.flatMap { access($0).weights }.map(tensorName)
+            var reads: [Int] = [], writes: [Int] = []
+            for s in group {
+                let x = access(s)
+                reads += x.reads.filter { !reads.contains($0) }
+                writes += x.writes.filter { !writes.contains($0) }
+            }
+            let share = summary.time.total > 0 ? stat.seconds / summary.time.total : 0
+            var label = "run \(a.callee)" + (group.count > 1 ? " x \(group.count)" : "")
+            if !weights.isEmpty { label += "\n" + Self.wrap(weights) }
+            label += "\n" + (stat.count > 1 ? "\(stat.count) runs: " : "") + String(format: "%@ (%.0f %%), %@", fmtSeconds(stat.seconds), share * 100, fmtBytes(stat.dramBytes))
+            if let bound = summary.kernels[a.callee]?.bound { label += ", \(bound.rawValue)-bound" }
+            nodes.append(Node(id: id, label: label, timeShare: share, isTensor: false, cluster: groupCluster))
+            var bySource: [String: [Int]] = [:], order: [String] = []
+            for r in reads {
+                let from = writer[r] ?? tensorNode(r)
+                if bySource[from] == nil { order.append(from) }
+                bySource[from, default: []].append(r)
+            }
+            for from in order { edge(from, id, bySource[from]!) }
+            for w in writes { writer[w] = id }
+            // What the model hands back (its outputs) flows into their HBM nodes.
+            for w in writes where declared(w).role == .output { edge(id, tensorNode(w), [w]) }
+        }
+
+        /// Names in lines of a few, so a node with many weights stays narrow.
+        static func wrap(_ names: [String]) -> String {
+            stride(from: 0, to: names.count, by: 4).map { names[$0..<min($0 + 4, names.count)].joined(separator: ", ") }.joined(separator: "\n")
+        }
+    }
+}
