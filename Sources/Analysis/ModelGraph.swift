@@ -15,6 +15,17 @@ public struct ModelGraph: Sendable {
         public var timeShare: Double
         public var isTensor: Bool
         public var cluster: Int?
+        /// A launch node's figures (nil for tensors): what it runs, where, how often, its time,
+        /// DRAM bytes and bound, summed over its runs.
+        public var launch: Launch?
+    }
+    public struct Launch: Sendable, Equatable {
+        public var what: String
+        public var line: Int
+        public var runs: Int64
+        public var seconds: Double
+        public var dramBytes: Int64
+        public var bound: Bound?
     }
     public struct Edge: Sendable, Equatable {
         public var from: String
@@ -149,7 +160,8 @@ public struct ModelGraph: Sendable {
             if !weights.isEmpty { label += "\n" + Self.wrap(weights) }
             label += "\n" + String(format: "%@ (%.0f %%), %@, %@-bound", fmtSeconds(phase.time_total), share * 100,
                                     fmtBytes(phase.read_bytes + phase.write_bytes), phase.bound.rawValue)
-            nodes.append(Node(id: id, label: label, timeShare: share, isTensor: false, cluster: nil))
+            nodes.append(Node(id: id, label: label, timeShare: share, isTensor: false, cluster: nil,
+                              launch: Launch(what: phase.label, line: line, runs: 1, seconds: phase.time_total, dramBytes: phase.read_bytes + phase.write_bytes, bound: phase.bound)))
             var bySource: [String: [Int]] = [:], order: [String] = []
             for r in reads where declared(r).role != .weight {
                 let from = writer[r] ?? tensorNode(r)
@@ -176,7 +188,7 @@ public struct ModelGraph: Sendable {
             let id = "hbm_\(local)"
             if !nodes.contains(where: { $0.id == id }) {
                 let t = declared(local)
-                nodes.append(Node(id: id, label: "\(t.name)\n\(t.role.rawValue), \(size(local))", timeShare: 0, isTensor: true, cluster: nil))
+                nodes.append(Node(id: id, label: "\(t.name)\n\(t.role.rawValue), \(size(local))", timeShare: 0, isTensor: true, cluster: nil, launch: nil))
             }
             return id
         }
@@ -210,8 +222,12 @@ public struct ModelGraph: Sendable {
             var label = "run \(a.callee)" + (group.count > 1 ? " x \(group.count)" : "")
             if !weights.isEmpty { label += "\n" + Self.wrap(weights) }
             label += "\n" + (stat.count > 1 ? "\(stat.count) runs: " : "") + String(format: "%@ (%.0f %%), %@", fmtSeconds(stat.seconds), share * 100, fmtBytes(stat.dramBytes))
-            if let bound = summary.kernels[a.callee]?.bound { label += ", \(bound.rawValue)-bound" }
-            nodes.append(Node(id: id, label: label, timeShare: share, isTensor: false, cluster: groupCluster))
+            let bound = summary.kernels[a.callee]?.bound
+            if let bound { label += ", \(bound.rawValue)-bound" }
+            nodes.append(Node(id: id, label: label, timeShare: share, isTensor: false, cluster: groupCluster,
+                              launch: Launch(what: "run \(a.callee)" + (weights.isEmpty ? "" : " (\(weights.joined(separator: ", ")))"),
+                                             line: first.span.file.location(of: first.span.start).0, runs: stat.count, seconds: stat.seconds,
+                                             dramBytes: stat.dramBytes, bound: bound)))
             var bySource: [String: [Int]] = [:], order: [String] = []
             for r in reads {
                 let from = writer[r] ?? tensorNode(r)

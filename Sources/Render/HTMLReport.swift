@@ -15,7 +15,33 @@ public enum HTMLReport {
         return String(svg[start.lowerBound...])
     }
 
-    public static func html(summary s: RunSummary, gpu: GPUModel, roofline: String, graph: String, timeline: String) -> String {
+    /// `launches`: a model's launch nodes (`ModelGraph`), listed by time above its graph.
+    /// Wheel zoom about the pointer, drag to pan and double-click to fit, on the graph's
+    /// viewBox (inline, no network).
+    static let panZoom = """
+    <script>
+    (() => {
+      const fig = document.getElementById('graph'), svg = fig && fig.querySelector('svg');
+      if (!svg || !svg.viewBox.baseVal) return;
+      const home = [svg.viewBox.baseVal.x, svg.viewBox.baseVal.y, svg.viewBox.baseVal.width, svg.viewBox.baseVal.height];
+      svg.removeAttribute('width'); svg.removeAttribute('height');
+      let v = home.slice(), drag = null;
+      const show = () => svg.setAttribute('viewBox', v.join(' '));
+      const point = e => { const r = svg.getBoundingClientRect(), s = Math.max(v[2] / r.width, v[3] / r.height);
+        return [v[0] + (e.clientX - r.left - (r.width - v[2] / s) / 2) * s, v[1] + (e.clientY - r.top - (r.height - v[3] / s) / 2) * s]; };
+      svg.addEventListener('wheel', e => { e.preventDefault(); const [px, py] = point(e), k = e.deltaY > 0 ? 1.2 : 1 / 1.2;
+        v = [px - (px - v[0]) * k, py - (py - v[1]) * k, v[2] * k, v[3] * k]; show(); }, { passive: false });
+      svg.addEventListener('mousedown', e => { drag = [e.clientX, e.clientY, v[0], v[1]]; fig.style.cursor = 'grabbing'; });
+      window.addEventListener('mouseup', () => { drag = null; fig.style.cursor = 'grab'; });
+      window.addEventListener('mousemove', e => { if (!drag) return; const r = svg.getBoundingClientRect(), s = Math.max(v[2] / r.width, v[3] / r.height);
+        v[0] = drag[2] - (e.clientX - drag[0]) * s; v[1] = drag[3] - (e.clientY - drag[1]) * s; show(); });
+      svg.addEventListener('dblclick', () => { v = home.slice(); show(); });
+    })();
+    </script>
+    """
+
+    public static func html(summary s: RunSummary, gpu: GPUModel, roofline: String, graph: String, timeline: String,
+                            launches: [ModelGraph.Launch] = []) -> String {
         let seed = gpu.countsElements
         func amount(_ b: Int64) -> String { seed ? "\(group(b / Int64(gpu.elementBytes!))) elements (\(fmtBytes(b)))" : fmtBytes(b) }
         func time(_ t: Double) -> String { fmtTime(t, s.time.unit) }
@@ -43,10 +69,24 @@ public enum HTMLReport {
         table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 4px 10px; border-bottom: 1px solid #eee; text-align: left; }
         td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; } .bad { color: #c00; }
         figure { margin: 1em 0; overflow-x: auto; } svg { max-width: 100%; height: auto; }
+        #graph { border: 1px solid #ddd; overflow: hidden; cursor: grab; position: relative; }
+        #graph svg { width: 100%; height: 75vh; max-width: none; }
+        #graph .hint { position: absolute; right: 8px; top: 4px; color: #888; font-size: 0.8em; }
         </style></head><body>
         """)
         h.append("<h1>\(esc(s.kernel)) on \(esc(gpu.name))</h1>")
         h.append("<table id=\"summary\">" + rows.map { "<tr><th>\($0.0)</th><td>\($0.1)</td></tr>" }.joined() + "</table>")
+        let graphSection = "<h2>\(launches.isEmpty ? "Dataflow" : "Launches")</h2><figure id=\"graph\"><span class=\"hint\">wheel: zoom, drag: pan, double-click: fit</span>\(inline(graph))</figure>"
+        if !launches.isEmpty {
+            // A model: its launches first, the graph and the slowest launches on top.
+            h.append(graphSection)
+            h.append("<table id=\"launches\"><tr><th>line</th><th>launch</th><th class=\"n\">runs</th><th class=\"n\">time</th><th class=\"n\">share</th><th class=\"n\">DRAM</th><th>bound</th></tr>")
+            for l in launches.sorted(by: { $0.seconds > $1.seconds }) {
+                let share = s.time.total > 0 ? l.seconds / s.time.total * 100 : 0
+                h.append("<tr><td>\(l.line)</td><td><code>\(esc(l.what))</code></td><td class=\"n\">\(l.runs)</td><td class=\"n\">\(time(l.seconds))</td><td class=\"n\">\(String(format: "%.1f %%", share))</td><td class=\"n\">\(fmtBytes(l.dramBytes))</td><td>\(l.bound?.rawValue ?? "")</td></tr>")
+            }
+            h.append("</table>")
+        }
         h.append("<h2>HBM traffic by tensor</h2><table id=\"tensors\"><tr><th>tensor</th><th class=\"n\">read</th><th class=\"n\">written</th><th class=\"n\">share</th></tr>")
         for (name, t) in s.tensors.sorted(by: { $0.value.read_bytes + $0.value.write_bytes > $1.value.read_bytes + $1.value.write_bytes }) {
             let share = Double(t.read_bytes + t.write_bytes) / Double(max(s.hbm.total_bytes, 1)) * 100
@@ -59,8 +99,9 @@ public enum HTMLReport {
         }
         h.append("</table>")
         h.append("<h2>Roofline</h2><figure id=\"roofline\">\(inline(roofline))</figure>")
-        h.append("<h2>Dataflow</h2><figure id=\"graph\">\(inline(graph))</figure>")
+        if launches.isEmpty { h.append(graphSection) }
         h.append("<h2>SRAM and HBM over time</h2><figure id=\"timeline\">\(inline(timeline))</figure>")
+        h.append(panZoom)
         h.append("<p style=\"color:#888\">Generated by gpusim. Every figure comes from interpreting the kernel against the GPU model.</p>")
         h.append("</body></html>")
         return h.joined(separator: "\n") + "\n"

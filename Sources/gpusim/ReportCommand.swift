@@ -42,7 +42,9 @@ struct ReportCommand: ParsableCommand {
         let html = HTMLReport.html(summary: summary, gpu: gpu,
                                    roofline: RooflineChart.svg(Roofline(summary: summary, gpu: gpu), title: "roofline"),
                                    graph: graphSVG,
-                                   timeline: TimelineChart.svg(timeline, capacity: summary.sram.capacity_bytes, unit: summary.time.unit, title: "SRAM and HBM traffic over time"))
+                                   timeline: TimelineChart.svg(timeline, capacity: summary.sram.capacity_bytes, unit: summary.time.unit, title: "SRAM and HBM traffic over time"),
+                                   launches: ModelGraph.applies(to: program)
+                                       ? ModelGraph(program: program, profile: profile, summary: summary).nodes.compactMap(\.launch) : [])
         try writeFile(output, html)
         print("wrote \(output) (\(fmtBytes(Int64(html.utf8.count))))")
     }

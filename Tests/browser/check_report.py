@@ -125,6 +125,26 @@ def main():
         m = re.search(r'<pre id="labels-result">(.*?)</pre>', dom, re.S)
         result = m.group(1) if m else "no result (script did not run)"
         check(f"roofline labels of {os.path.basename(kernel)} on {gpu} are clear", result.endswith("clear"), result)
+    # A model's report: its launches by time, its graph on top, and the graph zooms on the wheel.
+    html = os.path.join(tmp, "model.html")
+    r = subprocess.run([exe, "report", "Kernels/models/gpt2_small.kern", "-o", html], capture_output=True, text=True)
+    check("gpusim report of gpt2_small exits 0", r.returncode == 0, r.stderr)
+    if r.returncode == 0:
+        zoom = """<script>
+        window.addEventListener('load', () => {
+          const svg = document.querySelector('#graph svg'), before = svg.getAttribute('viewBox'), b = svg.getBoundingClientRect();
+          svg.dispatchEvent(new WheelEvent('wheel', { deltaY: -100, clientX: b.left + b.width / 2, clientY: b.top + b.height / 2, bubbles: true, cancelable: true }));
+          const out = document.createElement('pre'); out.id = 'zoom-result';
+          out.textContent = (svg.getAttribute('viewBox') !== before ? 'zoomed' : 'unchanged') + ' ' + before + ' -> ' + svg.getAttribute('viewBox');
+          document.body.appendChild(out);
+        });
+        </script>"""
+        page = os.path.join(tmp, "model-probe.html")
+        open(page, "w").write(open(html, encoding="utf-8").read().replace("</body>", zoom + "</body>"))
+        dom = subprocess.run([browser, *flags, "--dump-dom", "file://" + page], capture_output=True, text=True, timeout=120).stdout
+        check("model report lists its launches", dom.count("<tr>") > 20 and 'id="launches"' in dom and dom.index('id="graph"') < dom.index('id="tensors"'), "launch table or graph position")
+        m = re.search(r'<pre id="zoom-result">(.*?)</pre>', dom, re.S)
+        check("the report's graph zooms on the wheel", bool(m) and m.group(1).startswith("zoomed"), m.group(1) if m else "no result")
     # Model graphs (one node per launch): labels clear of each other and inside the drawing,
     # and GPT-2 small's within 1600 x 1200 px (Graphviz sizes in pt: 96 / 72 px each).
     for kernel in ("gpt2_small", "llama2_7b", "llama2_7b_decode", "tiny_mlp_stack"):
