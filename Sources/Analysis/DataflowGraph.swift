@@ -33,9 +33,9 @@ public struct DataflowGraph: Sendable {
     public var edges: [Edge] = []
     public var clusters: [Cluster] = []
 
-    /// "kernel on gpu: HBM traffic, peak SRAM" — the same from a live run and from its trace.
+    /// "kernel on gpu: DRAM traffic (what HBM served), peak SRAM" — the same from a live run and from its trace.
     public static func title(_ s: RunSummary) -> String {
-        "\(s.kernel) on \(s.gpu): HBM traffic \(fmtBytes(s.hbm.total_bytes)), peak SRAM \(fmtBytes(s.sram.peak_bytes))"
+        "\(s.kernel) on \(s.gpu): DRAM traffic \(fmtBytes(s.hbm.total_bytes)), peak SRAM \(fmtBytes(s.sram.peak_bytes))"
     }
 
     public init(program: CheckedProgram, profile: StatementProfile, title: String) {

@@ -4,7 +4,7 @@ import KernLang
 import Simulator
 
 /// DOT text for a dataflow graph: HBM tensors in blue cylinders, SRAM tiles in orange boxes,
-/// operations as ellipses, loops as clusters; the heaviest HBM edges drawn thick and red.
+/// operations as ellipses, loops as clusters; HBM edges as thick as their bytes, the largest red.
 public enum DotWriter {
     static func quote(_ s: String) -> String {
         "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
@@ -21,7 +21,8 @@ public enum DotWriter {
 
     public static func dot(_ g: DataflowGraph) -> String {
         var out = ["digraph gpusim {"]
-        out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(quote(g.title)), labelloc=t, newrank=true];")
+        let legend = "HBM edges: bytes per execution x executions = total (requested bytes); red: the largest totals"
+        out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(quote(g.title + "\n" + legend)), labelloc=t, newrank=true];")
         out.append("  node [fontname=\"Helvetica\", fontsize=10];")
         out.append("  edge [fontname=\"Helvetica\", fontsize=9];")
         func nodeLine(_ n: DataflowGraph.Node, _ pad: String) -> String {
@@ -33,38 +34,54 @@ public enum DotWriter {
             }
             return "\(pad)\(quote(n.id)) [label=\(quote(n.label)), class=\(quote(n.kind.rawValue)), \(style)];"
         }
+        // Red: the three largest HBM totals, and every edge that moves as much (one colour, one meaning).
+        let totals = g.edges.map(\.totalBytes).filter { $0 > 0 }.sorted(by: >)
+        let heavyFrom = totals.isEmpty ? Int64.max : totals[min(2, totals.count - 1)]
+        let maxBytes = Double(totals.first ?? 1)
+        let cluster = Dictionary(g.nodes.map { ($0.id, $0.cluster) }, uniquingKeysWith: { a, _ in a })
+        // A labelled edge runs through a label node of its own (in the cluster of its tile or
+        // operation end): dot never lets nodes overlap, where its edge labels between clusters do.
+        var labels: [(id: String, line: String, cluster: Int?)] = []
+        var edgeLines: [String] = []
+        for (i, e) in g.edges.enumerated() {
+            var attrs = ["class=\(quote(e.kind.rawValue))"]
+            var colour = "#888888"
+            switch e.kind {
+            case .load, .store:
+                let w = 1 + 3 * log10(1 + 9 * Double(e.totalBytes) / max(maxBytes, 1))
+                attrs.append(String(format: "penwidth=%.2f", w))
+                colour = e.totalBytes >= heavyFrom ? "#cc0000" : "#3d85c6"
+            case .operand, .result: break
+            }
+            attrs.append("color=\"\(colour)\"")
+            guard !e.label.isEmpty else {
+                edgeLines.append("  \(quote(e.from)) -> \(quote(e.to)) [\(attrs.joined(separator: ", "))];")
+                continue
+            }
+            let id = "label_\(i)"
+            let home = e.kind == .store ? cluster[e.from] ?? nil : cluster[e.to] ?? nil
+            labels.append((id, "\(quote(id)) [label=\(quote(e.label)), class=\(quote("label " + e.kind.rawValue)), shape=plaintext, fontsize=9, fontcolor=\"\(colour)\", margin=\"0.02,0.02\", width=0, height=0];", home))
+            edgeLines.append("  \(quote(e.from)) -> \(quote(id)) [\(attrs.joined(separator: ", ")), arrowhead=none];")
+            edgeLines.append("  \(quote(id)) -> \(quote(e.to)) [\(attrs.joined(separator: ", "))];")
+        }
         // HBM outside every cluster, in its own labelled group.
         out.append("  subgraph cluster_hbm {")
         out.append("    label=\"HBM\"; style=\"rounded,dashed\"; color=\"#3d85c6\";")
         for n in g.nodes where n.kind == .tensor { out.append(nodeLine(n, "    ")) }
         out.append("  }")
-        func cluster(_ id: Int?, _ depth: Int) {
+        func emit(_ id: Int?, _ depth: Int) {
             let pad = String(repeating: "  ", count: depth + 1)
             for n in g.nodes where n.kind != .tensor && n.cluster == id { out.append(nodeLine(n, pad)) }
+            for l in labels where l.cluster == id { out.append(pad + l.line) }
             for c in g.clusters where c.parent == id {
                 out.append("\(pad)subgraph cluster_\(c.id) {")
                 out.append("\(pad)  label=\(quote(c.label)); style=rounded; color=\"#999999\"; class=\"loop\";")
-                cluster(c.id, depth + 1)
+                emit(c.id, depth + 1)
                 out.append("\(pad)}")
             }
         }
-        cluster(nil, 0)
-        let heavy = Set(g.edges.enumerated().filter { $0.element.totalBytes > 0 }
-            .sorted { $0.element.totalBytes > $1.element.totalBytes }.prefix(3).map(\.offset))
-        let maxBytes = Double(g.edges.map(\.totalBytes).max() ?? 1)
-        for (i, e) in g.edges.enumerated() {
-            var attrs = ["class=\(quote(e.kind.rawValue))"]
-            if !e.label.isEmpty { attrs.append("label=\(quote(e.label))") }
-            switch e.kind {
-            case .load, .store:
-                let w = 1 + 3 * log10(1 + 9 * Double(e.totalBytes) / max(maxBytes, 1))
-                attrs.append(String(format: "penwidth=%.2f", w))
-                attrs.append(heavy.contains(i) ? "color=\"#cc0000\", fontcolor=\"#cc0000\"" : "color=\"#3d85c6\"")
-            case .operand, .result:
-                attrs.append("color=\"#888888\"")
-            }
-            out.append("  \(quote(e.from)) -> \(quote(e.to)) [\(attrs.joined(separator: ", "))];")
-        }
+        emit(nil, 0)
+        out += edgeLines
         out.append("}")
         return out.joined(separator: "\n") + "\n"
     }

@@ -62,9 +62,9 @@ final class SVGStructure: NSObject, XMLParserDelegate {
         let clusters = s.texts("cluster loop")
         #expect(clusters.contains("parallel for i in tiles(N, Br) x 6"))
         #expect(clusters.contains("for j in tiles(N, Bc) x 6 (36 in all)"))
-        let loads = s.texts("edge load")
+        let loads = s.texts("node label load")
         #expect(loads.contains("load 21.8 KB x 36 = 786 KB"))   // K and V: 199 x 64 f16 per tile (the last is ragged)
-        #expect(s.texts("edge store") == ["store 21.8 KB x 6 = 131 KB"])
+        #expect(s.texts("node label store") == ["store 21.8 KB x 6 = 131 KB"])
     }
 
     @Test func twoDTilingPutsScoresInHBM() throws {
@@ -131,7 +131,7 @@ final class SVGStructure: NSObject, XMLParserDelegate {
         let ops = s.texts("node op")
         #expect(ops.contains("run swiglu_mlp x 4") && ops.contains("run linear"))
         #expect(s.texts("node tensor").count == 12)
-        #expect(s.texts("edge load").contains("W1"))
+        #expect(s.texts("node label load").contains("W1"))
     }
 }
 
