@@ -21,7 +21,7 @@ public enum DotWriter {
 
     public static func dot(_ g: DataflowGraph) -> String {
         var out = ["digraph gpusim {"]
-        let legend = "HBM edges: bytes per execution x executions = total (requested bytes); red: the largest totals"
+        let legend = "HBM edges: bytes per execution x executions = total (requested bytes); red: at least half the largest total"
         out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(quote(g.title + "\n" + legend)), labelloc=t, newrank=true];")
         out.append("  node [fontname=\"Helvetica\", fontsize=10];")
         out.append("  edge [fontname=\"Helvetica\", fontsize=9];")
@@ -34,10 +34,10 @@ public enum DotWriter {
             }
             return "\(pad)\(quote(n.id)) [label=\(quote(n.label)), class=\(quote(n.kind.rawValue)), \(style)];"
         }
-        // Red: the three largest HBM totals, and every edge that moves as much (one colour, one meaning).
-        let totals = g.edges.map(\.totalBytes).filter { $0 > 0 }.sorted(by: >)
-        let heavyFrom = totals.isEmpty ? Int64.max : totals[min(2, totals.count - 1)]
-        let maxBytes = Double(totals.first ?? 1)
+        // Red: every HBM edge that moves at least half the largest total (one colour, one meaning).
+        let largest = g.edges.map(\.totalBytes).max() ?? 0
+        let heavyFrom = largest > 0 ? (largest + 1) / 2 : Int64.max
+        let maxBytes = Double(max(largest, 1))
         let cluster = Dictionary(g.nodes.map { ($0.id, $0.cluster) }, uniquingKeysWith: { a, _ in a })
         // A labelled edge runs through a label node of its own (in the cluster of its tile or
         // operation end): dot never lets nodes overlap, where its edge labels between clusters do.
