@@ -162,8 +162,15 @@ public struct ModelGraph: Sendable {
                                     fmtBytes(phase.read_bytes + phase.write_bytes), phase.bound.rawValue)
             nodes.append(Node(id: id, label: label, timeShare: share, isTensor: false, cluster: nil,
                               launch: Launch(what: phase.label, line: line, runs: 1, seconds: phase.time_total, dramBytes: phase.read_bytes + phase.write_bytes, bound: phase.bound)))
+            connect(id, reads: reads.filter { declared($0).role != .weight }, writes: writes)
+        }
+
+        /// Edges into node `id` from what last wrote each tensor it reads (or the tensor's HBM
+        /// node), one per source; it becomes the writer of what it writes, and the model's
+        /// outputs flow on into their HBM nodes.
+        mutating func connect(_ id: String, reads: [Int], writes: [Int]) {
             var bySource: [String: [Int]] = [:], order: [String] = []
-            for r in reads where declared(r).role != .weight {
+            for r in reads {
                 let from = writer[r] ?? tensorNode(r)
                 if bySource[from] == nil { order.append(from) }
                 bySource[from, default: []].append(r)
@@ -228,16 +235,7 @@ public struct ModelGraph: Sendable {
                               launch: Launch(what: "run \(a.callee)" + (weights.isEmpty ? "" : " (\(weights.joined(separator: ", ")))"),
                                              line: first.span.file.location(of: first.span.start).0, runs: stat.count, seconds: stat.seconds,
                                              dramBytes: stat.dramBytes, bound: bound)))
-            var bySource: [String: [Int]] = [:], order: [String] = []
-            for r in reads {
-                let from = writer[r] ?? tensorNode(r)
-                if bySource[from] == nil { order.append(from) }
-                bySource[from, default: []].append(r)
-            }
-            for from in order { edge(from, id, bySource[from]!) }
-            for w in writes { writer[w] = id }
-            // What the model hands back (its outputs) flows into their HBM nodes.
-            for w in writes where declared(w).role == .output { edge(id, tensorNode(w), [w]) }
+            connect(id, reads: reads, writes: writes)
         }
 
         /// Names in lines of a few, so a node with many weights stays narrow.

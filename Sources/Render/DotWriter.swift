@@ -19,6 +19,24 @@ public enum DotWriter {
         return dot(DataflowGraph(program: program, profile: profile, title: DataflowGraph.title(summary)))
     }
 
+    /// Loops as nested clusters, each with the lines `contents(cluster, indent)` gives for it
+    /// (nil: the top level, outside every loop).
+    static func loops(_ clusters: [DataflowGraph.Cluster], _ contents: (Int?, String) -> [String]) -> [String] {
+        var out: [String] = []
+        func emit(_ id: Int?, _ depth: Int) {
+            let pad = String(repeating: "  ", count: depth + 1)
+            out += contents(id, pad)
+            for c in clusters where c.parent == id {
+                out.append("\(pad)subgraph cluster_\(c.id) {")
+                out.append("\(pad)  label=\(quote(c.label)); style=rounded; color=\"#999999\"; class=\"loop\";")
+                emit(c.id, depth + 1)
+                out.append("\(pad)}")
+            }
+        }
+        emit(nil, 0)
+        return out
+    }
+
     public static func dot(_ g: DataflowGraph) -> String {
         var out = ["digraph gpusim {"]
         let legend = "HBM edges: bytes per execution x executions = total (requested bytes); red: at least half the largest total"
@@ -69,18 +87,9 @@ public enum DotWriter {
         out.append("    label=\"HBM\"; style=\"rounded,dashed\"; color=\"#3d85c6\";")
         for n in g.nodes where n.kind == .tensor { out.append(nodeLine(n, "    ")) }
         out.append("  }")
-        func emit(_ id: Int?, _ depth: Int) {
-            let pad = String(repeating: "  ", count: depth + 1)
-            for n in g.nodes where n.kind != .tensor && n.cluster == id { out.append(nodeLine(n, pad)) }
-            for l in labels where l.cluster == id { out.append(pad + l.line) }
-            for c in g.clusters where c.parent == id {
-                out.append("\(pad)subgraph cluster_\(c.id) {")
-                out.append("\(pad)  label=\(quote(c.label)); style=rounded; color=\"#999999\"; class=\"loop\";")
-                emit(c.id, depth + 1)
-                out.append("\(pad)}")
-            }
+        out += loops(g.clusters) { id, pad in
+            g.nodes.filter { $0.kind != .tensor && $0.cluster == id }.map { nodeLine($0, pad) } + labels.filter { $0.cluster == id }.map { pad + $0.line }
         }
-        emit(nil, 0)
         out += edgeLines
         out.append("}")
         return out.joined(separator: "\n") + "\n"
@@ -103,17 +112,7 @@ public enum DotWriter {
             let fill = String(format: "#%02x%02x%02x", Int(r), Int(gg), Int(b))
             return "\(pad)\(quote(n.id)) [label=\(quote(n.label)), class=\"launch\", shape=box, style=\"rounded,filled\", fillcolor=\"\(fill)\", color=\"#666666\"];"
         }
-        func cluster(_ id: Int?, _ depth: Int) {
-            let pad = String(repeating: "  ", count: depth + 1)
-            for n in g.nodes where n.cluster == id { out.append(nodeLine(n, pad)) }
-            for c in g.clusters where c.parent == id {
-                out.append("\(pad)subgraph cluster_\(c.id) {")
-                out.append("\(pad)  label=\(quote(c.label)); style=rounded; color=\"#999999\"; class=\"loop\";")
-                cluster(c.id, depth + 1)
-                out.append("\(pad)}")
-            }
-        }
-        cluster(nil, 0)
+        out += loops(g.clusters) { id, pad in g.nodes.filter { $0.cluster == id }.map { nodeLine($0, pad) } }
         for e in g.edges { out.append("  \(quote(e.from)) -> \(quote(e.to)) [label=\(quote(e.label))];") }
         out.append("}")
         return out.joined(separator: "\n") + "\n"
