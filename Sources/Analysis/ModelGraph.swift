@@ -34,6 +34,8 @@ public struct ModelGraph: Sendable {
     }
 
     public var title: String
+    /// What the picture's shapes and numbers mean.
+    public let legend = "boxes: launches (time, share of it, DRAM bytes, bound; darker: more time); edges: tensors handed on (their size)"
     public var nodes: [Node] = []
     public var edges: [Edge] = []
     public var clusters: [DataflowGraph.Cluster] = []
@@ -52,7 +54,6 @@ public struct ModelGraph: Sendable {
         b.flush()
         let launches = profile.launches.values.reduce(0) { $0 + $1.count }
         title = "\(summary.kernel) on \(summary.gpu): \(launches) launches, \(fmtSeconds(summary.time.total)), DRAM traffic \(fmtBytes(summary.hbm.total_bytes))"
-            + "\nboxes: launches (time, share of it, DRAM bytes, bound; darker: more time); edges: tensors handed on (their size)"
         nodes = b.nodes
         edges = b.edges
         clusters = b.clusters
@@ -157,7 +158,7 @@ public struct ModelGraph: Sendable {
             let share = summary.time.total > 0 ? phase.time_total / summary.time.total : 0
             let weights = reads.filter { declared($0).role == .weight }.map(tensorName)
             var label = "line \(line): \(phase.label)"
-            if !weights.isEmpty { label += "\n" + Self.wrap(weights) }
+            label += Self.weights(weights)
             label += "\n" + String(format: "%@ (%.0f %%), %@, %@-bound", fmtSeconds(phase.time_total), share * 100,
                                     fmtBytes(phase.read_bytes + phase.write_bytes), phase.bound.rawValue)
             nodes.append(Node(id: id, label: label, timeShare: share, isTensor: false, cluster: nil,
@@ -201,8 +202,9 @@ public struct ModelGraph: Sendable {
         }
 
         mutating func edge(_ from: String, _ to: String, _ tensors: [Int]) {
-            let label = tensors.map { "\(tensorName($0))  \(size($0))" }.joined(separator: "\n")
-            if let i = edges.firstIndex(where: { $0.from == from && $0.to == to }) { edges[i].label += "\n" + label } else { edges.append(Edge(from: from, to: to, label: label)) }
+            // Several tensors on one edge share a line (q, k and v: one short label, not three lines).
+            let label = tensors.map { "\(tensorName($0)) \(size($0))" }.joined(separator: ", ")
+            if let i = edges.firstIndex(where: { $0.from == from && $0.to == to }) { edges[i].label += ", " + label } else { edges.append(Edge(from: from, to: to, label: label)) }
         }
 
         /// Draws the launches gathered in `group` as one node.
@@ -227,7 +229,7 @@ public struct ModelGraph: Sendable {
             }
             let share = summary.time.total > 0 ? stat.seconds / summary.time.total : 0
             var label = "run \(a.callee)" + (group.count > 1 ? " x \(group.count)" : "")
-            if !weights.isEmpty { label += "\n" + Self.wrap(weights) }
+            label += Self.weights(weights)
             label += "\n" + (stat.count > 1 ? "\(stat.count) runs: " : "") + String(format: "%@ (%.0f %%), %@", fmtSeconds(stat.seconds), share * 100, fmtBytes(stat.dramBytes))
             let bound = summary.kernels[a.callee]?.bound
             if let bound { label += ", \(bound.rawValue)-bound" }
@@ -239,8 +241,11 @@ public struct ModelGraph: Sendable {
         }
 
         /// Names in lines of a few, so a node with many weights stays narrow.
-        static func wrap(_ names: [String]) -> String {
-            stride(from: 0, to: names.count, by: 4).map { names[$0..<min($0 + 4, names.count)].joined(separator: ", ") }.joined(separator: "\n")
+        /// Weight names after a node's first line, " (a, b, c, d," then lines of four more, so a
+        /// node stays narrow and short.
+        static func weights(_ names: [String]) -> String {
+            guard !names.isEmpty else { return "" }
+            return " (" + stride(from: 0, to: names.count, by: 4).map { names[$0..<min($0 + 4, names.count)].joined(separator: ", ") }.joined(separator: ",\n") + ")"
         }
     }
 }

@@ -6,6 +6,15 @@ import Simulator
 /// DOT text for a dataflow graph: HBM tensors in blue cylinders, SRAM tiles in orange boxes,
 /// operations as ellipses, loops as clusters; HBM edges as thick as their bytes, the largest red.
 public enum DotWriter {
+    /// A graph's title over a smaller legend line, as an HTML-like label: its rows get their own
+    /// spacing (the lines of a plain label sit close enough for browsers' fonts to overlap them).
+    static func heading(_ title: String, _ legend: String) -> String {
+        func html(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        return "<<table border=\"0\" cellpadding=\"2\" cellspacing=\"0\"><tr><td>\(html(title))</td></tr><tr><td><font point-size=\"10\">\(html(legend))</font></td></tr></table>>"
+    }
+
     static func quote(_ s: String) -> String {
         "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n") + "\""
@@ -40,7 +49,7 @@ public enum DotWriter {
     public static func dot(_ g: DataflowGraph) -> String {
         var out = ["digraph gpusim {"]
         let legend = "HBM edges: bytes per execution x executions = total (requested bytes); red: at least half the largest total"
-        out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(quote(g.title + "\n" + legend)), labelloc=t, newrank=true];")
+        out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(heading(g.title, legend)), labelloc=t, newrank=true];")
         out.append("  node [fontname=\"Helvetica\", fontsize=10];")
         out.append("  edge [fontname=\"Helvetica\", fontsize=9];")
         func nodeLine(_ n: DataflowGraph.Node, _ pad: String) -> String {
@@ -99,7 +108,7 @@ public enum DotWriter {
     /// time (white to orange), loops as clusters, HBM tensors (inputs, outputs) as cylinders.
     public static func dot(_ g: ModelGraph) -> String {
         var out = ["digraph gpusim {"]
-        out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(quote(g.title)), labelloc=t, newrank=true, nodesep=0.3, ranksep=0.2, size=\"16.67,12.5\"];")
+        out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(heading(g.title, g.legend)), labelloc=t, newrank=true, nodesep=0.3, ranksep=0.2];")
         out.append("  node [fontname=\"Helvetica\", fontsize=10];")
         out.append("  edge [fontname=\"Helvetica\", fontsize=9, color=\"#3d85c6\", fontcolor=\"#444444\"];")
         func nodeLine(_ n: ModelGraph.Node, _ pad: String) -> String {

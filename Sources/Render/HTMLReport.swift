@@ -16,17 +16,25 @@ public enum HTMLReport {
     }
 
     /// `launches`: a model's launch nodes (`ModelGraph`), listed by time above its graph.
-    /// Wheel zoom about the pointer, drag to pan and double-click to fit, on the graph's
-    /// viewBox (inline, no network).
+    /// Wheel zoom about the pointer, drag to pan and double-click to go back, on the graph's
+    /// viewBox (inline, no network). The first view fits the figure without enlarging it.
     static let panZoom = """
     <script>
     (() => {
       const fig = document.getElementById('graph'), svg = fig && fig.querySelector('svg');
       if (!svg || !svg.viewBox.baseVal) return;
-      const home = [svg.viewBox.baseVal.x, svg.viewBox.baseVal.y, svg.viewBox.baseVal.width, svg.viewBox.baseVal.height];
+      let home = [svg.viewBox.baseVal.x, svg.viewBox.baseVal.y, svg.viewBox.baseVal.width, svg.viewBox.baseVal.height];
+      // Graphviz sizes the drawing in pt; the first view fits the figure but never enlarges it.
+      const natural = parseFloat(svg.getAttribute('width')) * 4 / 3 / home[2];
       svg.removeAttribute('width'); svg.removeAttribute('height');
+      const r0 = svg.getBoundingClientRect();
+      if (natural > 0 && Math.min(r0.width / home[2], r0.height / home[3]) > natural) {
+        const w = r0.width / natural, h = r0.height / natural;
+        home = [home[0] - (w - home[2]) / 2, home[1] - (h - home[3]) / 2, w, h];
+      }
       let v = home.slice(), drag = null;
       const show = () => svg.setAttribute('viewBox', v.join(' '));
+      show();
       const point = e => { const r = svg.getBoundingClientRect(), s = Math.max(v[2] / r.width, v[3] / r.height);
         return [v[0] + (e.clientX - r.left - (r.width - v[2] / s) / 2) * s, v[1] + (e.clientY - r.top - (r.height - v[3] / s) / 2) * s]; };
       svg.addEventListener('wheel', e => { e.preventDefault(); const [px, py] = point(e), k = e.deltaY > 0 ? 1.2 : 1 / 1.2;

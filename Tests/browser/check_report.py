@@ -125,6 +125,38 @@ def main():
         m = re.search(r'<pre id="labels-result">(.*?)</pre>', dom, re.S)
         result = m.group(1) if m else "no result (script did not run)"
         check(f"roofline labels of {os.path.basename(kernel)} on {gpu} are clear", result.endswith("clear"), result)
+    # Reports: every figure's labels (roofline, graph, timeline) clear of each other and inside
+    # their figure, as the browser lays the page out.
+    figures = """<script>
+    window.addEventListener('load', () => {
+      const bad = []; let n = 0;
+      for (const svg of document.querySelectorAll('figure svg')) {
+        const box = svg.getBoundingClientRect(), name = svg.closest('figure').id;
+        const texts = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()]).filter(([s, r]) => r.width > 0);
+        n += texts.length;
+        for (const [s, r] of texts) if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5) bad.push(name + ' outside: ' + s);
+        for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+          const a = texts[i][1], b = texts[j][1];
+          const w = Math.min(a.right, b.right) - Math.max(a.left, b.left), h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+          if (w > 1 && h > 1) bad.push(name + ' overlap: ' + texts[i][0] + ' / ' + texts[j][0]);
+        }
+      }
+      const out = document.createElement('pre'); out.id = 'figures-result';
+      out.textContent = n + ' labels; ' + (bad.length ? bad.slice(0, 6).join('; ') : 'clear');
+      document.body.appendChild(out);
+    });
+    </script>"""
+    for kernel, params in [("flash_attention", ["--gpu", "seed-a100", "--N", "2048"]), ("attention_2d", []), ("models/gpt2_small", [])]:
+        page = os.path.join(tmp, "figures.html")
+        r = subprocess.run([exe, "report", f"Kernels/{kernel}.kern", *params, "-o", page], capture_output=True, text=True)
+        if r.returncode != 0:
+            check(f"report of {kernel}", False, r.stderr); continue
+        text = open(page, encoding="utf-8").read()
+        open(page, "w").write(text.replace("</body>", figures + "</body>"))
+        dom = subprocess.run([browser, *flags, "--window-size=1200,2600", "--dump-dom", "file://" + page], capture_output=True, text=True, timeout=120).stdout
+        m = re.search(r'<pre id="figures-result">(.*?)</pre>', dom, re.S)
+        result = m.group(1) if m else "no result (script did not run)"
+        check(f"report figures of {kernel} have clear labels", result.endswith("clear"), result)
     # A model's report: its launches by time, its graph on top, and the graph zooms on the wheel.
     html = os.path.join(tmp, "model.html")
     r = subprocess.run([exe, "report", "Kernels/models/gpt2_small.kern", "-o", html], capture_output=True, text=True)
