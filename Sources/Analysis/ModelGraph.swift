@@ -35,7 +35,7 @@ public struct ModelGraph: Sendable {
 
     public var title: String
     /// What the picture's shapes and numbers mean.
-    public let legend = "boxes: launches (time, share of it, DRAM bytes, bound; darker: more time); edges: tensors handed on (their size)"
+    public let legend = "boxes: launches (time, share, DRAM bytes, bound; darker: more time); edges: tensors handed on"
     public var nodes: [Node] = []
     public var edges: [Edge] = []
     public var clusters: [DataflowGraph.Cluster] = []

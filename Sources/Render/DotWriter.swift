@@ -49,7 +49,7 @@ public enum DotWriter {
     public static func dot(_ g: DataflowGraph) -> String {
         var out = ["digraph gpusim {"]
         let legend = "HBM edges: bytes per execution x executions = total (requested bytes); red: at least half the largest total"
-        out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(heading(g.title, legend)), labelloc=t, newrank=true];")
+        out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(heading(g.title, legend)), labelloc=t, newrank=true, pad=\"0.2,0.05\"];")
         out.append("  node [fontname=\"Helvetica\", fontsize=10];")
         out.append("  edge [fontname=\"Helvetica\", fontsize=9];")
         func nodeLine(_ n: DataflowGraph.Node, _ pad: String) -> String {
@@ -108,7 +108,7 @@ public enum DotWriter {
     /// time (white to orange), loops as clusters, HBM tensors (inputs, outputs) as cylinders.
     public static func dot(_ g: ModelGraph) -> String {
         var out = ["digraph gpusim {"]
-        out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(heading(g.title, g.legend)), labelloc=t, newrank=true, nodesep=0.3, ranksep=0.2];")
+        out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(heading(g.title, g.legend)), labelloc=t, newrank=true, nodesep=0.3, ranksep=0.2, pad=\"0.2,0.05\"];")
         out.append("  node [fontname=\"Helvetica\", fontsize=10];")
         out.append("  edge [fontname=\"Helvetica\", fontsize=9, color=\"#3d85c6\", fontcolor=\"#444444\"];")
         func nodeLine(_ n: ModelGraph.Node, _ pad: String) -> String {
