@@ -17,6 +17,9 @@ if [ -n "$browser" ]; then
     $gpusim report Kernels/flash_attention.kern --gpu seed-a100 --N 2048 -o "$tmp/report.html"
     "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,2600 \
         --screenshot="$out/report.png" "file://$tmp/report.html" > /dev/null 2>&1
+    $gpusim report Kernels/models/gpt2_small.kern -o "$tmp/model.html"
+    "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,2000 \
+        --screenshot="$out/report_gpt2_small.png" "file://$tmp/model.html" > /dev/null 2>&1
     rm -rf "$tmp"
 else
     echo "no Chromium: docs/images/report.png left as it is" >&2

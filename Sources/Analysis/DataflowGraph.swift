@@ -33,9 +33,13 @@ public struct DataflowGraph: Sendable {
     public var edges: [Edge] = []
     public var clusters: [Cluster] = []
 
-    /// "kernel on gpu: DRAM traffic (what HBM served), peak SRAM" — the same from a live run and from its trace.
+    /// "kernel on gpu: DRAM traffic (what HBM served) of the bytes requested, peak SRAM" — the
+    /// same from a live run and from its trace. The edges' bytes are requested bytes: where an
+    /// L2 serves some of them, the title gives their total too.
     public static func title(_ s: RunSummary) -> String {
-        "\(s.kernel) on \(s.gpu): DRAM traffic \(fmtBytes(s.hbm.total_bytes)), peak SRAM \(fmtBytes(s.sram.peak_bytes))"
+        var requested = ""
+        if let r = s.l2?.read_bytes, let w = s.l2?.write_bytes { requested = " of \(fmtBytes(r + w)) requested" }
+        return "\(s.kernel) on \(s.gpu): DRAM traffic \(fmtBytes(s.hbm.total_bytes))\(requested), peak SRAM \(fmtBytes(s.sram.peak_bytes))"
     }
 
     public init(program: CheckedProgram, profile: StatementProfile, title: String) {

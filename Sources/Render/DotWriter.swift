@@ -48,7 +48,7 @@ public enum DotWriter {
 
     public static func dot(_ g: DataflowGraph) -> String {
         var out = ["digraph gpusim {"]
-        let legend = "HBM edges: bytes per execution x executions = total (requested bytes); red: at least half the largest total"
+        let legend = "HBM edges: requested bytes per execution x executions = total; red: at least half the largest total"
         out.append("  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=12, label=\(heading(g.title, legend)), labelloc=t, newrank=true, pad=\"0.2,0.05\"];")
         out.append("  node [fontname=\"Helvetica\", fontsize=10];")
         out.append("  edge [fontname=\"Helvetica\", fontsize=9];")
