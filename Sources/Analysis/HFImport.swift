@@ -75,8 +75,8 @@ public enum HFImport {
             what = ["\(L) layers", "d \(d)", "\(H) heads of \(hd)" + (kvh == H ? "" : ", \(kvh) key/value heads"), "SwiGLU MLP of \(dff)", "vocabulary \(vocab)"]
             // Qwen2 has biases on q, k and v; Llama-family configs say so with attention_bias (q, k, v and o).
             let biased: [(proj: String, out: String, width: String)] =
-                type == "qwen2" ? [("q", "q", "H * hd"), ("k", "k", "KVH * hd"), ("v", "v", "KVH * hd")]
-                : c.attention_bias == true ? [("q", "q", "H * hd"), ("k", "k", "KVH * hd"), ("v", "v", "KVH * hd"), ("o", "y", "d")] : []
+                type == "qwen2" ? [("q", "q", "Hg * hd"), ("k", "k", "KVHg * hd"), ("v", "v", "KVHg * hd")]
+                : c.attention_bias == true ? [("q", "q", "Hg * hd"), ("k", "k", "KVHg * hd"), ("v", "v", "KVHg * hd"), ("o", "y", "d")] : []
             if !biased.isEmpty {
                 try t.importing("stack/linear.kern")
                 for (p, out, width) in biased {
@@ -96,12 +96,12 @@ public enum HFImport {
                 try t.importing("stack/moe.kern")
                 try t.remove(line: "import \"stack/silu_mul.kern\"")
                 try t.replace(line: "    param dff = ", with: { "\($0)\n    param E = \(E)             # experts per layer\n    param experts_per_token = \(k)" })
-                try t.replace(line: "    weight W1[", with: { _ in "    weight Wg[L, d, E] dt\n    weight W1[L, E, d, 2 * dff] dt   # each expert's [up | gate]" })
+                try t.replace(line: "    weight W1[", with: { _ in "    weight Wg[L, d, E] dt\n    weight W1[L, E, d, 2 * dffg] dt   # each expert's [up | gate]" })
                 try t.remove(line: "    weight W3[")
-                try t.replace(line: "    weight W2[", with: { _ in "    weight W2[L, E, dff, d] dt" })
+                try t.replace(line: "    weight W2[", with: { _ in "    weight W2[L, E, dffg, d] dt" })
                 for scratch in ["a", "c", "hmid"] { try t.remove(line: "    scratch \(scratch)[") }
                 try t.replace(line: "W = W1[l], Y = a)", with: { _ in
-                    "        run moe(T = T, d = d, dff = dff, E = E, k = experts_per_token, gated = 1, capacity_factor = 1, dt = dt, BM = BM, BN = BN, BK = BK, X = xn, Wg = Wg[l], W1 = W1[l], W2 = W2[l], Y = y)"
+                    "        run moe(T = B * T, d = d, dff = dffg, E = E, k = experts_per_token, gated = 1, capacity_factor = 1, dt = dt, BM = BM, BN = BN, BK = BK, X = xn, Wg = Wg[l], W1 = W1[l], W2 = W2[l], Y = y)"
                 })
                 for gone in ["W = W3[l], Y = c)", "run silu_mul(", "W = W2[l], Y = y)"] { try t.remove(line: gone) }
                 what[3] = "\(E) SwiGLU experts of \(dff), \(k) per token"
@@ -109,21 +109,22 @@ public enum HFImport {
             if c.tie_word_embeddings == true {
                 try t.importing("stack/lm_head_tied.kern")
                 try t.remove(line: "    weight output_w[")
-                try t.replace(line: "W = output_w, Y = logits)", with: { _ in
-                    "    run lm_head_tied(T = T, d = d, vocab = vocab, dt = dt, X = xn, E = tok_embeddings, Y = logits)"
+                try t.replace(line: "W = output_w, Y = logits[0])", with: { _ in
+                    "    run lm_head_tied(T = B, d = d, vocab = vocabg, dt = dt, X = last, E = tok_embeddings, Y = logits[0])"
                 })
                 what.append("tied embeddings")
             }
             if let w = c.sliding_window, w > 0, w < ctx {
-                try t.replace(line: "    require T <= ctx", with: { "\($0)\n    require T <= \(w), \"attention here is full causal: past its \(w)-token sliding window the model attends to fewer keys\"" })
-                what.append("sliding window \(w) (prefills up to it)")
+                try t.replace(line: "    param tp = ", with: { "    param window = \(w)      # each token attends to the last `window` positions (sliding window)\n\($0)" })
+                try t.replace(line: "run cached_attention(", with: { $0.replacingOccurrences(of: "hd = hd, dt = dt,", with: "hd = hd, window = window, dt = dt,") })
+                what.append("sliding window \(w)")
             }
         case .gpt2:
             let d = try need(c.n_embd ?? c.hidden_size, "n_embd"), L = try need(c.n_layer ?? c.num_hidden_layers, "n_layer")
             let H = try need(c.n_head ?? c.num_attention_heads, "n_head"), vocab = try need(c.vocab_size, "vocab_size")
             let ctx = try need(c.n_positions ?? c.max_position_embeddings, "n_positions"), dff = try need(c.n_inner ?? 4 * d, "n_inner")
             t = try Template(library: library, path: "models/gpt2_small.kern", kernel: "gpt2_small")
-            try t.set(["L": "\(L)", "d": "\(d)", "H": "\(H)", "dff": "\(dff)", "vocab": "\(vocab)", "ctx": "\(ctx)", "dt": dtype])
+            try t.set(["L": "\(L)", "d": "\(d)", "H": "\(H)", "dff": "\(dff)", "vocab": "\(vocab)", "positions": "\(ctx)", "dt": dtype])
             what = ["\(L) layers", "d \(d)", "\(H) heads", "GELU MLP of \(dff)", "vocabulary \(vocab)", "\(ctx) positions", "tied embeddings"]
         }
         let header = """

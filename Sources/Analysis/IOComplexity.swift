@@ -75,7 +75,11 @@ public struct IOComplexity {
 
     // MARK: expressions
 
-    func poly(_ e: RExpr, _ f: Frame) throws(Failure) -> Poly {
+    /// An expression as a polynomial in the parameters. With `positions`, a tile range's .start
+    /// and .end are atoms of their own (`@start(i)`, and start + len): a caller that takes a
+    /// difference (a slice's length) checks that they cancel (see `length`).
+    func poly(_ e: RExpr, _ f: Frame, positions: Bool = false) throws(Failure) -> Poly {
+        func poly(_ e: RExpr, _ f: Frame) throws(Failure) -> Poly { try self.poly(e, f, positions: positions) }
         switch e.kind {
         case .int(let v): return Poly(v)
         case .float(let v):
@@ -88,10 +92,11 @@ public struct IOComplexity {
             default: throw fail("'\(f.kernel.slotNames[s])' is not a number here", e.span)
             }
         case .rangeMember(let r, let m):
-            guard m == .len, case .local(let s) = r.kind, case .len(let atom) = f.values[s] else {
+            guard case .local(let s) = r.kind, case .len(let atom) = f.values[s], m == .len || positions else {
                 throw fail("costs that depend on where a tile starts (.start, .end) have no closed form here", e.span)
             }
-            return Poly(atom: atom)
+            let start = Poly(atom: Self.positionMark + "(\(atom))")
+            return m == .len ? Poly(atom: atom) : m == .start ? start : start + Poly(atom: atom)
         case .tileMember(let t, let m):
             guard case .local(let s) = t.kind, case .tile(let r, let c, _) = f.values[s] else { throw fail("expected a tile", e.span) }
             return m == .rows ? r : c
@@ -107,6 +112,18 @@ public struct IOComplexity {
         default:
             throw fail("this expression is not a polynomial in the parameters", e.span)
         }
+    }
+
+    static let positionMark = "@start"
+
+    /// The length b - a of a slice `a ..< b`, which may sit anywhere (`X + i.start ..< X + i.end`)
+    /// as long as where does not change how long it is.
+    func length(_ a: RExpr, _ b: RExpr, _ f: Frame) throws(Failure) -> Poly {
+        let n = try poly(b, f, positions: true) - poly(a, f, positions: true)
+        if n.atoms.contains(where: { $0.contains(Self.positionMark) }) {
+            throw fail("costs that depend on where a tile starts (.start, .end) have no closed form here", b.span)
+        }
+        return n
     }
 
     /// A condition's value when parameter values alone decide it (`causal == 0 || j.start < i.end`
@@ -219,7 +236,7 @@ public struct IOComplexity {
         for (d, s) in slices.enumerated() {
             switch s {
             case .all: kept.append(t.shape[d])
-            case .range(let a, let b): kept.append(try poly(b, f) - poly(a, f))
+            case .range(let a, let b): kept.append(try length(a, b, f))
             case .index(let e):
                 if case .local(let slot) = e.kind, case .len(let atom) = f.values[slot] { kept.append(Poly(atom: atom)) }
                 else if case .local(let slot) = e.kind, case .none = f.values[slot] { }   // a loop index: which one does not change the size
@@ -447,8 +464,8 @@ public struct IOComplexity {
             return (moved, moved, t.flops + idx.flops + cost.flops(.add, elements: rows * tensor.shape[1]))
         case .free(let slots):
             for slot in slots { freeSlot(slot, &f) }
-        case .freeTensors, .require:
-            break
+        case .freeTensors, .require, .collective:
+            break   // a collective moves bytes between GPUs, not through HBM
         case .launch(let k, _, let params, let tensors):
             let callee = program.kernels[k]
             var args: [Int: Value] = [:]

@@ -100,9 +100,17 @@ public indirect enum StmtKind: Sendable {
     case require(Expr, message: String)
     case repeatLoop(count: Expr, body: [Stmt])
     case launch(Ident, [NamedArg])
+    /// `allreduce y across n` / `allgather y across n`: a collective over the interconnect
+    /// among the n GPUs of a tensor-parallel group (see `Collective`).
+    case collective(Collective, TensorRef, gpus: Expr)
     /// Free every tile right after its last use instead of at the end of its block.
     case autofree
 }
+
+/// Collectives between the GPUs of a tensor-parallel group, on an HBM tensor (or slice) y:
+/// `allreduce` leaves every GPU the sum of all GPUs' y; `allgather` fills the n equal parts of
+/// y (along its first dimension) that the n GPUs each wrote one of.
+public enum Collective: String, Sendable, CaseIterable { case allreduce, allgather }
 
 public struct Stmt: Sendable {
     public let kind: StmtKind

@@ -109,6 +109,13 @@ extension Checker {
             if op == .not && x.isTile { error("'!' applies to conditions, not tiles", e.span); return nil }
             return mk(.unary(op, x), tile: x.isTile)
         case .binary(let op, let a, let b):
+            // Where a builtin takes a tile range, `i + n` and `i - n` are that range shifted by n
+            // (the positions of a query tile behind P cached tokens: `i + P`).
+            if allowRange, op == .add || op == .sub, case .name(let n) = a.kind, let r = lookup(n), r.kind == .range {
+                guard let shift = expr(b) else { return nil }
+                if shift.isTile { error("a tile range shifts by a number, not a tile", b.span); return nil }
+                return mk(.binary(op, mk(.local(r.slot), tile: false), shift), tile: false)
+            }
             let isMatmul = op == .matmul
             guard let x = expr(a, allowTransposed: isMatmul), let y = expr(b, allowTransposed: isMatmul) else { return nil }
             if isMatmul {

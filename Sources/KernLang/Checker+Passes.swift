@@ -51,7 +51,12 @@ extension Checker {
                 case .call(let fn, let args) where fn == .mask_causal || fn == .mask_window || fn == .alibi || fn == .sinusoidal:
                     // The tile-range arguments (a mask's 1 and 2, sinusoidal's 0) select positions.
                     let ranges = fn == .sinusoidal ? 0...0 : 1...2
-                    for (i, a) in args.enumerated() where !(ranges.contains(i) && isSlot(a)) { IRWalk.inspect(a, visit) }
+                    for (i, a) in args.enumerated() {
+                        guard ranges.contains(i) else { IRWalk.inspect(a, visit); continue }
+                        // A shifted range (`i + P`) selects positions too; only the shift is inspected.
+                        if case .binary(_, let r, let shift) = a.kind, isSlot(r) { IRWalk.inspect(shift, visit) }
+                        else if !isSlot(a) { IRWalk.inspect(a, visit) }
+                    }
                     return false
                 default: break
                 }

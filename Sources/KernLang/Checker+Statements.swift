@@ -122,6 +122,9 @@ extension Checker {
                 return nil
             }
             return tensors.isEmpty ? make(.free(slots)) : make(.freeTensors(tensors.map(\.0), names: tensors.map(\.1)))
+        case .collective(let op, let ref, let gpus):
+            guard let r = tensorRef(ref), let n = scalarExpr(gpus, "the number of GPUs") else { return nil }
+            return make(.collective(op, r, gpus: n))
         case .require(let cond, let message):
             guard let c = scalarExpr(cond, "a requirement") else { return nil }
             return make(.require(c, message: message))

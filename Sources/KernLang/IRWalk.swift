@@ -44,6 +44,7 @@ public enum IRWalk {
         case .scatter(let x, _, _, let idx): e(x); e(idx)
         case .free, .freeTensors: break
         case .require(let c, _): e(c)
+        case .collective(_, let r, let n): ref(r); e(n)
         case .repeatLoop(let c, let b): e(c); inspect(b, visit)
         case .launch(_, _, let params, let tensors):
             params.forEach { e($0.value) }

@@ -232,6 +232,12 @@ public struct Parser {
             _ = try expect(.arrow, "'->' and the destination tensor")
             let ref = try parseTensorRef()
             return Stmt(.store(value, ref), span(from: start))
+        case .keyword(.allreduce), .keyword(.allgather):
+            let op: Collective = advance().kind == .keyword(.allreduce) ? .allreduce : .allgather
+            let ref = try parseTensorRef()
+            guard tok.kind == .identifier, tok.text == "across" else { throw fail("expected 'across' and the number of GPUs (\(op.rawValue) y across tp)") }
+            _ = advance()
+            return Stmt(.collective(op, ref, gpus: try parseExpr()), span(from: start))
         case .keyword(.scatter):
             _ = advance()
             let value = try parseExpr()

@@ -49,6 +49,9 @@ public struct TerminalReport {
                      + (!gpu.overlap ? " (serial)" : gpu.modelsLaunches ? " (overlapped within each launch)" : " (overlapped)"))
         // Distinct glyphs as well as colours, so the split reads without colour too.
         lines.append("               [" + paint("36", String(repeating: "█", count: cw)) + paint("35", String(repeating: "▒", count: width - cw)) + "] " + paint("36", "█ compute") + " vs " + paint("35", "▒ memory"))
+        if let c = s.collectives {
+            lines.append("  Collectives  \(group(Double(c.count))) across GPUs, \(amount(c.sent_bytes)) sent per GPU, \(time(c.time)) (in the total, between launches)")
+        }
         let verdict = "\(s.bound.rawValue)-bound"
         lines.append("  Verdict      " + paint("1", verdict) + String(format: "  (arithmetic intensity %.1f FLOP/byte)", s.intensity))
         for note in boundNotes(s) { lines.append("               " + note) }
@@ -123,6 +126,9 @@ public struct TerminalReport {
             let n = (l / o).rounded()
             lines.append("  launches: \(group(n)) GPU kernel\(n == 1 ? "" : "s") x \(fmtSeconds(o)) launch overhead = \(t(l)), added to the total")
         }
+        if let c = s.collectives, let link = gpu.interconnectBandwidth {
+            lines.append("  collectives: a ring all-gather across n GPUs takes n - 1 steps, an all-reduce 2 (n - 1), each of \(t(gpu.interconnectLatency ?? 0)) plus a 1/n chunk at \(rate(link / 2 * GPUModel.interconnectEfficiency)) B/\(per) (half the \(rate(link)) B/\(per) link, both ways, x \(GPUModel.interconnectEfficiency)): \(group(Double(c.count))) took \(t(c.time)), added to the total")
+        }
         if let l2 = s.l2, let line = Self.l2Line(l2, amount: fmtBytes) {
             lines.append("  L2 (\(fmtBytes(Int64(gpu.l2EffectiveBytes))) usable, write-back, least recently used out): \(line); HBM served \(fmtBytes(s.hbm.read_bytes)) of reads and \(fmtBytes(s.hbm.write_bytes)) of writes")
             lines.append("  Not modelled: L2 reuse across a block's own iterations, registers, bank conflicts (docs/model.md).")
@@ -148,6 +154,7 @@ public struct TerminalReport {
         case .launch: what = "launch  \(e.name)"
         case .iteration: what = "loop    \(e.name) iteration \(e.rows + 1) of \(e.cols)"
         case .end: what = "end     \(e.name) at \(fmtTime(e.time, gpu.units))"
+        case .collective: what = "\(e.op) \(e.name) (\(e.rows) x \(e.cols)) \(fmtBytes(e.bytes)) across GPUs in \(fmtTime(e.duration, gpu.units))"
         }
         return String(format: "%6lld ", e.seq) + e.loc.padding(toLength: 7, withPad: " ", startingAt: 0)
             + " \(bar(frac)) \(group(e.sramBytes / eb)) \(unit)  \(what)"

@@ -58,6 +58,14 @@ extension Interpreter {
     }
 
     func binaryScalar(_ op: BinaryOp, _ x: Value, _ y: Value, _ e: RExpr) throws(SimulationError) -> Value {
+        // A tile range shifted by a number (the checker allows it only as a range argument).
+        if case .range(let a, let b) = x, op == .add || op == .sub {
+            guard case .int(let n) = y else { throw fail("a tile range shifts by an integer, got \(describe(y))", e.span) }
+            let k = op == .add ? n : -n
+            let (s, o1) = a.addingReportingOverflow(k), (t, o2) = b.addingReportingOverflow(k)
+            if o1 || o2 { throw fail("integer overflow", e.span) }
+            return .range(s, t)
+        }
         switch op {
         case .and, .or:
             guard case .bool(let p) = x, case .bool(let q) = y else { throw fail("'\(op.rawValue)' combines conditions (true/false)", e.span) }

@@ -9,6 +9,8 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
     /// event, at the summary's `time.total` (idle wave slots, the last launch's overlap and
     /// launch overhead after the last statement included).
     case end
+    /// A collective between GPUs (`op` "allreduce" or "allgather", `name` the tensor, `bytes` its size).
+    case collective
 
     /// A small distinct number per kind (for hashing without the raw string).
     public var code: Int {
@@ -22,6 +24,7 @@ public enum EventKind: String, Sendable, Codable, CaseIterable {
         case .launch: 6
         case .iteration: 7
         case .end: 8
+        case .collective: 9
         }
     }
 }

@@ -45,6 +45,14 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// Time every launch takes on top of its work: filling the SMs and draining the last
     /// stores (nil: none).
     public var launchLatency: Double? = nil
+    /// GPU-to-GPU bandwidth per GPU, both directions together, in bytes per time unit, as
+    /// NVIDIA quotes NVLink (nil: the preset has no interconnect; collectives across GPUs fail).
+    public var interconnectBandwidth: Double? = nil
+    /// Latency of one step of a ring collective (a hop between neighbours).
+    public var interconnectLatency: Double? = nil
+    /// Fraction of the per-direction link rate a ring all-reduce achieves (NCCL's bus bandwidth
+    /// on NVLink is about 0.75-0.85 of it).
+    public static let interconnectEfficiency = 0.8
 
     /// Whether the preset models GPU kernel launches: each pays the launch overhead, and each
     /// launch's compute and memory overlap on their own (the seed's presets do neither).
@@ -96,18 +104,20 @@ public struct GPUModel: Sendable, Codable, Equatable {
     }
 
     static func real(_ name: String, _ desc: String, sms: Int, sramKB: Int64, l2MB: Int64, hbmGB: Int64,
-                     bandwidthGBs: Double, tensorTF: Double, fp32TF: Double, clockGHz: Double, l2TBs: Double) -> GPUModel {
+                     bandwidthGBs: Double, tensorTF: Double, fp32TF: Double, clockGHz: Double, l2TBs: Double, nvlinkGBs: Double) -> GPUModel {
         GPUModel(name: name, description: desc, units: .seconds, elementBytes: nil, sramBytes: sramKB * 1024, sms: sms,
                  l2Bytes: l2MB << 20, hbmBytes: hbmGB << 30, hbmBandwidth: bandwidthGBs * 1e9,
                  matmulFlops: tensorTF * 1e12, vectorFlops: fp32TF * 1e12,
                  hbmEfficiency: 0.88, computeEfficiency: 0.80, overlap: true, flopWeights: seedWeights,
                  launchOverhead: 3e-6, waveQuantisation: true, l2Partitions: 2, l2Bandwidth: l2TBs * 1e12,
-                 sfuRate: Double(sms) * 16 * clockGHz * 1e9, launchLatency: 2.6e-6)
+                 sfuRate: Double(sms) * 16 * clockGHz * 1e9, launchLatency: 2.6e-6,
+                 interconnectBandwidth: nvlinkGBs * 1e9, interconnectLatency: 1e-6)
     }
 
     /// The built-in presets. Real ones: vendor datasheets (dense rates); achievable fractions
     /// 0.88 of HBM bandwidth (a device-to-device copy reaches 85-90 %) and 0.80 of compute
-    /// (a large fp16 GEMM reaches 75-85 %). Launch overhead 3 us: the gap between back-to-back
+    /// (a large fp16 GEMM reaches 75-85 %). NVLink per GPU (both directions): A100 600 GB/s,
+    /// H100 and H200 900 GB/s, 1 us per ring step. Launch overhead 3 us: the gap between back-to-back
     /// small kernels in one stream as profilers show it on A100/H100 (2-4 us; more from Python).
     /// Grids run in waves of (SMs x blocks per SM) blocks, blocks per SM from shared memory.
     public static let presets: [GPUModel] = [
@@ -115,13 +125,13 @@ public struct GPUModel: Sendable, Codable, Equatable {
         seed("seed-a100", sramElements: 131_072, flopsPerCycle: 150, hbm: 80 << 30),
         seed("seed-h100", sramElements: 196_608, flopsPerCycle: 300, hbm: 80 << 30),
         real("a100-40gb", "NVIDIA A100 SXM 40 GB (HBM2)", sms: 108, sramKB: 164, l2MB: 40, hbmGB: 40,
-             bandwidthGBs: 1555, tensorTF: 312, fp32TF: 19.5, clockGHz: 1.41, l2TBs: 7.2),
+             bandwidthGBs: 1555, tensorTF: 312, fp32TF: 19.5, clockGHz: 1.41, l2TBs: 7.2, nvlinkGBs: 600),
         real("a100-80gb", "NVIDIA A100 SXM 80 GB (HBM2e)", sms: 108, sramKB: 164, l2MB: 40, hbmGB: 80,
-             bandwidthGBs: 2039, tensorTF: 312, fp32TF: 19.5, clockGHz: 1.41, l2TBs: 7.2),
+             bandwidthGBs: 2039, tensorTF: 312, fp32TF: 19.5, clockGHz: 1.41, l2TBs: 7.2, nvlinkGBs: 600),
         real("h100-sxm", "NVIDIA H100 SXM 80 GB (HBM3)", sms: 132, sramKB: 228, l2MB: 50, hbmGB: 80,
-             bandwidthGBs: 3350, tensorTF: 989, fp32TF: 67, clockGHz: 1.83, l2TBs: 9.4),
+             bandwidthGBs: 3350, tensorTF: 989, fp32TF: 67, clockGHz: 1.83, l2TBs: 9.4, nvlinkGBs: 900),
         real("h200", "NVIDIA H200 141 GB (HBM3e)", sms: 132, sramKB: 228, l2MB: 50, hbmGB: 141,
-             bandwidthGBs: 4800, tensorTF: 989, fp32TF: 67, clockGHz: 1.83, l2TBs: 9.4),
+             bandwidthGBs: 4800, tensorTF: 989, fp32TF: 67, clockGHz: 1.83, l2TBs: 9.4, nvlinkGBs: 900),
     ]
 
     public static let defaultPreset = "a100-80gb"
@@ -153,6 +163,8 @@ public struct GPUModel: Sendable, Codable, Equatable {
             var l2Bandwidth: Double?
             var sfuRate: Double?
             var launchLatency: Double?
+            var interconnectBandwidth: Double?
+            var interconnectLatency: Double?
         }
         let p: Partial
         do { p = try JSONDecoder().decode(Partial.self, from: data) } catch let e as DecodingError {
@@ -172,6 +184,8 @@ public struct GPUModel: Sendable, Codable, Equatable {
         if let v = p.l2Partitions { try positive(Double(v), "l2Partitions") }
         if let v = p.l2Bandwidth { try positive(v, "l2Bandwidth") }
         if let v = p.sfuRate { try positive(v, "sfuRate") }
+        if let v = p.interconnectBandwidth { try positive(v, "interconnectBandwidth") }
+        if let v = p.interconnectLatency, !(v >= 0 && v.isFinite) { throw SimulationError.input("\(path): 'interconnectLatency' must be a number >= 0, got \(v)") }
         if let v = p.launchLatency, !(v >= 0 && v.isFinite) { throw SimulationError.input("\(path): 'launchLatency' must be a number >= 0, got \(v)") }
         if let v = p.launchOverhead, !(v >= 0 && v.isFinite) { throw SimulationError.input("\(path): 'launchOverhead' must be a number >= 0, got \(v)") }
         if let e = p.elementBytes, e <= 0 || e > 16 { throw SimulationError.input("\(path): 'elementBytes' must be 1 to 16, got \(e)") }
@@ -193,7 +207,8 @@ public struct GPUModel: Sendable, Codable, Equatable {
                         vectorFlops: p.vectorFlops ?? p.matmulFlops, hbmEfficiency: p.hbmEfficiency ?? 1,
                         computeEfficiency: p.computeEfficiency ?? 1, overlap: p.overlap ?? (units == .seconds), flopWeights: weights,
                         launchOverhead: p.launchOverhead, waveQuantisation: p.waveQuantisation,
-                        l2Partitions: p.l2Partitions, l2Bandwidth: p.l2Bandwidth, sfuRate: p.sfuRate, launchLatency: p.launchLatency)
+                        l2Partitions: p.l2Partitions, l2Bandwidth: p.l2Bandwidth, sfuRate: p.sfuRate, launchLatency: p.launchLatency,
+                        interconnectBandwidth: p.interconnectBandwidth, interconnectLatency: p.interconnectLatency)
     }
 
     public static func describe(_ e: DecodingError) -> String {

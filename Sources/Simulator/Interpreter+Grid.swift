@@ -11,15 +11,16 @@ struct BlockAccess {
 
 /// Grids of thread blocks: waves over the SMs, their idle slots, and tiles shared through L2.
 extension Interpreter {
-    /// Ends a grid: B blocks ran in waves of (SMs x blocks per SM), blocks per SM from the
-    /// SRAM one block used (at most 32, the resident-block limit of A100 and H100). The idle
-    /// slots of the last wave are charged as compute the grid could have done in them.
-    func endGrid(_ start: Tally, sramBase: Int64) {
+    /// Ends a grid: its B blocks spread over the SMs, and the blocks resident on one SM share
+    /// its throughput, so the grid takes as long as the SM given ceil(B / SMs) blocks: the
+    /// spare slots of that last round are charged as compute the grid could have done in them.
+    /// (How many blocks fit on an SM at once does not change this: a grid of 32 blocks on 108
+    /// SMs leaves 76 SMs idle however small its blocks are.)
+    func endGrid(_ start: Tally) {
         let b = tally.blocks - start.blocks
         guard b > 0 else { return }
-        let perSM = Swift.min(32, Swift.max(1, gpu.sramBytes / Swift.max(1, gridPeak - sramBase)))
-        let wave = Int64(Swift.max(1, gpu.sms)) * perSM
-        let spare = (b + wave - 1) / wave * wave - b
+        let round = Int64(Swift.max(1, gpu.sms))
+        let spare = (b + round - 1) / round * round - b
         guard spare > 0 else { return }
         let tc = tally.tensorCoreFlops - start.tensorCoreFlops, vec = tally.flops - start.flops - tc
         func share(_ x: Int64) -> Int64 {
@@ -81,19 +82,54 @@ extension Interpreter {
         return !shape.read.contains { written.contains(f.tensors[$0]) }
     }
 
-    /// The grid levels (bit i: level i of `gridLevels`) a tensor slice's position depends on.
-    func gridDims(_ slices: [RSlice]?) -> UInt64 {
+    /// The grid levels a tensor slice's position depends on, as bits of the L2 model's levels
+    /// (`l2Levels`): a level split by `c` (see `l2Splits`) has an outer bit, all a slice that
+    /// uses only `level // c` depends on, and an inner one.
+    func gridDims(_ slices: [RSlice]?, _ f: Frame) -> UInt64 {
         var used: UInt64 = 0
         for slice in slices ?? [] {
             let exprs: [RExpr] = switch slice { case .all: []; case .index(let e): [e]; case .range(let a, let b): [a, b] }
             for e in exprs {
                 IRWalk.inspect(e) { n in
-                    if case .expr(let x) = n, case .local(let slot) = x.kind, let level = gridLevels.firstIndex(where: { $0.slot == slot }) { used |= 1 << level }
+                    guard case .expr(let x) = n else { return true }
+                    if let level = dividedLevel(x, f) { used |= 1 << l2Bit(level); return false }
+                    if case .local(let slot) = x.kind, let level = gridLevels.firstIndex(where: { $0.slot == slot }) {
+                        used |= 1 << l2Bit(level)
+                        if l2Splits[level] != nil { used |= 1 << (l2Bit(level) + 1) }
+                    }
                     return true
                 }
             }
         }
         return used
+    }
+
+    /// `level // c` for a grid level split by c: the level, else nil.
+    func dividedLevel(_ x: RExpr, _ f: Frame) -> Int? {
+        guard case .binary(.floorDiv, let a, let b) = x.kind, case .local(let slot) = a.kind,
+              let level = gridLevels.firstIndex(where: { $0.slot == slot }), let c = l2Splits[level] else { return nil }
+        do { return try int(b, f, "a divisor") == c ? level : nil } catch { return nil }
+    }
+
+    /// The first bit of grid level `level` among the L2 model's levels (split levels take two).
+    func l2Bit(_ level: Int) -> Int { level + l2Splits.keys.filter { $0 < level }.count }
+
+    /// Grid levels some slice uses divided, `h // c` with c dividing the level's count (the query
+    /// heads of a key/value group): c consecutive coordinates name the same slice, so for L2
+    /// the level is two, h // c (outer) and h % c (inner), in the same raster order. A level
+    /// divided by two different numbers is not split (each use then depends on all of it).
+    func findSplits(_ body: RBlock, _ f: Frame) -> [Int: Int64] {
+        var found: [Int: Int64] = [:], mixed: Set<Int> = []
+        IRWalk.inspect(body) { n in
+            guard case .expr(let x) = n, case .binary(.floorDiv, let a, let b) = x.kind, case .local(let slot) = a.kind,
+                  let level = gridLevels.firstIndex(where: { $0.slot == slot }) else { return true }
+            guard let c = try? int(b, f, "a divisor"), c > 1, gridLevels[level].count % c == 0 else { return true }
+            if let known = found[level], known != c { mixed.insert(level) }
+            found[level] = found[level] ?? c
+            return true
+        }
+        for level in mixed { found[level] = nil }
+        return found
     }
 
     /// The L2 of the current grid as seen at the depth of its parallel nest entered so far: every
@@ -102,8 +138,13 @@ extension Interpreter {
     func l2Grid(_ f: Frame) -> L2Grid? {
         guard gpu.modelsL2, !gridLevels.isEmpty, let body = gridBody else { return nil }
         if let g = l2Grids[gridLevels.count] { return g }
+        l2Splits = findSplits(body, f)
+        var levels: [Int64] = []
+        for (l, level) in gridLevels.enumerated() {
+            if let c = l2Splits[l] { levels += [level.count / c, c] } else { levels.append(level.count) }
+        }
         var byTensor: [Int: L2Grid.Tensor] = [:]
-        let all: UInt64 = gridLevels.count >= 64 ? .max : (1 << gridLevels.count) - 1
+        let all: UInt64 = levels.count >= 64 ? .max : (1 << levels.count) - 1
         func add(_ local: Int, _ dims: UInt64) {
             let id = f.tensors[local], t = tensors[id]
             var bytes = t.bytes
@@ -113,13 +154,13 @@ extension Interpreter {
         IRWalk.inspect(body) { n in
             guard case .stmt(let st) = n else { return true }
             switch st.kind {
-            case .load(_, _, let ref), .store(_, let ref): add(ref.tensor, gridDims(ref.slices))
+            case .load(_, _, let ref), .store(_, let ref): add(ref.tensor, gridDims(ref.slices, f))
             case .gather(_, _, let table, _, _), .scatter(_, let table, _, _): add(table, all)
             default: break
             }
             return true
         }
-        let g = L2Grid(levels: gridLevels.map(\.count), wave: Int64(Swift.max(1, gpu.sms)), capacity: gpu.l2EffectiveBytes,
+        let g = L2Grid(levels: levels, wave: Int64(Swift.max(1, gpu.sms)), capacity: gpu.l2EffectiveBytes,
                        tensors: byTensor.values.sorted { $0.id < $1.id })
         l2Grids[gridLevels.count] = g
         return g
@@ -135,7 +176,7 @@ extension Interpreter {
         if let share = shareCache[key] { return Int64((Double(bytes) * share).rounded()) }
         guard let grid = l2Grid(f) else { return bytes }
         let id = f.tensors[ref.tensor]
-        let share = grid.readShare(gridDims(ref.slices), carried: grid.tensors.first { $0.id == id }?.carried ?? 0)
+        let share = grid.readShare(gridDims(ref.slices, f), carried: grid.tensors.first { $0.id == id }?.carried ?? 0)
         shareCache[key] = share
         return Int64((Double(bytes) * share).rounded())
     }

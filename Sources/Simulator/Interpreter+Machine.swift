@@ -12,7 +12,6 @@ extension Interpreter {
         let t = Tile(rows: rows, cols: cols, dtype: dtype, bytes: cost.bytes(elements: rows * cols, dtype), name: name, live: true)
         sramCurrent += t.bytes
         if sramCurrent > summary.sram.peak_bytes { summary.sram.peak_bytes = sramCurrent }
-        if parallelDepth > 0 && sramCurrent > gridPeak { gridPeak = sramCurrent }
         if let id = freeTiles.popLast() { tiles[Int(id)] = t; return id }
         tiles.append(t)
         return Int32(tiles.count - 1)

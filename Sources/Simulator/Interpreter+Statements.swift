@@ -67,8 +67,8 @@ extension Interpreter {
         case .loop(let parallel, let slot, _, let domain, let body, let uniform):
             // The outermost parallel loop is a grid: its blocks run in waves over the SMs.
             let grid = parallel && parallelDepth == 0 && gpu.modelsWaves
-            let gridStart = grid ? tally : nil, sramBase = sramCurrent
-            if grid { gridPeak = sramCurrent; gridBody = body; l2Grids = [:]; shareCache = [:] }
+            let gridStart = grid ? tally : nil
+            if grid { gridBody = body; l2Grids = [:]; shareCache = [:] }
             let blocks = parallel && isInnermostParallel(s, body)
             // A numeric run hands the blocks of an outermost parallel loop to worker threads.
             let apart = parallel && parallelDepth == 0 && numerics?.runsBlocksConcurrently == true && blocksRunApart(s, loopSlot: slot, body, f)
@@ -97,7 +97,7 @@ extension Interpreter {
             if apart {
                 do { try numerics?.join() } catch { throw fail(error.message, error.span ?? s.span) }
             }
-            if let gridStart { endGrid(gridStart, sramBase: sramBase); leaveL2() }
+            if let gridStart { endGrid(gridStart); leaveL2() }
         case .ifStmt(let c, let t, let e):
             if try bool(c, f) { try exec(t, f) } else if let e { try exec(e, f) }
         case .repeatLoop(let countE, let body):
@@ -228,6 +228,34 @@ extension Interpreter {
                 tensors[id].freedAt = s.span
                 f.owned.removeAll { $0 == id }
                 if sink != nil { try emit(.free, op: "hbm", name: name, rows: 0, cols: 0, bytes: tensors[id].bytes, flops: 0, duration: 0, s.span) } else { countEvent() }
+            }
+        case .collective(let op, let ref, let gpusE):
+            let n = try int(gpusE, f, "the number of GPUs")
+            if n < 1 { throw fail("\(op.rawValue) needs at least 1 GPU, got \(n)", gpusE.span) }
+            if parallelDepth > 0 { throw fail("a collective runs between kernel launches, not inside a parallel loop", s.span) }
+            // Any rank: a collective moves a whole tensor (or a 2-D slice of one), never a tile.
+            let t: Tensor, rows: Int64, cols: Int64
+            if ref.slices == nil {
+                t = tensors[f.tensors[ref.tensor]]
+                let shape = f.reshapes[ref.tensor] ?? Array(t.shape.dropFirst(f.views[ref.tensor]?.count ?? 0))
+                (rows, cols) = (shape.dropLast().reduce(1, *), shape.last!)
+            } else {
+                (t, rows, cols, _) = try slice(ref, f)
+            }
+            guard n > 1 else { break }
+            if numerics != nil {
+                throw fail("a run with values computes one GPU's part; \(op.rawValue) across \(n) GPUs needs the others' (run it with 1 GPU)", gpusE.span)
+            }
+            guard gpu.interconnectBandwidth != nil else { throw fail("\(gpu.name) has no interconnect (interconnectBandwidth) for a collective across \(n) GPUs", s.span) }
+            let bytes = cost.bytes(elements: rows * cols, t.dtype)
+            let (dt, sent) = time.collective(op, bytes: bytes, gpus: n)
+            tally.collectives &+= 1
+            tally.collectiveBytes &+= sent
+            tally.collectiveFemtoseconds &+= TimeModel.femtoseconds(dt)
+            if sink != nil {
+                try emit(.collective, op: op.rawValue, name: t.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: dt, s.span)
+            } else {
+                countEvent()
             }
         case .require(let c, let message):
             if try !bool(c, f) {

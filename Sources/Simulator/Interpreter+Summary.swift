@@ -52,7 +52,7 @@ extension Interpreter {
         summary.phases.append(RunSummary.Phase(
             label: label, line: line, read_bytes: d.readBytes, write_bytes: d.writeBytes, flops: d.flops,
             tensor_core_flops: d.tensorCoreFlops, time_compute: compute, time_memory: memory,
-            time_total: time.stretch(d) + time.launches(d.launches),
+            time_total: time.stretch(d) + time.launches(d.launches) + time.collectives(d.work),
             bound: Bound(compute: compute, memory: memory),
             l2_bytes: gpu.modelsL2 ? d.l2ReadBytes + d.l2WriteBytes : nil,
             launches: gpu.modelsLaunches && launches > 0 ? launches : nil,
@@ -91,7 +91,11 @@ extension Interpreter {
         summary.time.memory = memoryTime
         let launches = time.launches(tally.launches + entryLaunches)
         let kernel = time.run(tally, entryIsGPUKernel: entryLaunches == 1, grids: grids)
-        summary.time.total = kernel + launches
+        summary.time.total = kernel + launches + time.collectives(tally.work)
+        if tally.collectives > 0 {
+            summary.time.collective = time.collectives(tally.work)
+            summary.collectives = .init(count: tally.collectives, sent_bytes: tally.collectiveBytes, time: time.collectives(tally.work))
+        }
         if gpu.modelsLaunches {
             summary.time.launch_overhead = launches
             summary.time.kernel = kernel

@@ -93,8 +93,6 @@ public final class Interpreter {
     var loopDepth = 0
     /// `parallel` loops entered: the outermost one is a grid of thread blocks.
     var parallelDepth = 0
-    /// Peak SRAM inside the current grid (one block's footprint over the SRAM it started with).
-    var gridPeak: Int64 = 0
     /// Whether each parallel loop (by its source position) has no parallel loop inside: its
     /// iterations are the grid's thread blocks.
     var innermostParallel: [Int: Bool] = [:]
@@ -107,6 +105,8 @@ public final class Interpreter {
     /// load statement's DRAM share (see `dramShare`).
     var gridBody: RBlock?
     var l2Grids: [Int: L2Grid] = [:]
+    /// Grid levels of the current grid that slices use divided (`findSplits`): level -> divisor.
+    var l2Splits: [Int: Int64] = [:]
     var shareCache: [Int: Double] = [:]
     /// `--cache warm`: the fraction of each tensor (by global id) the last grid left in L2.
     var l2Carried: [Int: Double] = [:]
@@ -237,12 +237,12 @@ public final class Interpreter {
         for t in frame.owned { releaseTensor(t) }
     }
 
-    /// The entry kernel's output tensors after a numeric run, by name.
+    /// The entry kernel's output tensors (and caches, which a step leaves for the next) after a numeric run, by name.
     public private(set) var outputs: [String: OutputTensor] = [:]
 
     func keepOutputs(_ frame: Frame) {
         guard let numerics else { return }
-        for t in frame.kernel.tensors where t.role == .output {
+        for t in frame.kernel.tensors where t.role == .output || t.role == .cache {
             let id = frame.tensors[t.index]
             guard id >= 0 else { continue }
             outputs[t.name] = OutputTensor(shape: tensors[id].shape, dtype: tensors[id].dtype, values: numerics.tensorValues(id))

@@ -68,6 +68,15 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var kernel: Double?
         /// Part of `compute`: SMs idle in the last, partial wave of each grid (real presets).
         public var wave_idle: Double?
+        /// Part of `total`: collectives between GPUs (`allreduce`, `allgather` across more than one).
+        public var collective: Double?
+    }
+    /// Collectives (`allreduce`, `allgather`) across more than one GPU: how many ran, the bytes each GPU sent
+    /// over the interconnect, and their time (also `time.collective`).
+    public struct Collectives: Sendable, Codable, Equatable {
+        public var count: Int64
+        public var sent_bytes: Int64
+        public var time: Double
     }
     public struct Counts: Sendable, Codable, Equatable {
         public var events: Int64 = 0
@@ -94,6 +103,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var sram = SRAM()
     public var flops = FLOPs()
     public var time = Time()
+    public var collectives: Collectives?
     public var bound = Bound.compute
     public var params: [String: ParamValue] = [:]
     public var counts = Counts()

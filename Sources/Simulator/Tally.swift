@@ -35,6 +35,11 @@ struct Tally: Equatable {
     var launchedBytes: Int64 = 0
     var launchedFlops: Int64 = 0
     var launchedTensorCoreFlops: Int64 = 0
+    /// Collectives (`allreduce`, `allgather` across more than one GPU): how many, the bytes each GPU sent
+    /// over the interconnect, and their time in femtoseconds (they run between launches).
+    var collectives: Int64 = 0
+    var collectiveBytes: Int64 = 0
+    var collectiveFemtoseconds: Int64 = 0
     /// Trace events the run produces, counted with or without a sink (a trace's size is known
     /// before it is written).
     var events: Int64 = 0
@@ -64,6 +69,7 @@ struct Tally: Equatable {
         \.specialFlops, \.loads, \.stores, \.computes, \.launches, \.overflows,
         \.blocks, \.idleTensorCoreFlops, \.idleVectorFlops, \.l2ReadBytes, \.l2WriteBytes, \.sfuOps,
         \.kernelFemtoseconds, \.launchedBytes, \.launchedFlops, \.launchedTensorCoreFlops, \.events,
+        \.collectives, \.collectiveBytes, \.collectiveFemtoseconds,
     ]
 
     static func - (a: Tally, b: Tally) -> Tally {
@@ -127,17 +133,20 @@ struct Work: Equatable {
     var launchedBytes: Int64 = 0
     var launchedFlops: Int64 = 0
     var launchedTensorCore: Int64 = 0
+    var collectiveFemtoseconds: Int64 = 0
 
     // Field by field rather than through key paths as Tally does: replay adds a Work per event.
     static func - (a: Work, b: Work) -> Work {
         Work(bytes: a.bytes &- b.bytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, launches: a.launches &- b.launches,
              kernelFemtoseconds: a.kernelFemtoseconds &- b.kernelFemtoseconds, launchedBytes: a.launchedBytes &- b.launchedBytes,
-             launchedFlops: a.launchedFlops &- b.launchedFlops, launchedTensorCore: a.launchedTensorCore &- b.launchedTensorCore)
+             launchedFlops: a.launchedFlops &- b.launchedFlops, launchedTensorCore: a.launchedTensorCore &- b.launchedTensorCore,
+             collectiveFemtoseconds: a.collectiveFemtoseconds &- b.collectiveFemtoseconds)
     }
     static func + (a: Work, b: Work) -> Work {
         Work(bytes: a.bytes &+ b.bytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops, tensorCore: a.tensorCore &+ b.tensorCore, launches: a.launches &+ b.launches,
              kernelFemtoseconds: a.kernelFemtoseconds &+ b.kernelFemtoseconds, launchedBytes: a.launchedBytes &+ b.launchedBytes,
-             launchedFlops: a.launchedFlops &+ b.launchedFlops, launchedTensorCore: a.launchedTensorCore &+ b.launchedTensorCore)
+             launchedFlops: a.launchedFlops &+ b.launchedFlops, launchedTensorCore: a.launchedTensorCore &+ b.launchedTensorCore,
+             collectiveFemtoseconds: a.collectiveFemtoseconds &+ b.collectiveFemtoseconds)
     }
 }
 
@@ -145,6 +154,6 @@ extension Tally {
     var work: Work {
         Work(bytes: readBytes &+ writeBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops, tensorCore: effectiveTensorCoreFlops, launches: launches,
              kernelFemtoseconds: kernelFemtoseconds, launchedBytes: launchedBytes, launchedFlops: launchedFlops,
-             launchedTensorCore: launchedTensorCoreFlops)
+             launchedTensorCore: launchedTensorCoreFlops, collectiveFemtoseconds: collectiveFemtoseconds)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KernLang
 
 /// What limits a piece of work: whichever of its memory and compute times is larger (the one
 /// definition every summary, phase, kernel and roofline point uses). `unknown` for measured
@@ -48,6 +49,20 @@ struct TimeModel {
     }
     func memory(_ w: Work) -> Double { memory(bytes: w.bytes, l2Bytes: w.l2Bytes) }
     func memory(_ t: Tally) -> Double { memory(t.work) }
+
+    /// A ring collective on `bytes` across `gpus` GPUs: an all-gather takes n - 1 steps, an
+    /// all-reduce 2 (n - 1) (a reduce-scatter, then an all-gather), each step sending and
+    /// receiving a 1/n chunk at the per-direction rate (half the quoted bidirectional one).
+    /// Returns the time and the bytes each GPU sends.
+    func collective(_ op: Collective, bytes: Int64, gpus n: Int64) -> (time: Double, sent: Int64) {
+        guard n > 1, let link = gpu.interconnectBandwidth else { return (0, 0) }
+        let steps = (op == .allreduce ? 2 : 1) * (n - 1), chunk = Double(bytes) / Double(n)
+        let rate = link / 2 * GPUModel.interconnectEfficiency
+        return (Double(steps) * ((gpu.interconnectLatency ?? 0) + chunk / rate), Int64((Double(steps) * chunk).rounded()))
+    }
+
+    /// Collective time in a stretch of work (between launches, on its own line).
+    func collectives(_ w: Work) -> Double { Double(w.collectiveFemtoseconds) / 1e15 }
 
     /// Launch overhead of `launches` GPU kernels (0 for presets without one).
     func launches(_ launches: Int64) -> Double { Double(launches) * (gpu.launchOverhead ?? 0) }
@@ -99,22 +114,22 @@ struct TimeModel {
     /// adds its ended grids (`grids`) to the open one.
     /// While a GPU kernel it launched runs (it started at work `openLaunch`), that launch is
     /// timed on its own, as it will be when it ends, so the clock never goes back. Launch
-    /// overhead on top. The end of a run is stamped with its `time.total`.
+    /// overhead and collectives on top. The end of a run is stamped with its `time.total`.
     /// `betweenGrids`: no grid of such an entry runs now. Statements after a grid join the next
     /// grid if one follows and the last one if none does, which is not known yet: the clock
     /// reads the smaller of the two, so it never passes the total and never goes back (the
     /// next grid's reading is the larger, as its launch overlaps less).
     func clock(_ w: Work, openLaunch: Work?, entryIsGPUKernel: Bool, grids: GridClock, betweenGrids: Bool = false) -> Double {
-        guard gpu.modelsLaunches else { return launch(w) + launches(w.launches) }
+        guard gpu.modelsLaunches else { return launch(w) + launches(w.launches) + collectives(w) }
         if entryIsGPUKernel {
             var t = grids.closed + running(w - grids.openStart)
             if betweenGrids, let last = grids.lastStart { t = Swift.min(t, grids.beforeLast + launch(w - last)) }
-            return t + launches(w.launches + 1)
+            return t + launches(w.launches + 1) + collectives(w)
         }
         if let start = openLaunch {
-            return launched(w.kernelFemtoseconds + Self.femtoseconds(running(w - start)), plus: start) + launches(w.launches)
+            return launched(w.kernelFemtoseconds + Self.femtoseconds(running(w - start)), plus: start) + launches(w.launches) + collectives(w)
         }
-        return launched(w.kernelFemtoseconds, plus: w) + launches(w.launches)
+        return launched(w.kernelFemtoseconds, plus: w) + launches(w.launches) + collectives(w)
     }
 }
 

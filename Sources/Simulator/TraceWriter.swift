@@ -261,6 +261,7 @@ public final class ChromeTraceWriter: TraceWriter {
     var memClock = 0.0, computeClock = 0.0
     /// Launch spans open now, innermost last (a kernel that launches others nests them).
     var open: [String] = []
+    var namedCollectives = false
 
     public init(path: String, header: TraceHeader, detail: TraceDetail = .statement) throws(SimulationError) {
         out = try AtomicFileWriter(path: path)
@@ -342,6 +343,13 @@ public final class ChromeTraceWriter: TraceWriter {
             while !open.isEmpty { open.removeLast(); try item("{\"ph\":\"E\",\"pid\":1,\"tid\":0,\"ts\":\(jsonNumber(end))}") }
             try counters(end, sram: e.sramBytes)
             try item("{\"ph\":\"i\",\"s\":\"g\",\"pid\":1,\"tid\":0,\"ts\":\(jsonNumber(end)),\"name\":\"end of run\",\"args\":{\"kernel\":\(jsonString(e.name))}}")
+        case .collective:
+            // Between launches, on a track of its own (named at its first): the GPUs exchanging.
+            if !namedCollectives {
+                namedCollectives = true
+                try item("{\"ph\":\"M\",\"pid\":1,\"tid\":4,\"name\":\"thread_name\",\"args\":{\"name\":\"collectives (interconnect)\"}}")
+            }
+            try item("{\"ph\":\"X\",\"pid\":1,\"tid\":4,\"ts\":\(jsonNumber(end - dur)),\"dur\":\(jsonNumber(dur)),\"name\":\(jsonString("\(e.op) \(e.name)")),\"args\":{\"bytes\":\(e.bytes),\"shape\":\"\(e.rows)x\(e.cols)\",\"loc\":\"\(e.loc)\"}}")
         case .alloc, .free, .iteration:
             if e.kind != .iteration && detail != .launch { try item("{\"ph\":\"C\",\"pid\":1,\"ts\":\(jsonNumber(end)),\"name\":\"SRAM occupancy (bytes)\",\"args\":{\"sram\":\(e.sramBytes)}}") }
             guard detail == .event else { return }

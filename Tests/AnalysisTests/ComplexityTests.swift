@@ -43,14 +43,13 @@ import TestSupport
     /// position): no closed form, and the derivation must say so rather than guess.
     static let positional: Set<String> = [
         "Kernels/flash_attention_causal.kern", "Kernels/stack/sliding_window_attention.kern", "Kernels/stack/alibi_attention.kern",
-        "Kernels/stack/mha_causal.kern", "Kernels/models/gpt2_small.kern", "Kernels/models/llama2_7b.kern",
+        "Kernels/stack/mha_causal.kern", "Kernels/stack/cached_attention.kern", "Kernels/models/gpt2_small.kern", "Kernels/models/llama2_7b.kern",
     ]
 
     /// Kernels whose size parameter cannot vary on its own: the parameter varied instead, or nil
     /// for a fixed-size example (its inputs are given as literal values).
     static let sizeParameter: [String: String?] = [
         "Kernels/examples/online_softmax.kern": nil,
-        "Kernels/models/llama2_7b_decode.kern": "pos",   // ctx must stay above the position
     ]
 
     /// The formulas agree exactly with simulation for every shipped kernel, on a seed and a real

@@ -121,7 +121,7 @@ final class SVGStructure: NSObject, XMLParserDelegate {
     @Test func gptTwoRendersAtASmallSize() throws {
         let (_, dot) = try graph("Kernels/models/gpt2_small.kern", ["T": .int(24), "L": .int(2), "d": .int(64), "H": .int(2), "vocab": .int(1100), "ctx": .int(32)])
         let s = try #require(SVGStructure.parse(try Graphviz.render(dot: dot, format: "svg")))
-        #expect(s.texts("node op").contains("run mha_causal x 2"))
+        #expect(s.texts("node op").contains("run cached_attention x 2"))
     }
 
     @Test func repeatedLaunchesCollapseIntoOneClusterWithACount() throws {
@@ -152,13 +152,16 @@ final class SVGStructure: NSObject, XMLParserDelegate {
         #expect(DotWriter.dot(program: try program("Kernels/models/gpt2_small.kern"), profile: profile, summary: s) == dot)
         let launches = g.nodes.filter { !$0.isTensor }.map { $0.label.split(separator: "\n")[0].split(separator: " (")[0] }
         // The embedding loop written inline, the layer's launches (q, k and v projections: one
-        // node), the final norm and the tied LM head, as gpt2_small.kern runs them.
-        #expect(launches == ["line 57: for i in tiles(T, BT)", "run layernorm", "run linear x 3", "run mha_causal", "run linear", "run residual_add",
-                             "run layernorm", "run gelu_mlp", "run residual_add", "run layernorm", "run lm_head_tied"])
+        // node; k and v into the cache), the last positions picked inline, the final norm, the
+        // tied LM head and sampling, as gpt2_small.kern runs them.
+        #expect(launches == ["line 73: for b in 0 ..< B", "run layernorm", "run linear x 3", "run kv_append", "run cached_attention", "run linear",
+                             "run residual_add", "run layernorm", "run gelu_mlp", "run residual_add", "line 96: for b in 0 ..< B", "run layernorm",
+                             "run lm_head_tied", "run sampling"])
         #expect(g.clusters.map(\.label) == ["for l in 0 ..< L   x 2"])
         let qkv = try #require(g.nodes.first { $0.label.hasPrefix("run linear x 3") })
         #expect(qkv.label.hasPrefix("run linear x 3 (Wq, bq, Wk, bk,\nWv, bv)") && qkv.label.contains("6 runs: "))
-        #expect(g.edges.contains { $0.from == qkv.id && $0.label.hasPrefix("q ") && $0.label.contains(", k ") && $0.label.contains(", v ") })
+        #expect(g.edges.contains { $0.from == qkv.id && $0.label.hasPrefix("k ") && $0.label.contains(", v ") })
+        #expect(g.edges.contains { $0.from == qkv.id && $0.label.hasPrefix("q ") })
         // Every launch is one node's: the runs add up to the summary's launch count.
         #expect(profile.launches.values.reduce(0) { $0 + $1.count } == s.counts.launches)
         // The nodes' times are parts of the run's: their shares add up to at most all of it.

@@ -19,7 +19,7 @@ import KernLang
     }
 
     @Test func gridsRunInWavesAndTheLastWaveLeavesSMsIdle() throws {
-        // 2 SMs x 1 block each: 5 blocks take 3 waves, 6 slots, 1 of them idle.
+        // 2 SMs: 5 blocks take 3 rounds, 6 slots, 1 of them idle.
         let five = try grid(blocks: 5, perSM: 1)
         #expect(five.counts.blocks == 5)
         #expect(five.flops.total == 5 * 100)
@@ -27,9 +27,10 @@ import KernLang
         let rate = gpu.vectorFlops * gpu.computeEfficiency
         #expect(abs(five.time.wave_idle! - 100 / rate) < 1e-18)
         #expect(abs(five.time.compute - 600 / rate) < 1e-18)
-        // Two blocks fit an SM at once: one wave of 4 slots, then one of 4 with 3 idle.
+        // Two blocks fit an SM at once, but they share its throughput: the busiest SM still
+        // has 3 blocks' work, so the idle slot is the same 1 block (not 3 of a 4-slot wave).
         let twoPerSM = try grid(blocks: 5, perSM: 2)
-        #expect(abs(twoPerSM.time.wave_idle! - 300 / rate) < 1e-18)
+        #expect(abs(twoPerSM.time.wave_idle! - 100 / rate) < 1e-18)
         // Full waves leave nothing idle.
         #expect(try grid(blocks: 6, perSM: 1).time.wave_idle == 0)
         // The seed's model has no waves.

@@ -22,15 +22,14 @@ let smallModelParams: [String: [String: ParamValue]] = smallSizes.mapValues { $0
         let llama = try tensors("Kernels/models/llama2_7b.kern")
         #expect(llama.values.reduce(0, +) == 6_738_415_616)
         #expect(llama.values.reduce(0, +) - llama["W3"]! == 5_295_575_040)   // the seeds' two-matrix FFN count
-        #expect(try tensors("Kernels/models/llama2_7b_decode.kern").values.reduce(0, +) == 6_738_415_616)
         #expect(try tensors("Kernels/models/gpt2_small.kern").values.reduce(0, +) == 124_439_808)
     }
 
     @Test func kvCacheBytesPerToken() throws {
         func perToken(_ o: [String: ParamValue]) throws -> Int64 {
-            let t = try Interpreter(program: try program("Kernels/models/llama2_7b_decode.kern"), options: RunOptions(gpu: a100, overrides: o)).resolveTensors()
-            let caches = t.filter { $0.role == .cache }
-            return caches.reduce(0) { $0 + $1.bytes } / caches[0].shape[1]
+            let t = try Interpreter(program: try program("Kernels/models/llama2_7b.kern"), options: RunOptions(gpu: a100, overrides: o)).resolveTensors()
+            let caches = t.filter { $0.role == .cache }   // [L, B, ctx, KVH hd]
+            return caches.reduce(0) { $0 + $1.bytes } / (caches[0].shape[1] * caches[0].shape[2])
         }
         #expect(try perToken([:]) == 524_288)
         #expect(try perToken(["KVH": .int(8)]) == 131_072)
@@ -48,18 +47,61 @@ let smallModelParams: [String: [String: ParamValue]] = smallSizes.mapValues { $0
             #expect(prefill.bound == .compute, "\(model)")
             #expect(prefill.kernels.values.filter { $0.flops > 10_000_000_000 }.allSatisfy { $0.bound == .compute }, "\(model)")
         }
-        let decode = try Runner.run(try program("Kernels/models/llama2_7b_decode.kern"), options: RunOptions(gpu: a100))
+        let step: [String: ParamValue] = ["T": .int(1), "P": .int(4095)]
+        let decode = try Runner.run(try program("Kernels/models/llama2_7b.kern"), options: RunOptions(gpu: a100, overrides: step))
         #expect(decode.bound == .memory)
         #expect(!decode.sram.overflow)
         // Decoding reads every weight once (but one row of the embedding table) and the whole KV cache.
         let weights: Int64 = 13_476_831_232 - 32_000 * 4096 * 2, cache: Int64 = 2 * 32 * 4096 * 4096 * 2
         // Beyond those, only activations: each GEMV re-reads its 8 KB input row per column tile (~50 MB in all).
         #expect(decode.hbm.read_bytes > weights + cache && decode.hbm.read_bytes < weights + cache + 100_000_000)
-        let gqa = try Runner.run(try program("Kernels/models/llama2_7b_decode.kern"), options: RunOptions(gpu: a100, overrides: ["KVH": .int(8)]))
+        let gqa = try Runner.run(try program("Kernels/models/llama2_7b.kern"), options: RunOptions(gpu: a100, overrides: step.merging(["KVH": .int(8)]) { a, _ in a }))
         #expect(gqa.tensors["Kc"]!.read_bytes * 4 == decode.tensors["Kc"]!.read_bytes)
         let gpt2 = try Runner.run(try program("Kernels/models/gpt2_small.kern"), options: RunOptions(gpu: a100))
         #expect(!gpt2.sram.overflow)
-        #expect(gpt2.kernels["mha_causal"]?.launches == 12)
+        #expect(gpt2.kernels["cached_attention"]?.launches == 12)
+    }
+
+    /// A generation step continues a sequence exactly: prefilling N tokens and then decoding
+    /// token N + 1 over the cache the prefill left gives the logits (and candidates) that a
+    /// prefill of all N + 1 tokens gives for its last position. Reference: that longer prefill.
+    @Test(arguments: ["Kernels/models/llama2_7b.kern", "Kernels/models/gpt2_small.kern"])
+    func decodeStepContinuesThePrefill(_ path: String) throws {
+        var rng = SeededRandom(seed: 7)
+        let (B, N) = (2, 9)
+        var sizes = smallModelParams[path]!
+        sizes["dt"] = .dtype("f32")
+        let small = smallSizes[path]!, vocab = Int(small["vocab"]!), hd = Int(small["d"]! / small["H"]!)
+        let tokens = (0..<B).map { _ in (0...N).map { _ in Double(Int(rng.next() % UInt64(vocab))) } }
+        let angles = (0...N).map { _ in (0..<(hd / 2)).map { _ in Double(Float(rng.normal())) } }
+        /// The inputs of a step over positions `from ..< to` of every sequence.
+        func inputs(_ from: Int, _ to: Int) -> [String: NPY.Array] {
+            let rows = B * (to - from)
+            var ids: [Double] = [], table: [Double] = []
+            for b in 0..<B { for t in from..<to { ids.append(tokens[b][t]); table += angles[t] } }
+            var out: [String: NPY.Array] = ["ids": .init(shape: [rows], values: ids)]
+            if path.contains("llama") {
+                out["rope_cos"] = .init(shape: [rows, hd / 2], values: table.map(cos))
+                out["rope_sin"] = .init(shape: [rows, hd / 2], values: table.map(sin))
+            }
+            return out
+        }
+        func run(T: Int, P: Int, _ extra: [String: NPY.Array]) throws -> [String: OutputTensor] {
+            var numeric = NumericOptions()
+            numeric.accumulate64 = true
+            numeric.inputs = inputs(P, P + T).merging(extra) { a, _ in a }
+            var o = sizes
+            o["B"] = .int(Int64(B)); o["T"] = .int(Int64(T)); o["P"] = .int(Int64(P))
+            return try Runner.runNumeric(try program(path), options: RunOptions(gpu: a100, overrides: o), numeric: numeric).outputs
+        }
+        let whole = try run(T: N + 1, P: 0, [:])
+        let prefill = try run(T: N, P: 0, [:])
+        var cache: [String: NPY.Array] = [:]
+        for name in ["Kc", "Vc"] { cache[name] = .init(shape: prefill[name]!.shape.map(Int.init), values: prefill[name]!.values) }
+        let step = try run(T: 1, P: N, cache)
+        let c = Comparison(step["logits"]!.values, reference: whole["logits"]!.values)
+        #expect(c.relativeFrobenius < 1e-5 && c.nonFinite == 0, "\(path): \(c.relativeFrobenius)")
+        #expect(step["top_ids"]!.values == whole["top_ids"]!.values)
     }
 
     @Test(arguments: smallModelParams.keys.sorted())

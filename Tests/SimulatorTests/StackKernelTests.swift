@@ -166,29 +166,60 @@ func runF64(_ path: String, _ params: [String: ParamValue], _ inputs: [String: N
     mutating func array(_ n: Int) -> [Double] { (0..<n).map { _ in Double(Float(rng.normal())) } }
 
 
-    /// Causal (or, for decode, full) attention of head h over keys [0, n) of kv head h / group.
-    static func attend(_ q: [Double], _ k: [Double], _ v: [Double], rows: Int, keys: Int, H: Int, KVH: Int, hd: Int, causalOffset: Int?) -> [Double] {
+    /// Causal (or, for decode, full) attention of head h over keys [0, n) of kv head h / group;
+    /// with a window, row i (at position i + causalOffset) sees only the last `window` keys.
+    static func attend(_ q: [Double], _ k: [Double], _ v: [Double], rows: Int, keys: Int, H: Int, KVH: Int, hd: Int, causalOffset: Int?, window: Int? = nil) -> [Double] {
         var out = [Double](repeating: 0, count: rows * H * hd)
         let group = H / KVH
         for h in 0..<H {
             let g = h / group
             for i in 0..<rows {
                 let visible = causalOffset.map { min(keys, i + $0 + 1) } ?? keys
-                var s = [Double](repeating: 0, count: visible)
-                for j in 0..<visible {
+                let first = window.map { max(0, visible - $0) } ?? 0
+                var s = [Double](repeating: 0, count: visible - first)
+                for j in first..<visible {
                     var dot = 0.0
                     for p in 0..<hd { dot += q[i * H * hd + h * hd + p] * k[j * KVH * hd + g * hd + p] }
-                    s[j] = dot / Double(hd).squareRoot()
+                    s[j - first] = dot / Double(hd).squareRoot()
                 }
                 let m = s.max()!, e = s.map { exp($0 - m) }, z = e.reduce(0, +)
                 for p in 0..<hd {
                     var acc = 0.0
-                    for j in 0..<visible { acc += e[j] / z * v[j * KVH * hd + g * hd + p] }
+                    for j in first..<visible { acc += e[j - first] / z * v[j * KVH * hd + g * hd + p] }
                     out[i * H * hd + h * hd + p] = acc
                 }
             }
         }
         return out
+    }
+
+    /// A generation step over a cache: kv_append writes the step's keys and values behind the P
+    /// cached ones, then cached_attention attends each new row to every position up to its own
+    /// (or its window). Reference: `attend` on each sequence's whole cache, rows offset by P.
+    @Test(arguments: [(4, 0), (2, 0), (1, 0), (2, 7)])
+    mutating func cachedAttentionContinuesTheSequences(_ kvh: Int, _ window: Int) throws {
+        let (B, T, P, ctx, H, hd) = (2, 11, 13, 30, 4, 8), w = kvh * hd
+        let q = array(B * T * H * hd), knew = array(B * T * w), vnew = array(B * T * w)
+        var kc = array(B * ctx * w), vc = array(B * ctx * w)
+        let sizes: [String: ParamValue] = ["B": .int(Int64(B)), "T": .int(Int64(T)), "P": .int(Int64(P)), "ctx": .int(Int64(ctx))]
+        let appended = try runF64("Kernels/stack/kv_append.kern", sizes.merging(["width": .int(Int64(w)), "BT": .int(4), "BW": .int(8)]) { a, _ in a },
+                                  ["K": .init(shape: [B * T, w], values: knew), "V": .init(shape: [B * T, w], values: vnew),
+                                   "Kc": .init(shape: [B, ctx, w], values: kc), "Vc": .init(shape: [B, ctx, w], values: vc)])
+        for b in 0..<B { for t in 0..<T { for c in 0..<w {
+            kc[(b * ctx + P + t) * w + c] = knew[(b * T + t) * w + c]
+            vc[(b * ctx + P + t) * w + c] = vnew[(b * T + t) * w + c]
+        } } }
+        #expect(appended["Kc"]!.values == kc && appended["Vc"]!.values == vc)
+        let out = try runF64("Kernels/stack/cached_attention.kern",
+                             sizes.merging(["H": .int(Int64(H)), "KVH": .int(Int64(kvh)), "hd": .int(Int64(hd)), "window": .int(Int64(window)), "Br": .int(4), "Bc": .int(8)]) { a, _ in a },
+                             ["Q": .init(shape: [B * T, H * hd], values: q), "Kc": .init(shape: [B, ctx, w], values: kc), "Vc": .init(shape: [B, ctx, w], values: vc)])
+        var want: [Double] = []
+        for b in 0..<B {
+            want += Self.attend(Array(q[(b * T * H * hd)..<((b + 1) * T * H * hd)]), Array(kc[(b * ctx * w)..<((b + 1) * ctx * w)]),
+                                Array(vc[(b * ctx * w)..<((b + 1) * ctx * w)]), rows: T, keys: P + T, H: H, KVH: kvh, hd: hd,
+                                causalOffset: P, window: window == 0 ? nil : window)
+        }
+        #expect(Comparison(out["O"]!.values, reference: want).relativeFrobenius < 1e-12)
     }
 
     @Test(arguments: [4, 2, 1])
@@ -275,24 +306,33 @@ func runF64(_ path: String, _ params: [String: ParamValue], _ inputs: [String: N
         #expect(Comparison(out["Y"]!.values, reference: want).relativeFrobenius < 1e-14)
     }
 
-    @Test mutating func samplingKeepsTheTopKAndTheNucleus() throws {
-        let (vocab, k, temperature, p) = (300, 12, 0.25, 0.8)
-        let logits = array(vocab)   // Float-representable, as the f32 input keeps them
-        let out = try runF64("Kernels/stack/sampling.kern", ["vocab": .int(Int64(vocab)), "k": .int(Int64(k)), "temperature": .float(temperature),
-                                                             "p": .float(p), "BV": .int(64)],
-                             ["logits": .init(shape: [1, vocab], values: logits)])
-        let z = logits.map { $0 / temperature }, m = z.max()!, e = z.map { exp($0 - m) }, total = e.reduce(0, +)
-        let probs = e.map { $0 / total }
-        let order = (0..<vocab).sorted { probs[$0] > probs[$1] }
-        let top = Array(order.prefix(k))
-        #expect(out["top_ids"]!.values == top.map(Double.init))
-        // The nucleus: the most likely candidates until their mass reaches p of the candidates', renormalised.
-        let candidates = top.map { probs[$0] }, mass = candidates.reduce(0, +)
-        var kept = 0.0, n = 0
-        while n < k && (n == 0 || kept < p * mass) { kept += candidates[n]; n += 1 }
-        let want = (0..<k).map { $0 < n ? candidates[$0] / kept : 0 }
-        #expect(n > 1 && n < k)
-        #expect(Comparison(out["top_probs"]!.values, reference: want).relativeFrobenius < 1e-12)
+    /// Two sequences, the vocabulary whole (S = 1) or in two shards as a tensor-parallel LM head
+    /// leaves it ([S, B, vocab / S], token s vocab / S + j in column j of shard s). Reference:
+    /// softmax, sort and the nucleus rule in Float64 on each sequence's whole row.
+    @Test(arguments: [1, 2])
+    mutating func samplingKeepsTheTopKAndTheNucleus(_ shards: Int) throws {
+        let (B, vocab, k, temperature, p) = (2, 300, 12, 0.25, 0.8)
+        let rows = (0..<B).map { _ in array(vocab) }   // Float-representable, as the f32 input keeps them
+        let w = vocab / shards
+        var sharded: [Double] = []
+        for g in 0..<shards { for b in 0..<B { sharded += rows[b][(g * w)..<((g + 1) * w)] } }
+        let out = try runF64("Kernels/stack/sampling.kern", ["B": .int(Int64(B)), "S": .int(Int64(shards)), "vocab": .int(Int64(vocab)), "k": .int(Int64(k)),
+                                                             "temperature": .float(temperature), "p": .float(p), "BV": .int(64)],
+                             ["logits": .init(shape: [shards, B, w], values: sharded)])
+        for (b, logits) in rows.enumerated() {
+            let z = logits.map { $0 / temperature }, m = z.max()!, e = z.map { exp($0 - m) }, total = e.reduce(0, +)
+            let probs = e.map { $0 / total }
+            let order = (0..<vocab).sorted { probs[$0] > probs[$1] }
+            let top = Array(order.prefix(k))
+            #expect(Array(out["top_ids"]!.values[(b * k)..<((b + 1) * k)]) == top.map(Double.init))
+            // The nucleus: the most likely candidates until their mass reaches p of the candidates', renormalised.
+            let candidates = top.map { probs[$0] }, mass = candidates.reduce(0, +)
+            var kept = 0.0, n = 0
+            while n < k && (n == 0 || kept < p * mass) { kept += candidates[n]; n += 1 }
+            let want = (0..<k).map { $0 < n ? candidates[$0] / kept : 0 }
+            #expect(n > 1 && n < k)
+            #expect(Comparison(Array(out["top_probs"]!.values[(b * k)..<((b + 1) * k)]), reference: want).relativeFrobenius < 1e-12)
+        }
     }
 
     /// GELU experts (gated 0) and SwiGLU experts (gated 1, Mixtral's: W1 holds [up | gate]).

@@ -53,7 +53,7 @@ import TestSupport
     /// the end of the run sits at time.total cycles / 1000 us.
     @Test(arguments: [("Kernels/flash_attention.kern", "seed-a100"), ("Kernels/flash_attention.kern", "h100-sxm"),
                       ("Kernels/models/tiny_mlp_stack.kern", "h100-sxm"), ("Kernels/models/tiny_mlp_stack.kern", "seed-a100"),
-                      ("Kernels/models/llama2_7b_decode.kern", "a100-80gb")])
+                      ("Kernels/models/llama2_7b.kern", "a100-80gb")])
     func chromeTracesAreWellFormed(_ kernel: String, _ gpu: String) throws {
         let params = (smallSizes[kernel] ?? [:]).mapValues { ParamValue.int($0) }
         for detail in TraceDetail.allCases {

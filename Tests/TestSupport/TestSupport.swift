@@ -34,9 +34,8 @@ public func shippedKernels() -> [String] {
 /// Sizes at which the big shipped kernels (whole models, the paper's batched kernels) run in
 /// tests; every other kernel runs at its defaults.
 public let smallSizes: [String: [String: Int64]] = [
-    "Kernels/models/gpt2_small.kern": ["T": 24, "L": 2, "d": 64, "H": 2, "vocab": 1100, "ctx": 32],
-    "Kernels/models/llama2_7b.kern": ["T": 24, "L": 2, "d": 64, "H": 4, "KVH": 2, "dff": 96, "vocab": 1100, "ctx": 32],
-    "Kernels/models/llama2_7b_decode.kern": ["L": 2, "d": 64, "H": 4, "KVH": 2, "dff": 96, "vocab": 1100, "ctx": 32, "pos": 9, "topk_k": 5],
+    "Kernels/models/gpt2_small.kern": ["B": 2, "T": 24, "L": 2, "d": 64, "H": 2, "vocab": 1100, "positions": 32],
+    "Kernels/models/llama2_7b.kern": ["B": 2, "T": 24, "L": 2, "d": 64, "H": 4, "KVH": 2, "dff": 96, "vocab": 1100, "ctx": 32],
     "Kernels/models/tiny_mlp_stack.kern": ["T": 24, "L": 2],
     "Kernels/paper/flash_attention_v1.kern": ["B": 1, "H": 2, "N": 100, "d": 16, "Bc": 24],
     "Kernels/paper/standard_attention_eager.kern": ["B": 1, "H": 2, "N": 100, "d": 16, "T": 32, "R": 8],

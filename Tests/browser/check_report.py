@@ -114,7 +114,7 @@ def main():
     </script>"""
     for kernel, gpu, params in [("Kernels/flash_attention.kern", "seed-a100", []), ("Kernels/attention_2d.kern", "a100-80gb", ["--N", "2048"]),
                                 ("Kernels/stack/eager_attention.kern", "h100-sxm", ["--N", "4096"]), ("Kernels/models/gpt2_small.kern", "h100-sxm", []),
-                                ("Kernels/models/llama2_7b_decode.kern", "a100-80gb", [])]:
+                                ("Kernels/models/llama2_7b.kern", "a100-80gb", ["--T", "1", "--P", "4095"])]:
         svg = os.path.join(tmp, "roofline.svg")
         r = subprocess.run([exe, "roofline", kernel, "--gpu", gpu, *params, "-o", svg], capture_output=True, text=True)
         if r.returncode != 0:
