@@ -180,7 +180,7 @@ public struct Inference: Sendable {
             runs[s] = (Figures(summary), summary)
             return runs[s]!.0
         }
-        if everyStep || decode_steps <= 4 {
+        if everyStep {
             for s in 0..<decode_steps { decode = decode + (try at(s)) }
         } else {
             decode = try Self.sumSteps(0, decode_steps - 1, at)
@@ -263,5 +263,25 @@ public struct Inference: Sendable {
             if try bytes(mid) <= capacity { lo = mid } else { hi = mid }
         }
         return lo
+    }
+}
+
+extension Inference: Encodable {
+    enum Keys: String, CodingKey {
+        case model, gpu, request, params, memory, max_batch, fits, prefill, decode, decode_steps, decode_steps_run, last_step, decode_kernels
+        case ttft, tpot, decode_tokens_per_second, tokens_per_second, prefill_bound, decode_bound
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(model, forKey: .model); try c.encode(gpu, forKey: .gpu); try c.encode(request, forKey: .request)
+        try c.encode(params, forKey: .params); try c.encode(memory, forKey: .memory); try c.encodeIfPresent(max_batch, forKey: .max_batch)
+        try c.encode(fits, forKey: .fits); try c.encodeIfPresent(prefill, forKey: .prefill); try c.encodeIfPresent(prefill?.bound, forKey: .prefill_bound)
+        if decode_steps > 0 {
+            try c.encode(decode, forKey: .decode); try c.encode(decode.bound, forKey: .decode_bound)
+            try c.encodeIfPresent(last_step, forKey: .last_step); try c.encode(decode_kernels, forKey: .decode_kernels)
+        }
+        try c.encode(decode_steps, forKey: .decode_steps); try c.encode(decode_steps_run, forKey: .decode_steps_run)
+        try c.encodeIfPresent(ttft, forKey: .ttft); try c.encodeIfPresent(tpot, forKey: .tpot)
+        try c.encodeIfPresent(decode_tokens_per_second, forKey: .decode_tokens_per_second); try c.encodeIfPresent(tokens_per_second, forKey: .tokens_per_second)
     }
 }

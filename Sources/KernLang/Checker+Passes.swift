@@ -36,11 +36,32 @@ extension Checker {
     static func usesOnlyAsSelector(_ slot: Int, _ block: RBlock) -> Bool {
         var ok = true
         func isSlot(_ x: RExpr) -> Bool { if case .local(let s) = x.kind { return s == slot }; return false }
+        /// A slice's dimensions: an index picks one position (or the tile a bare range
+        /// variable names) wherever it is; a range `a ..< b` may sit anywhere as long as its
+        /// length b - a does not involve the slot (`b * T + i.start ..< b * T + i.end`).
+        func slicesSelectOnly(_ r: RTensorRef) -> Bool {
+            for sl in r.slices ?? [] {
+                guard case .range(let a, let b) = sl else { continue }
+                if !Self.lengthIgnores(slot, from: a, to: b) { return false }
+            }
+            return true
+        }
         func visit(_ n: IRNode) -> Bool {
             guard ok else { return false }
             switch n {
             // Releasing HBM changes the machine, not a counter: such a loop is never fast-forwarded.
-            case .stmt(let s): if case .freeTensors = s.kind { ok = false }
+            case .stmt(let s):
+                switch s.kind {
+                case .freeTensors: ok = false
+                case .load(_, _, let r):
+                    ok = slicesSelectOnly(r)
+                    return false
+                case .store(let x, let r):
+                    ok = slicesSelectOnly(r)
+                    if ok { IRWalk.inspect(x, visit) }
+                    return false
+                default: break
+                }
             case .selector(let x): if isSlot(x) { return false }
             case .expr(let x):
                 switch x.kind {
@@ -65,6 +86,58 @@ extension Checker {
         }
         IRWalk.inspect(block, visit)
         return ok
+    }
+
+    /// An expression's structure as text: equal texts, equal expressions.
+    static func structure(_ x: RExpr) -> String {
+        switch x.kind {
+        case .int(let v): "\(v)"
+        case .float(let v): "\(v)f"
+        case .bool(let v): "\(v)"
+        case .dtype(let d): d.rawValue
+        case .local(let s): "$\(s)"
+        case .gpu(let f): "gpu.\(f.rawValue)"
+        case .rangeMember(let r, let m): "(\(structure(r))).\(m.rawValue)"
+        case .tileMember(let t, let m): "(\(structure(t))).\(m.rawValue)"
+        case .transposed(let t): "(\(structure(t))).T"
+        case .call(let b, let args): "\(b.rawValue)(\(args.map(structure).joined(separator: ",")))"
+        case .unary(let op, let a): "\(op.rawValue)(\(structure(a)))"
+        case .binary(let op, let a, let b): "(\(structure(a)) \(op.rawValue) \(structure(b)))"
+        }
+    }
+
+    /// Whether b - a is free of `slot` (but for `slot.len`): the two sides' terms, with
+    /// `x.end` read as `x.start + x.len`, cancel wherever the slot appears.
+    static func lengthIgnores(_ slot: Int, from a: RExpr, to b: RExpr) -> Bool {
+        var terms: [String: Int] = [:]
+        var involved: Set<String> = []
+        func mentions(_ x: RExpr) -> Bool {
+            var found = false
+            IRWalk.inspect(x) { n in
+                if case .expr(let e) = n {
+                    if case .rangeMember(let r, .len) = e.kind, case .local(let s) = r.kind, s == slot { return false }
+                    if case .local(let s) = e.kind, s == slot { found = true }
+                }
+                return !found
+            }
+            return found
+        }
+        func add(_ x: RExpr, _ sign: Int) {
+            switch x.kind {
+            case .binary(.add, let l, let r): add(l, sign); add(r, sign)
+            case .binary(.sub, let l, let r): add(l, sign); add(r, -sign)
+            case .rangeMember(let r, .end):
+                add(RExpr(kind: .rangeMember(r, .start), span: x.span, isTile: false), sign)
+                add(RExpr(kind: .rangeMember(r, .len), span: x.span, isTile: false), sign)
+            default:
+                let key = Self.structure(x)
+                terms[key, default: 0] += sign
+                if mentions(x) { involved.insert(key) }
+            }
+        }
+        add(b, 1)
+        add(a, -1)
+        return involved.allSatisfy { terms[$0] == 0 }
     }
 
 }

@@ -5,9 +5,7 @@ import Simulator
 /// One self-contained HTML page (no network): the summary, the roofline, the dataflow graph,
 /// the SRAM/HBM timeline and the traffic tables.
 public enum HTMLReport {
-    static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-    }
+    static func esc(_ s: String) -> String { SVG.esc(s) }
 
     /// Inline SVG: drop any XML prologue and doctype Graphviz writes.
     static func inline(_ svg: String) -> String {

@@ -18,12 +18,9 @@ public enum RooflineChart {
         let yMin = pow(10, floor(log10(ys.min()! / 2))), yMax = pow(10, ceil(log10(r.peak_matmul * 2)))
         func X(_ v: Double) -> Double { left + (log10(v) - log10(xMin)) / (log10(xMax) - log10(xMin)) * (W - left - right) }
         func Y(_ v: Double) -> Double { H - bottom - (log10(v) - log10(yMin)) / (log10(yMax) - log10(yMin)) * (H - top - bottom) }
-        func f(_ v: Double) -> String { String(format: "%.1f", v) }
-        func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;") }
+        let f = SVG.f, esc = SVG.esc
         let unit = r.time_unit == .cycles ? "FLOP/cycle" : "FLOP/s"
-        var o = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(W))\" height=\"\(Int(H))\" viewBox=\"0 0 \(Int(W)) \(Int(H))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\">"]
-        o.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>")
-        o.append("<text x=\"\(f(W / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"14\">\(esc(title))</text>")
+        var o = SVG.open(width: W, height: H, title: title, titleY: 24)
         // Decade grid and tick labels.
         var d = xMin
         while d <= xMax * 1.0001 {

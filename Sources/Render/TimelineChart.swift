@@ -12,12 +12,9 @@ public enum TimelineChart {
         let sMax = Double(max(capacity, t.samples.map(\.sram).max() ?? 0)) * 1.1
         let hMax = Double(max(t.samples.last?.traffic ?? 1, 1))
         func X(_ v: Double) -> Double { left + v / tMax * (W - left - right) }
-        func f(_ v: Double) -> String { String(format: "%.1f", v) }
-        func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;") }
+        let f = SVG.f, esc = SVG.esc
         let H = top + 2 * panel + gap + 50
-        var o = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(W))\" height=\"\(Int(H))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\">",
-                 "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
-                 "<text x=\"\(f(W / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">\(esc(title))</text>"]
+        var o = SVG.open(width: W, height: H, title: title, titleY: 22)
         func panelFrame(_ y0: Double, _ label: String, _ maxV: Double) {
             o.append("<rect x=\"\(f(left))\" y=\"\(f(y0))\" width=\"\(f(W - left - right))\" height=\"\(f(panel))\" fill=\"none\" stroke=\"#cccccc\"/>")
             o.append("<text x=\"\(f(left))\" y=\"\(f(y0 - 6))\">\(esc(label))</text>")
