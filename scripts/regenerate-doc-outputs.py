@@ -12,7 +12,8 @@ import os, pathlib, re, subprocess, sys, tempfile
 root = pathlib.Path(__file__).resolve().parent.parent
 env = dict(os.environ, NO_COLOR="1", PATH=f"{root}/.build/release:{os.environ['PATH']}")
 # The closing fence is a line of its own (text after ``` on that line would be swallowed).
-block = re.compile(r"```\n(\$ (gpusim [^\n]*))\n(?:.*?\n)?```(?=\n|\Z)", re.S)
+# Lazy in both ways, so a block without output yet never runs on into the next one.
+block = re.compile(r"```\n(\$ (gpusim [^\n]*))\n(?:.*?\n)??```(?=\n|\Z)", re.S)
 failed = False
 for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
     text = doc.read_text()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the pictures in docs/images that README.md embeds, with the release build.
+# Regenerates the pictures in docs/images that README.md and docs/ embed, with the release build.
 # Review them (open the SVGs and the PNG) and the diff like any other change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ $gpusim graph Kernels/flash_attention.kern --gpu seed-a100 -o $out/flash_attenti
 $gpusim graph Kernels/attention_2d.kern --gpu seed-a100 -o $out/attention_2d.svg
 $gpusim graph Kernels/models/gpt2_small.kern -o $out/gpt2_small_model.svg
 $gpusim roofline Kernels/attention_2d.kern --N 4096 -o $out/roofline_attention_2d.svg
+$gpusim infer Kernels/models/llama2_7b.kern --batch 1,8,32,64,128,256 --prompt 512 --generate 128 -o $out/serving_llama2_7b.svg > /dev/null
 # The report as a browser shows it (headless Chromium, as Tests/browser/check_report.py renders it).
 browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -n "$browser" ]; then

@@ -8,7 +8,7 @@ import Simulator
 /// heaviest kernel (by FLOPs: the GEMMs) is compute-bound.
 public enum ServingChart {
     public static func svg(_ runs: [Inference], title: String) -> String {
-        let W = 760.0, panel = 190.0, left = 84.0, right = 30.0, top = 56.0, gap = 56.0
+        let W = 760.0, panel = 190.0, left = 84.0, right = 30.0, top = 78.0, gap = 56.0
         let H = top + 2 * panel + gap + 56
         let f = SVG.f, esc = SVG.esc
         var o = SVG.open(width: W, height: H, title: title, titleY: 24)
@@ -16,7 +16,9 @@ public enum ServingChart {
         let lo = log2(batches.min() ?? 1), hi = max(log2(batches.max() ?? 2), lo + 1)
         func X(_ b: Double) -> Double { left + 20 + (log2(b) - lo) / (hi - lo) * (W - left - right - 40) }
         let ran = runs.filter { $0.tpot != nil }
-        o.append("<text x=\"\(f(W / 2))\" y=\"42\" text-anchor=\"middle\" fill=\"#666666\">prompt \(runs.first?.request.prompt ?? 0), \(runs.first?.request.generate ?? 0) tokens generated per sequence; decode steps timed as GPU kernels back to back</text>")
+        let most = runs.first?.max_batch.map { "; the largest batch that fits: \(group($0))" } ?? ""
+        o.append("<text x=\"\(f(W / 2))\" y=\"44\" text-anchor=\"middle\" fill=\"#666666\">prompt \(runs.first?.request.prompt ?? 0), \(runs.first?.request.generate ?? 0) tokens generated per sequence\(most)</text>")
+        o.append("<text x=\"\(f(W / 2))\" y=\"58\" text-anchor=\"middle\" fill=\"#666666\">decode steps timed as GPU kernels back to back (a CUDA graph)</text>")
         func panelFrame(_ y0: Double, _ label: String, _ maxV: Double, _ fmt: (Double) -> String) {
             o.append("<rect x=\"\(f(left))\" y=\"\(f(y0))\" width=\"\(f(W - left - right))\" height=\"\(f(panel))\" fill=\"none\" stroke=\"#cccccc\"/>")
             o.append("<text x=\"\(f(left))\" y=\"\(f(y0 - 8))\">\(esc(label))</text>")
