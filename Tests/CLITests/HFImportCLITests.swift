@@ -55,6 +55,25 @@ import Testing
         }
     }
 
+    /// Mixtral's 93.4 GB do not fit one 80 GB H100; split over two (--tp 2) they serve.
+    @Test func mixtralServesOnTwoGPUs() throws {
+        let dir = try tmp()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = Self.models[4]
+        let config = dir.appendingPathComponent("\(m.name).json"), kern = dir.appendingPathComponent("\(m.name).kern")
+        try m.config.write(to: config, atomically: true, encoding: .utf8)
+        _ = try gpusim(["import", "hf", config.path, "-o", kern.path])
+        func serve(_ extra: [String]) throws -> [String: Any] {
+            let r = try gpusim(["infer", kern.path, "--gpu", "h100-sxm", "--batch", "4", "--prompt", "64", "--generate", "3", "--json"] + extra, cwd: dir)
+            return try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        }
+        let one = try serve([]), two = try serve(["--tp", "2"])
+        #expect(one["fits"] as? Bool == false && one["max_batch"] as? Int == 0)
+        #expect(two["fits"] as? Bool == true && (two["tpot"] as? Double ?? 0) > 0)
+        let w1 = (one["memory"] as! [String: Any])["weights"] as! Int, w2 = (two["memory"] as! [String: Any])["weights"] as! Int
+        #expect(Double(w2) / Double(w1) > 0.5 && Double(w2) / Double(w1) < 0.5001)   // all but the norms and router split
+    }
+
     @Test func unknownArchitecturesAndMissingFieldsAreNamed() throws {
         let dir = try tmp()
         defer { try? FileManager.default.removeItem(at: dir) }
