@@ -218,7 +218,8 @@ public struct IOComplexity {
         live.append(size)
         var sum = Poly()
         for p in live { sum = sum + p }
-        for (atom, full) in lenFull { sum = atoms.substitute(sum, atom, full) }
+        // A nested tile's full length may name its outer tile's (`tiles(i.len, BM)`): one pass per level.
+        for _ in 0..<lenFull.count { for (atom, full) in lenFull { sum = atoms.substitute(sum, atom, full) } }
         if !peakCandidates.contains(sum) { peakCandidates.append(sum) }
     }
 

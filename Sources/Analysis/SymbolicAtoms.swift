@@ -14,6 +14,8 @@ public final class SymbolicAtoms: CostArithmetic {
     /// The atom `kind`(extent, size) for kind ceil, floor, mod or min, folded where the result
     /// is a polynomial already (constants; a ceil whose coefficients all divide evenly).
     public func derived(_ kind: String, _ e: Poly, _ t: Poly) -> Poly {
+        // Nothing divided (or bounded) by a size is nothing: an empty tile's inner tiles.
+        if e.isZero { return Poly() }
         if let x = e.constant, let y = t.constant, y > 0 {
             switch kind {
             case "ceil": return Poly(x / y + (x % y > 0 ? 1 : 0))
