@@ -5,6 +5,13 @@ import TestSupport
 
 struct Result { let status: Int32; let out: String; let err: String }
 
+/// A new empty folder to run gpusim in (the caller removes it).
+func freshFolder(_ label: String) throws -> URL {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("gpusim-\(label)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+    return d
+}
+
 /// Runs the gpusim that `swift test` built, from the package root, without a terminal.
 func gpusim(_ args: [String], env: [String: String] = [:], cwd: URL = packageRoot) throws -> Result {
     let exe = packageRoot.appendingPathComponent(".build/debug/gpusim")

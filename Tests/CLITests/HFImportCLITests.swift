@@ -4,11 +4,7 @@ import Testing
 /// `gpusim import hf`: Hugging Face configs (their published values) become model kernels whose
 /// parameter counts are the published ones, exactly.
 @Suite(.serialized) struct HFImportCLITests {
-    func tmp() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("gpusim-hf-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }
+    func tmp() throws -> URL { try freshFolder("hf") }
 
     /// config.json fields as the models' Hugging Face repositories publish them, and each
     /// model's parameter count as its model card / paper gives it.

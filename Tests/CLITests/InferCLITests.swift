@@ -3,11 +3,7 @@ import Testing
 
 /// `gpusim infer` as a user runs it: from any folder, with the library's model names.
 @Suite struct InferCLITests {
-    func tmp() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("gpusim-infer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }
+    func tmp() throws -> URL { try freshFolder("infer") }
 
     @Test func servesAModelAndSweepsBatches() throws {
         let dir = try tmp()

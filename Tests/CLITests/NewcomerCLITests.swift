@@ -5,11 +5,7 @@ import TestSupport
 /// What a new user runs into first: names instead of paths, files that are not files, Ctrl-C,
 /// typos. Each case is one the issue tracker saw go wrong.
 @Suite(.serialized) struct NewcomerCLITests {
-    func tmp() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("gpusim-newcomer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }
+    func tmp() throws -> URL { try freshFolder("newcomer") }
 
     /// Kernels by name from any folder, parameters before the kernel, presets by prefix, a
     /// folder of one's own on GPUSIM_KERNEL_PATH.
