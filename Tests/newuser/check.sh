@@ -36,6 +36,8 @@ cp "$prefix/share/gpusim/Kernels/stack/rmsnorm.kern" mine.kern
 check "a trace of one's own kernel" "" gpusim run mine.kern --trace mine.jsonl
 check "graphs from another folder (the kernel beside the trace)" "" bash -c 'cd elsewhere && gpusim graph ../mine.jsonl -o m.svg'
 check "an unknown name lists the closest" "did you mean 'flash'" bash -c 'gpusim run flsh; test $? -eq 1'
+check "serve a model by name" "time per output token" gpusim infer models/llama2_7b --prompt 64 --generate 4
+check "import a Hugging Face config and serve it" "time to first token" bash -c 'printf "%s" "{\"model_type\": \"mistral\", \"architectures\": [\"MistralForCausalLM\"], \"hidden_size\": 4096, \"intermediate_size\": 14336, \"num_attention_heads\": 32, \"num_hidden_layers\": 32, \"num_key_value_heads\": 8, \"max_position_embeddings\": 32768, \"sliding_window\": 4096, \"vocab_size\": 32000, \"torch_dtype\": \"bfloat16\"}" > elsewhere/config.json && gpusim import hf elsewhere/config.json -o elsewhere/mistral.kern > /dev/null && gpusim infer elsewhere/mistral.kern --gpu h100-sxm --batch 8 --prompt 64 --generate 4'
 check "nothing left behind but the outputs" "elsewhere f.svg mine.jsonl mine.kern t.jsonl" bash -c 'echo $(ls -A)'
 echo "newuser: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
