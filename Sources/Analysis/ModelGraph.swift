@@ -116,6 +116,9 @@ public struct ModelGraph: Sendable {
                 case .ifStmt(_, let t, let e):
                     block(t, cluster: cluster)
                     if let e { block(e, cluster: cluster) }
+                case .collective(let op, let ref, _):
+                    flush()
+                    collective(s, op, ref, cluster: cluster)
                 default: break
                 }
                 // The entry's own work at its top level (an embedding loop written inline): a
@@ -136,6 +139,21 @@ public struct ModelGraph: Sendable {
         static func isLaunch(_ s: RStmt) -> Bool { if case .launch = s.kind { return true }; return false }
         static func movesData(_ s: RStmt) -> Bool {
             switch s.kind { case .load, .store, .gather, .scatter: return true; default: return false }
+        }
+
+        /// A node for a collective that ran across GPUs (none when it ran on one): the tensor
+        /// passes through it from its writer to its next reader.
+        mutating func collective(_ s: RStmt, _ op: Collective, _ ref: RTensorRef, cluster: Int?) {
+            let (l, c) = s.span.file.location(of: s.span.start)
+            guard let stat = profile.collectives[StatementProfile.key(l, c)], stat.count > 0 else { return }
+            let id = "collective_\(s.span.start)"
+            let share = summary.time.total > 0 ? stat.seconds / summary.time.total : 0
+            let what = "\(op.rawValue) \(ref.name)"
+            var label = what + " across GPUs"
+            label += "\n" + (stat.count > 1 ? "\(stat.count) runs: " : "") + String(format: "%@ (%.0f %%), %@ each", fmtSeconds(stat.seconds), share * 100, fmtBytes(stat.bytes / stat.count))
+            nodes.append(Node(id: id, label: label, timeShare: share, isTensor: false, cluster: cluster,
+                              launch: Launch(what: what, line: l, runs: stat.count, seconds: stat.seconds, dramBytes: 0, bound: nil)))
+            connect(id, reads: [ref.tensor], writes: [ref.tensor])
         }
 
         /// A node for top-level statements of the entry itself, timed by their phase.

@@ -28,6 +28,14 @@ public final class StatementProfile: EventSink {
         public var flops: Int64 = 0
     }
     public private(set) var launches: [Int: LaunchStat] = [:]
+    /// Each collective statement (by key): how often it ran across GPUs, its time and the
+    /// bytes of the tensor it reduced or gathered, summed over its runs.
+    public struct CollectiveStat: Sendable, Equatable {
+        public var count: Int64 = 0
+        public var seconds: Double = 0
+        public var bytes: Int64 = 0
+    }
+    public private(set) var collectives: [Int: CollectiveStat] = [:]
     private var openLaunches: [(key: Int, time: Double, dram: Int64, flops: Int64)] = []
     private var dramSoFar: Int64 = 0, flopsSoFar: Int64 = 0
 
@@ -40,6 +48,11 @@ public final class StatementProfile: EventSink {
         switch e.kind {
         case .load, .store: dramSoFar += e.dramBytes
         case .launch where e.op == "kernel": openLaunches.append((Self.key(e.line, e.column, file: e.file), e.time, dramSoFar, flopsSoFar))
+        case .collective:
+            let k = Self.key(e.line, e.column, file: e.file)
+            collectives[k, default: CollectiveStat()].count += 1
+            collectives[k]!.seconds += e.duration
+            collectives[k]!.bytes += e.bytes
         case .end where e.op == "kernel":
             if let open = openLaunches.popLast() {
                 var l = launches[open.key] ?? LaunchStat()

@@ -169,6 +169,21 @@ final class SVGStructure: NSObject, XMLParserDelegate {
         #expect(shares > 0.5 && shares <= 1.0 + 1e-9)
     }
 
+    /// One GPU of a tensor-parallel pair: each collective statement is a node the tensor passes
+    /// through, with its runs and time (the embedding's all-reduce, two a layer, the logits' gather).
+    @Test func collectivesAreNodesOnTheTensorsPath() throws {
+        var sizes = smallSizes["Kernels/models/llama2_7b.kern"]!.mapValues { ParamValue.int($0) }
+        sizes["tp"] = .int(2)
+        let (g, _, s, _) = try model("Kernels/models/llama2_7b.kern", sizes)
+        let collectives = g.nodes.compactMap(\.launch).filter { $0.what.hasPrefix("all") }
+        #expect(collectives.map(\.what) == ["allreduce x", "allreduce y", "allreduce y", "allgather logits"])
+        #expect(collectives.map(\.runs) == [1, 2, 2, 1])
+        #expect(abs(collectives.map(\.seconds).reduce(0, +) - s.time.collective!) < 1e-12)
+        let wo = try #require(g.nodes.first { $0.label.hasPrefix("run matmul (Wo)") })
+        let reduce = try #require(g.nodes.first { $0.label.hasPrefix("allreduce y") })
+        #expect(g.edges.contains { $0.from == wo.id && $0.to == reduce.id })
+    }
+
     /// The same graph from the run's JSONL trace (its launch and end events carry the clock).
     @Test func aTraceGivesTheLiveRunsGraph() throws {
         let path = NSTemporaryDirectory() + "gpusim-model-graph-\(UUID().uuidString).jsonl"
