@@ -87,13 +87,36 @@ public struct ModelGraph: Sendable {
             for (calleeIndex, callerIndex, _) in tensors {
                 let role = callee.tensors[calleeIndex].role
                 switch role {
-                case .input, .cache:
+                case .cache:
+                    // A cache is state: the kernel reads what it loads and writes what it stores
+                    // (kv_append writes the step's keys, attention reads them).
+                    let (loads, stores) = Self.uses(callee, callee.tensors[calleeIndex].index)
+                    if loads { reads.append(callerIndex) }
+                    if stores { writes.append(callerIndex) }
+                case .input:
                     if declared(callerIndex).role == .weight { weights.append(callerIndex) } else { reads.append(callerIndex) }
                 case .weight: weights.append(callerIndex)
                 default: writes.append(callerIndex)
                 }
             }
             return (reads, writes, weights, name)
+        }
+
+        /// Whether kernel `k` loads and whether it stores its tensor declared at local `index`.
+        static func uses(_ k: CheckedKernel, _ index: Int) -> (loads: Bool, stores: Bool) {
+            var loads = false, stores = false
+            IRWalk.inspect(k.body) { n in
+                guard case .stmt(let st) = n else { return true }
+                switch st.kind {
+                case .load(_, _, let ref) where ref.tensor == index: loads = true
+                case .gather(_, _, let table, _, _) where table == index: loads = true
+                case .store(_, let ref) where ref.tensor == index: stores = true
+                case .scatter(_, let table, _, _) where table == index: loads = true; stores = true
+                default: break
+                }
+                return true
+            }
+            return (loads, stores)
         }
 
         mutating func block(_ b: RBlock, cluster: Int?) {
