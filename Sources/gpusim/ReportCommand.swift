@@ -32,8 +32,10 @@ struct ReportCommand: ParsableCommand {
         let summary: RunSummary
         do { summary = try Runner.run(program, options: options, extraSink: Tee(profile, timeline)) } catch { throw failRun(error) }
         let graphSVG: String
+        // A model's graph is built once: drawn, and its launches listed above it.
+        let model = ModelGraph.applies(to: program) ? ModelGraph(program: program, profile: profile, summary: summary) : nil
         do {
-            let dot = DotWriter.dot(program: program, profile: profile, summary: summary)
+            let dot = model.map { DotWriter.dot($0) } ?? DotWriter.dot(program: program, profile: profile, summary: summary)
             graphSVG = String(decoding: try Graphviz.render(dot: dot, format: "svg"), as: UTF8.self)
         } catch {
             printError("gpusim: error: \(error)")
@@ -43,8 +45,7 @@ struct ReportCommand: ParsableCommand {
                                    roofline: RooflineChart.svg(Roofline(summary: summary, gpu: gpu), title: "roofline"),
                                    graph: graphSVG,
                                    timeline: TimelineChart.svg(timeline, capacity: summary.sram.capacity_bytes, unit: summary.time.unit, title: "SRAM and HBM traffic over time"),
-                                   launches: ModelGraph.applies(to: program)
-                                       ? ModelGraph(program: program, profile: profile, summary: summary).nodes.compactMap(\.launch) : [])
+                                   launches: model?.nodes.compactMap(\.launch) ?? [])
         try writeFile(output, html)
         print("wrote \(output) (\(fmtBytes(Int64(html.utf8.count))))")
     }
