@@ -120,7 +120,7 @@ public struct TerminalReport {
                     compute: p.time_compute, memory: p.time_memory, total: p.time_total, bound: p.bound)
         }
         if let w = s.time.wave_idle, let blocks = s.counts.blocks {
-            lines.append("  waves: \(group(Double(blocks))) thread blocks over \(gpu.sms) SMs (blocks per SM from the shared memory one uses, at most 32); the idle SMs of partial last waves add \(t(w)) to compute")
+            lines.append("  waves: \(group(Double(blocks))) thread blocks over \(gpu.sms) SMs, each grid taking ceil(blocks / SMs) rounds (the blocks resident on an SM share it); the idle SMs of partial last rounds add \(t(w)) to compute")
         }
         if let l = s.time.launch_overhead, let o = gpu.launchOverhead, o > 0 {
             let n = (l / o).rounded()

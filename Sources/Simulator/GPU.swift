@@ -57,7 +57,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// Whether the preset models GPU kernel launches: each pays the launch overhead, and each
     /// launch's compute and memory overlap on their own (the seed's presets do neither).
     public var modelsLaunches: Bool { launchOverhead != nil }
-    /// Whether grids run in waves over the SMs, blocks per SM from their shared memory.
+    /// Whether grids run in rounds over the SMs, the last leaving some idle.
     public var modelsWaves: Bool { waveQuantisation == true }
     /// Whether the blocks of a wave share the tiles they load through L2 (waves and an L2).
     public var modelsL2: Bool { modelsWaves && l2Bytes > 0 }
@@ -119,7 +119,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// (a large fp16 GEMM reaches 75-85 %). NVLink per GPU (both directions): A100 600 GB/s,
     /// H100 and H200 900 GB/s, 1 us per ring step. Launch overhead 3 us: the gap between back-to-back
     /// small kernels in one stream as profilers show it on A100/H100 (2-4 us; more from Python).
-    /// Grids run in waves of (SMs x blocks per SM) blocks, blocks per SM from shared memory.
+    /// Grids run in rounds of one block per SM (the blocks resident on an SM share it).
     public static let presets: [GPUModel] = [
         seed("seed-v100", sramElements: 65_536, flopsPerCycle: 70, hbm: 32 << 30),
         seed("seed-a100", sramElements: 131_072, flopsPerCycle: 150, hbm: 80 << 30),
