@@ -9,7 +9,7 @@ struct BlockAccess {
     var written: Set<Int> = []
 }
 
-/// Grids of thread blocks: waves over the SMs, their idle slots, and tiles shared through L2.
+/// Grids of thread blocks: rounds over the SMs, their idle slots, and tiles shared through L2.
 extension Interpreter {
     /// Ends a grid: its B blocks spread over the SMs, and the blocks resident on one SM share
     /// its throughput, so the grid takes as long as the SM given ceil(B / SMs) blocks: the
@@ -82,9 +82,9 @@ extension Interpreter {
         return !shape.read.contains { written.contains(f.tensors[$0]) }
     }
 
-    /// The grid levels a tensor slice's position depends on, as bits of the L2 model's levels
-    /// (`l2Levels`): a level split by `c` (see `l2Splits`) has an outer bit, all a slice that
-    /// uses only `level // c` depends on, and an inner one.
+    /// The grid levels a tensor slice's position depends on, as bits of the L2 model's levels:
+    /// a level split by `c` (`l2Splits`, from `findSplits`) has two bits, an outer one, all a
+    /// slice that uses only `level // c` depends on, and an inner one.
     func gridDims(_ slices: [RSlice]?, _ f: Frame) -> UInt64 {
         var used: UInt64 = 0
         for slice in slices ?? [] {
