@@ -19,8 +19,8 @@ struct InferCommand: ParsableCommand {
         printed apart. Decode steps whose figures grow evenly are summed from their ends
         (`--every-step` interprets them all). Several batch sizes make a sweep, with a chart:
           gpusim infer models/llama2_7b --batch 1 --prompt 512 --generate 128
-          gpusim infer models/llama2_7b --gpu h100-sxm --batch 1,8,32,128 --prompt 1024 --generate 256 -o serving.svg
-          gpusim infer mistral.kern --batch 8 --tp 2     # tensor parallelism across 2 GPUs
+          gpusim infer models/llama2_7b --batch 1,8,32,128 -o serving.svg
+          gpusim infer mistral.kern --batch 8 --tp 2     # split over 2 GPUs
         """))
 
     @Argument(help: "The model's .kern file (a generation-step kernel).")
