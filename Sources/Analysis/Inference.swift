@@ -135,6 +135,9 @@ public struct Inference: Sendable {
         for name in Self.stepParams where overrides[name] != nil && name != "ctx" {
             throw .usage("--\(name) is set by infer (--batch, --prompt, the decode position); leave it out")
         }
+        guard gpu.units == .seconds else {
+            throw .usage("infer times a model in seconds on a real GPU preset; \(gpu.name) counts cycles in the seed's model (--gpu a100-80gb, h100-sxm, ...)")
+        }
         guard request.batch >= 1 else { throw .usage("--batch must be at least 1, got \(request.batch)") }
         guard request.prompt >= 1 else { throw .usage("--prompt must be at least 1 token, got \(request.prompt)") }
         guard request.generate >= 1 else { throw .usage("--generate must be at least 1 token, got \(request.generate)") }

@@ -119,6 +119,8 @@ import TestSupport
 
     @Test func aKernelThatIsNotAStepIsNamed() throws {
         #expect(throws: SimulationError.self) { try Inference(program: try program("Kernels/flash_attention.kern"), gpu: a100, request: .init(batch: 1, prompt: 8, generate: 8)) }
+        // The seed's presets count cycles: no tokens per second there.
+        #expect(throws: SimulationError.self) { try Inference(program: try program(Self.llama), gpu: GPUModel.preset(named: "seed-a100")!, request: .init(batch: 1, prompt: 8, generate: 8)) }
         do {
             _ = try Inference(program: try program(Self.llama), gpu: a100, request: .init(batch: 1, prompt: 4000, generate: 200))
             Issue.record("a request past the context ran")
