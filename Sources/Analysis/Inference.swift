@@ -120,6 +120,12 @@ public struct Inference: Sendable {
         guard let ttft else { return nil }
         return Double(request.batch * request.generate) / (ttft + decode.time)
     }
+    /// The HBM bytes a decode step moves per second of its GPU time, on average: what tools
+    /// such as gpt-fast report as achieved bandwidth.
+    public var decode_bandwidth: Double? {
+        guard decode_steps > 0, decode.time > 0 else { return nil }
+        return Double(decode.read_bytes + decode.write_bytes) / decode.time
+    }
     /// Whether the request's memory fits, and so whether it ran.
     public var fits: Bool { memory.fits }
 
@@ -272,7 +278,7 @@ public struct Inference: Sendable {
 extension Inference: Encodable {
     enum Keys: String, CodingKey {
         case model, gpu, request, params, memory, max_batch, fits, prefill, decode, decode_steps, decode_steps_run, last_step, decode_kernels
-        case ttft, tpot, decode_tokens_per_second, tokens_per_second, prefill_bound, decode_bound
+        case ttft, tpot, decode_tokens_per_second, tokens_per_second, prefill_bound, decode_bound, decode_bandwidth
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
@@ -286,5 +292,6 @@ extension Inference: Encodable {
         try c.encode(decode_steps, forKey: .decode_steps); try c.encode(decode_steps_run, forKey: .decode_steps_run)
         try c.encodeIfPresent(ttft, forKey: .ttft); try c.encodeIfPresent(tpot, forKey: .tpot)
         try c.encodeIfPresent(decode_tokens_per_second, forKey: .decode_tokens_per_second); try c.encodeIfPresent(tokens_per_second, forKey: .tokens_per_second)
+        try c.encodeIfPresent(decode_bandwidth, forKey: .decode_bandwidth)
     }
 }

@@ -108,6 +108,9 @@ struct InferCommand: ParsableCommand {
                          + (r.decode.collective > 0 ? " (collectives \(t(r.decode.collective / Double(r.decode_steps))) a step)" : "")
                          + (last.launch_gaps > 0 ? "; op by op, +\(t(last.launch_gaps)) a step" : ""))
             lines.append("               \(String(format: "%.1f", r.decode_tokens_per_second ?? 0)) tokens/s for the batch, \(String(format: "%.1f", 1 / tpot)) per sequence")
+            if let bw = r.decode_bandwidth {
+                lines.append("               \(fmtBytes((r.decode.read_bytes + r.decode.write_bytes) / r.decode_steps)) of HBM traffic a step, \(fmtBytes(Int64(bw)))/s achieved (\(String(format: "%.0f", bw / gpu.hbmBandwidth * 100)) % of the \(fmtBytes(Int64(gpu.hbmBandwidth)))/s peak)")
+            }
             // Kernels' times include their launch gaps, so their shares are of the op-by-op step.
             let share = r.decode_kernels.prefix(4).map { "\($0.name) \(String(format: "%.0f", $0.time / (last.kernel + last.launch_gaps) * 100)) % (\($0.bound.rawValue))" }
             lines.append("               last step by kernel, launched op by op: " + share.joined(separator: ", "))

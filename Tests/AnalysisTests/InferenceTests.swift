@@ -48,6 +48,9 @@ import TestSupport
         }
         let tpot = try #require(r.tpot), steps = Double(generate - 1)
         #expect(tpot >= floor / steps)
+        // What it achieves: bytes over time, below the preset's achievable rate.
+        let achieved = try #require(r.decode_bandwidth)
+        #expect(achieved < rate && achieved > 0.7 * rate)
         #expect(abs(tpot - derived / steps) / (derived / steps) < 0.10, "TPOT \(tpot) against \(derived / steps)")
         // Memory: the weights, the cache for prompt + generate tokens, and little else.
         #expect(r.memory.weights == Self.weights * 2)
