@@ -241,20 +241,22 @@ public struct Inference: Sendable {
 
     /// Weights, cache and the larger phase's other tensors, from the tensors' resolved shapes.
     static func memory(_ program: CheckedProgram, _ gpu: GPUModel, prefill: [String: ParamValue], decode: [String: ParamValue]) throws(SimulationError) -> Memory {
-        var weights: Int64 = 0, kv: Int64 = 0, activations: Int64 = 0
-        for o in [prefill, decode] {
-            var other: Int64 = 0
-            weights = 0; kv = 0
+        /// Bytes of one phase's tensors by role: weights, caches, the rest.
+        func sizes(_ o: [String: ParamValue]) throws(SimulationError) -> (Int64, Int64, Int64) {
+            var w: Int64 = 0, kv: Int64 = 0, other: Int64 = 0
             for t in try Interpreter(program: program, options: RunOptions(gpu: gpu, overrides: o)).resolveTensors() {
                 switch t.role {
-                case .weight: weights += t.bytes
+                case .weight: w += t.bytes
                 case .cache: kv += t.bytes
                 default: other += t.bytes
                 }
             }
-            activations = Swift.max(activations, other)
+            return (w, kv, other)
         }
-        return Memory(weights: weights, kv_cache: kv, activations: activations)
+        // Weights and cache are the same in both phases (the cache is sized to the request).
+        let (w, kv, prefillOther) = try sizes(prefill)
+        let decodeOther = try sizes(decode).2
+        return Memory(weights: w, kv_cache: kv, activations: Swift.max(prefillOther, decodeOther))
     }
 
     /// The largest batch whose memory fits `capacity` (0 if one sequence does not): doubling,
