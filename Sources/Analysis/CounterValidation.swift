@@ -80,10 +80,10 @@ public struct CounterValidation: Sendable {
                 if causal { return .failure(ImportError("causal eager attention (its mask is a launch of its own) has no shipped kernel yet")) }
                 return .success(("stack/eager_attention", ["N": try need("N"), "d": try need("d"), "BH": try need("BH")]))
             case "sdpa_flash":
-                // FlashAttention-2's tiles: 128 x 128 at d = 64, 128 x 64 at d = 128.
+                // FlashAttention-2's tiles: 128 x 128 at d = 64, 128 x 64 at d = 128; its build targets sm_80.
                 var d: Int64 = 64
                 if case .int(let x)? = v("d") { d = x }
-                return .success(("stack/sdpa_flash", ["N": try need("N"), "d": try need("d"), "BH": try need("BH"), "Br": .int(128), "Bc": .int(d > 64 ? 64 : 128), "causal": .int(causal ? 1 : 0)]))
+                return .success(("stack/sdpa_flash", ["N": try need("N"), "d": try need("d"), "BH": try need("BH"), "Br": .int(128), "Bc": .int(d > 64 ? 64 : 128), "causal": .int(causal ? 1 : 0), "arch": .int(80)]))
             case "triton_flash":
                 return .success(("stack/sdpa_flash", ["N": try need("N"), "d": try need("d"), "BH": try need("BH"), "Br": try need("BM"), "Bc": try need("BN"), "causal": .int(causal ? 1 : 0)]))
             case "gemm":

@@ -465,7 +465,7 @@ public struct IOComplexity {
             return (moved, moved, t.flops + idx.flops + cost.flops(.add, elements: rows * tensor.shape[1]))
         case .free(let slots):
             for slot in slots { freeSlot(slot, &f) }
-        case .freeTensors, .require, .collective:
+        case .freeTensors, .require, .collective, .target:
             break   // a collective moves bytes between GPUs, not through HBM
         case .launch(let k, _, let params, let tensors):
             let callee = program.kernels[k]

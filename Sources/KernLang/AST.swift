@@ -105,6 +105,10 @@ public indirect enum StmtKind: Sendable {
     case collective(Collective, TensorRef, gpus: Expr)
     /// Free every tile right after its last use instead of at the end of its block.
     case autofree
+    /// `target 80`: the compute capability (x 10) the kernel is built for; on a GPU with a newer
+    /// tensor-core instruction path, its matmuls use the older one (FlashAttention-2's sm80
+    /// build runs Hopper's tensor cores through `mma.sync`, not `wgmma`).
+    case target(Expr)
 }
 
 /// Collectives between the GPUs of a tensor-parallel group, on an HBM tensor (or slice) y:

@@ -125,6 +125,10 @@ extension Checker {
         case .collective(let op, let ref, let gpus):
             guard let r = tensorRef(ref), let n = scalarExpr(gpus, "the number of GPUs") else { return nil }
             return make(.collective(op, r, gpus: n))
+        case .target(let cc):
+            if !topLevel { error("'target' is declared at the top of a kernel, not inside a block", s.span) }
+            guard let c = scalarExpr(cc, "the compute capability the kernel is built for (80 for sm_80)") else { return nil }
+            return make(.target(c))
         case .require(let cond, let message):
             guard let c = scalarExpr(cond, "a requirement") else { return nil }
             return make(.require(c, message: message))

@@ -252,6 +252,9 @@ public struct Parser {
             var names: [Ident] = []
             repeat { names.append(try expectIdent("a tile name")) } while accept(.comma)
             return Stmt(.free(names), span(from: start))
+        case .keyword(.target):
+            _ = advance()
+            return Stmt(.target(try parseExpr()), span(from: start))
         case .keyword(.require):
             _ = advance()
             let cond = try parseExpr()

@@ -96,6 +96,9 @@ public struct TerminalReport {
         } else {
             lines.append("  compute = tensor-core FLOPs / \(rate(tc)) + other FLOPs / \(rate(cc)) FLOP/\(per) (peaks x \(gpu.computeEfficiency)); total = \(composition)")
         }
+        if let warp = gpu.warpMatmulFlops, let n = s.flops.mma_sync, n > 0 {
+            lines.append("  tensor-core products shorter than \(GPUModel.warpgroupMMARows) rows, or in a kernel built for an older GPU (target 80), run on mma.sync at \(rate(warp * gpu.computeEfficiency)) FLOP/\(per) instead (\(group(Double(n))) FLOPs)")
+        }
         if let sfu = gpu.sfuRate, s.flops.special > 0 {
             lines.append("  special functions (exp, rsqrt, ...) run on the SFUs at \(rate(sfu * gpu.computeEfficiency)) op/\(per) instead, one op per element (\(group(Double(s.flops.special))) special FLOPs)")
         }

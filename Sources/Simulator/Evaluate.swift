@@ -270,8 +270,9 @@ extension Interpreter {
             if flops == .max { throw fail("FLOP count overflowed a 64-bit counter", e.span) }
             let id = allocTile(rows: m, cols: n, dtype: A.dtype, name: name)
             let tensorCore = A.dtype == .f16 || A.dtype == .bf16 || A.dtype == .f8 || A.dtype == .i8 || A.dtype == .i4
-            let dt = time.compute(flops: flops, tensorCore: tensorCore ? flops : 0)
-            try tally.addMatmul(flops, tensorCore: tensorCore)
+            let warp = tensorCore && gpu.usesWarpLevelMMA(rows: m, builtFor: f.builtFor)
+            let dt = time.compute(flops: flops, tensorCore: tensorCore ? flops : 0, warp: warp ? flops : 0)
+            try tally.addMatmul(flops, tensorCore: tensorCore, warpLevel: warp)
             tally.computes += 1
             if sink != nil { try emit(.compute, op: "matmul", name: name, rows: m, cols: n, bytes: tiles[Int(id)].bytes, flops: flops, duration: dt, e.span) } else { countEvent() }
             numerics?.matmul(result: id, a: ta.0, aT: aT, b: tb.0, bT: bT, m: m, k: k, n: n)

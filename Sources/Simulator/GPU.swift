@@ -22,6 +22,9 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// Peak tensor-core (f16/bf16/f8 matmul) and CUDA-core (everything else) FLOP rates per time unit.
     public var matmulFlops: Double
     public var vectorFlops: Double
+    /// Peak tensor-core rate of the warp-level `mma.sync` instruction on a GPU whose full
+    /// `matmulFlops` needs warpgroup MMA (Hopper's `wgmma`), per time unit (nil: one path).
+    public var warpMatmulFlops: Double? = nil
     /// Achievable fractions of the peaks (1.0 for the seed presets).
     public var hbmEfficiency: Double
     public var computeEfficiency: Double
@@ -53,6 +56,18 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// Fraction of the per-direction link rate a ring all-reduce achieves (NCCL's bus bandwidth
     /// on NVLink is about 0.75-0.85 of it).
     public static let interconnectEfficiency = 0.8
+
+    /// The M of one warpgroup MMA (`wgmma.m64nNk16`): a product with fewer rows cannot use it.
+    public static let warpgroupMMARows: Int64 = 64
+
+    /// Whether a tensor-core product with `rows` rows, in a kernel built for compute capability
+    /// `builtFor` (x 10; nil: this GPU's), runs on the warp-level `mma.sync` path: on a GPU with
+    /// warpgroup MMA, when the product is shorter than one warpgroup's M or the kernel is built
+    /// for an older GPU (sm_80 code has no `wgmma`).
+    func usesWarpLevelMMA(rows: Int64, builtFor: Int64?) -> Bool {
+        guard warpMatmulFlops != nil else { return false }
+        return rows < Self.warpgroupMMARows || (builtFor ?? 90) < 90
+    }
 
     /// Whether the preset models GPU kernel launches: each pays the launch overhead, and each
     /// launch's compute and memory overlap on their own (the seed's presets do neither).
@@ -104,10 +119,10 @@ public struct GPUModel: Sendable, Codable, Equatable {
     }
 
     static func real(_ name: String, _ desc: String, sms: Int, sramKB: Int64, l2MB: Int64, hbmGB: Int64,
-                     bandwidthGBs: Double, tensorTF: Double, fp32TF: Double, clockGHz: Double, l2TBs: Double, nvlinkGBs: Double) -> GPUModel {
+                     bandwidthGBs: Double, tensorTF: Double, fp32TF: Double, clockGHz: Double, l2TBs: Double, nvlinkGBs: Double, warpTensorTF: Double? = nil) -> GPUModel {
         GPUModel(name: name, description: desc, units: .seconds, elementBytes: nil, sramBytes: sramKB * 1024, sms: sms,
                  l2Bytes: l2MB << 20, hbmBytes: hbmGB << 30, hbmBandwidth: bandwidthGBs * 1e9,
-                 matmulFlops: tensorTF * 1e12, vectorFlops: fp32TF * 1e12,
+                 matmulFlops: tensorTF * 1e12, vectorFlops: fp32TF * 1e12, warpMatmulFlops: warpTensorTF.map { $0 * 1e12 },
                  hbmEfficiency: 0.88, computeEfficiency: 0.80, overlap: true, flopWeights: seedWeights,
                  launchOverhead: 3e-6, waveQuantisation: true, l2Partitions: 2, l2Bandwidth: l2TBs * 1e12,
                  sfuRate: Double(sms) * 16 * clockGHz * 1e9, launchLatency: 2.6e-6,
@@ -120,6 +135,8 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// H100 and H200 900 GB/s, 1 us per ring step. Launch overhead 3 us: the gap between back-to-back
     /// small kernels in one stream as profilers show it on A100/H100 (2-4 us; more from Python).
     /// Grids run in rounds of one block per SM (the blocks resident on an SM share it).
+    /// Hopper's tensor cores reach their peak only through warpgroup MMA (`wgmma`); the
+    /// warp-level `mma.sync` reaches about 2/3 of it (FlashAttention-3 paper, section 2.2).
     public static let presets: [GPUModel] = [
         seed("seed-v100", sramElements: 65_536, flopsPerCycle: 70, hbm: 32 << 30),
         seed("seed-a100", sramElements: 131_072, flopsPerCycle: 150, hbm: 80 << 30),
@@ -129,9 +146,9 @@ public struct GPUModel: Sendable, Codable, Equatable {
         real("a100-80gb", "NVIDIA A100 SXM 80 GB (HBM2e)", sms: 108, sramKB: 164, l2MB: 40, hbmGB: 80,
              bandwidthGBs: 2039, tensorTF: 312, fp32TF: 19.5, clockGHz: 1.41, l2TBs: 7.2, nvlinkGBs: 600),
         real("h100-sxm", "NVIDIA H100 SXM 80 GB (HBM3)", sms: 132, sramKB: 228, l2MB: 50, hbmGB: 80,
-             bandwidthGBs: 3350, tensorTF: 989, fp32TF: 67, clockGHz: 1.83, l2TBs: 9.4, nvlinkGBs: 900),
+             bandwidthGBs: 3350, tensorTF: 989, fp32TF: 67, clockGHz: 1.83, l2TBs: 9.4, nvlinkGBs: 900, warpTensorTF: 989.0 * 2 / 3),
         real("h200", "NVIDIA H200 141 GB (HBM3e)", sms: 132, sramKB: 228, l2MB: 50, hbmGB: 141,
-             bandwidthGBs: 4800, tensorTF: 989, fp32TF: 67, clockGHz: 1.83, l2TBs: 9.4, nvlinkGBs: 900),
+             bandwidthGBs: 4800, tensorTF: 989, fp32TF: 67, clockGHz: 1.83, l2TBs: 9.4, nvlinkGBs: 900, warpTensorTF: 989.0 * 2 / 3),
     ]
 
     public static let defaultPreset = "a100-80gb"
@@ -153,6 +170,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
             var hbmBandwidth: Double
             var matmulFlops: Double
             var vectorFlops: Double?
+            var warpMatmulFlops: Double?
             var hbmEfficiency: Double?
             var computeEfficiency: Double?
             var overlap: Bool?
@@ -179,6 +197,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
         try positive(p.hbmBandwidth, "hbmBandwidth")
         try positive(p.matmulFlops, "matmulFlops")
         if let v = p.vectorFlops { try positive(v, "vectorFlops") }
+        if let v = p.warpMatmulFlops { try positive(v, "warpMatmulFlops") }
         if let v = p.sms { try positive(Double(v), "sms") }
         if let v = p.hbmBytes { try positive(Double(v), "hbmBytes") }
         if let v = p.l2Partitions { try positive(Double(v), "l2Partitions") }
@@ -204,7 +223,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
         return GPUModel(name: p.name ?? path, description: p.description ?? "user-defined GPU from \(path)", units: units,
                         elementBytes: p.elementBytes, sramBytes: p.sramBytes, sms: p.sms ?? 1, l2Bytes: p.l2Bytes ?? 0,
                         hbmBytes: p.hbmBytes, hbmBandwidth: p.hbmBandwidth, matmulFlops: p.matmulFlops,
-                        vectorFlops: p.vectorFlops ?? p.matmulFlops, hbmEfficiency: p.hbmEfficiency ?? 1,
+                        vectorFlops: p.vectorFlops ?? p.matmulFlops, warpMatmulFlops: p.warpMatmulFlops, hbmEfficiency: p.hbmEfficiency ?? 1,
                         computeEfficiency: p.computeEfficiency ?? 1, overlap: p.overlap ?? (units == .seconds), flopWeights: weights,
                         launchOverhead: p.launchOverhead, waveQuantisation: p.waveQuantisation,
                         l2Partitions: p.l2Partitions, l2Bandwidth: p.l2Bandwidth, sfuRate: p.sfuRate, launchLatency: p.launchLatency,

@@ -28,6 +28,7 @@ extension Interpreter {
             return o ? Int64((Double(x) * Double(spare) / Double(b)).rounded()) : p / b
         }
         tally.idleTensorCoreFlops &+= share(tc)
+        tally.idleWarpTensorCoreFlops &+= share(tally.warpTensorCoreFlops - start.warpTensorCoreFlops)
         tally.idleVectorFlops &+= share(vec)
     }
 

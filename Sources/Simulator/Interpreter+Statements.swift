@@ -257,6 +257,10 @@ extension Interpreter {
             } else {
                 countEvent()
             }
+        case .target(let c):
+            let cc = try int(c, f, "the compute capability a kernel is built for")
+            guard cc > 0 else { throw fail("'target' takes a compute capability times 10 (80 for sm_80, 90 for sm_90), got \(cc)", c.span) }
+            f.builtFor = cc
         case .require(let c, let message):
             if try !bool(c, f) {
                 throw fail("requirement failed: \(message)", c.span, notes: [.init("with \(describeParams(f))")])
@@ -295,7 +299,8 @@ extension Interpreter {
             tally.bump(.kernelLaunches, k, by: 1)
             for (v, field) in [(Tally.Vector.kernelRead, \Tally.readBytes), (.kernelWrite, \.writeBytes), (.kernelFlops, \.flops),
                                (.kernelTensorCoreFlops, \.tensorCoreFlops), (.kernelIdleTensorCoreFlops, \.idleTensorCoreFlops),
-                               (.kernelIdleVectorFlops, \.idleVectorFlops), (.kernelSpecialFlops, \.specialFlops), (.kernelSFUOps, \.sfuOps)] {
+                               (.kernelIdleVectorFlops, \.idleVectorFlops), (.kernelSpecialFlops, \.specialFlops), (.kernelSFUOps, \.sfuOps),
+                               (.kernelWarpTensorCoreFlops, \.warpTensorCoreFlops), (.kernelIdleWarpTensorCoreFlops, \.idleWarpTensorCoreFlops)] {
                 tally.bump(v, k, by: tally[keyPath: field] - before[keyPath: field])
             }
             tally.bump(.kernelL2Bytes, k, by: tally.l2ReadBytes + tally.l2WriteBytes - before.l2ReadBytes - before.l2WriteBytes)
@@ -308,6 +313,7 @@ extension Interpreter {
                 tally.launchedBytes += d.readBytes + d.writeBytes
                 tally.launchedFlops += d.effectiveFlops
                 tally.launchedTensorCoreFlops += d.effectiveTensorCoreFlops
+                tally.launchedWarpTensorCoreFlops += d.effectiveWarpTensorCoreFlops
                 openLaunch = nil
             }
             // The launch ends: its span in a trace closes here, on the clock that now counts it.

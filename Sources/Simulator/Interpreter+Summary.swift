@@ -63,7 +63,8 @@ extension Interpreter {
         let computeTime = time.compute(tally), memoryTime = time.memory(tally)
         summary.hbm.read_bytes = tally.readBytes
         summary.hbm.write_bytes = tally.writeBytes
-        summary.flops = .init(total: tally.flops, matmul: tally.matmulFlops, tensor_core: tally.tensorCoreFlops, elementwise: tally.elementwiseFlops, special: tally.specialFlops)
+        summary.flops = .init(total: tally.flops, matmul: tally.matmulFlops, tensor_core: tally.tensorCoreFlops,
+                              mma_sync: gpu.warpMatmulFlops != nil ? tally.warpTensorCoreFlops : nil, elementwise: tally.elementwiseFlops, special: tally.specialFlops)
         summary.counts.loads = tally.loads
         summary.counts.stores = tally.stores
         summary.counts.computes = tally.computes
@@ -81,7 +82,8 @@ extension Interpreter {
             let itc = tally.value(.kernelIdleTensorCoreFlops, k), ivec = tally.value(.kernelIdleVectorFlops, k)
             let rb = tally.value(.kernelRead, k), wb = tally.value(.kernelWrite, k), n = tally.value(.kernelLaunches, k)
             // Timed by the same rules as a launch: SFU work and the L2 ceiling included.
-            let c = time.compute(flops: fl + itc + ivec, tensorCore: tc + itc, special: tally.value(.kernelSpecialFlops, k), sfuOps: tally.value(.kernelSFUOps, k))
+            let warp = tally.value(.kernelWarpTensorCoreFlops, k) + tally.value(.kernelIdleWarpTensorCoreFlops, k)
+            let c = time.compute(flops: fl + itc + ivec, tensorCore: tc + itc, warp: warp, special: tally.value(.kernelSpecialFlops, k), sfuOps: tally.value(.kernelSFUOps, k))
             let m = time.memory(bytes: rb + wb, l2Bytes: tally.value(.kernelL2Bytes, k))
             let own = gpu.modelsLaunches && isGPUKernel(k) ? Double(tally.value(.kernelFemtoseconds, k)) / 1e15 : gpu.compose(compute: c, memory: m)
             summary.kernels[kernel.name] = .init(launches: n, read_bytes: rb, write_bytes: wb, flops: fl,
@@ -107,7 +109,7 @@ extension Interpreter {
                                bytes: tally.l2ReadBytes + tally.l2WriteBytes, cache: options.cache)
         }
         if gpu.modelsWaves {
-            summary.time.wave_idle = time.compute(flops: tally.idleTensorCoreFlops + tally.idleVectorFlops, tensorCore: tally.idleTensorCoreFlops)
+            summary.time.wave_idle = time.compute(flops: tally.idleTensorCoreFlops + tally.idleVectorFlops, tensorCore: tally.idleTensorCoreFlops, warp: tally.idleWarpTensorCoreFlops)
             summary.counts.blocks = tally.blocks
         }
         summary.bound = Bound(compute: computeTime, memory: memoryTime)

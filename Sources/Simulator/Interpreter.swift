@@ -59,6 +59,8 @@ public final class Interpreter {
         /// but another shape (a contiguous reshape, e.g. (1 x H hd) seen as (H x hd)).
         var reshapes: [Int: [Int64]] = [:]
         var owned: [Int] = []
+        /// The compute capability (x 10) its `target` statement declares (nil: the GPU's own).
+        var builtFor: Int64?
         init(kernel: CheckedKernel, overrides: [Int: Value], bound: [Int: Int]) {
             self.kernel = kernel
             self.values = Array(repeating: .none, count: kernel.slotNames.count)

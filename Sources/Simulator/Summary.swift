@@ -53,6 +53,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var total: Int64 = 0
         public var matmul: Int64 = 0
         public var tensor_core: Int64? = 0
+        /// The part of `tensor_core` on the warp-level `mma.sync` path, on presets that have a
+        /// faster warpgroup path (nil elsewhere).
+        public var mma_sync: Int64? = nil
         public var elementwise: Int64 = 0
         public var special: Int64 = 0
     }

@@ -7,6 +7,9 @@ struct Tally: Equatable {
     var flops: Int64 = 0
     var matmulFlops: Int64 = 0
     var tensorCoreFlops: Int64 = 0
+    /// The tensor-core FLOPs that ran on the warp-level `mma.sync` path on a GPU whose full
+    /// rate needs warpgroup MMA (`wgmma`): a part of `tensorCoreFlops`.
+    var warpTensorCoreFlops: Int64 = 0
     var elementwiseFlops: Int64 = 0
     var specialFlops: Int64 = 0
     var loads: Int64 = 0
@@ -20,6 +23,7 @@ struct Tally: Equatable {
     /// wave quantisation, charged as compute time.
     var idleTensorCoreFlops: Int64 = 0
     var idleVectorFlops: Int64 = 0
+    var idleWarpTensorCoreFlops: Int64 = 0
     /// Bytes the SMs read (through L2); `readBytes` is what came from HBM.
     var l2ReadBytes: Int64 = 0
     /// Bytes the SMs wrote (into L2); `writeBytes` is what reached HBM during the launches.
@@ -35,6 +39,7 @@ struct Tally: Equatable {
     var launchedBytes: Int64 = 0
     var launchedFlops: Int64 = 0
     var launchedTensorCoreFlops: Int64 = 0
+    var launchedWarpTensorCoreFlops: Int64 = 0
     /// Collectives (`allreduce`, `allgather` across more than one GPU): how many, the bytes each GPU sent
     /// over the interconnect, and their time in femtoseconds (they run between launches).
     var collectives: Int64 = 0
@@ -49,11 +54,13 @@ struct Tally: Equatable {
     enum Vector: Int, CaseIterable {
         case tensorRead, tensorWrite, kernelLaunches, kernelRead, kernelWrite, kernelFlops, kernelTensorCoreFlops
         case kernelIdleTensorCoreFlops, kernelIdleVectorFlops, kernelFemtoseconds, kernelL2Bytes, kernelSpecialFlops, kernelSFUOps
+        case kernelWarpTensorCoreFlops, kernelIdleWarpTensorCoreFlops
     }
 
     /// The FLOPs compute time is charged for: the work plus the idle slots of partial waves.
     var effectiveFlops: Int64 { flops &+ idleTensorCoreFlops &+ idleVectorFlops }
     var effectiveTensorCoreFlops: Int64 { tensorCoreFlops &+ idleTensorCoreFlops }
+    var effectiveWarpTensorCoreFlops: Int64 { warpTensorCoreFlops &+ idleWarpTensorCoreFlops }
 
     @inline(__always) mutating func bump(_ v: Vector, _ index: Int, by n: Int64) {
         while vectors[v.rawValue].count <= index { vectors[v.rawValue].append(0) }
@@ -70,6 +77,7 @@ struct Tally: Equatable {
         \.blocks, \.idleTensorCoreFlops, \.idleVectorFlops, \.l2ReadBytes, \.l2WriteBytes, \.sfuOps,
         \.kernelFemtoseconds, \.launchedBytes, \.launchedFlops, \.launchedTensorCoreFlops, \.events,
         \.collectives, \.collectiveBytes, \.collectiveFemtoseconds,
+        \.warpTensorCoreFlops, \.idleWarpTensorCoreFlops, \.launchedWarpTensorCoreFlops,
     ]
 
     static func - (a: Tally, b: Tally) -> Tally {
@@ -107,12 +115,13 @@ struct Tally: Equatable {
         if special { specialFlops &+= n } else { elementwiseFlops &+= n }
     }
 
-    mutating func addMatmul(_ n: Int64, tensorCore: Bool) throws(SimulationError) {
+    mutating func addMatmul(_ n: Int64, tensorCore: Bool, warpLevel: Bool = false) throws(SimulationError) {
         let (t, o) = flops.addingReportingOverflow(n)
         if o { throw .input("the FLOP count overflowed 64 bits") }
         flops = t
         matmulFlops &+= n
         if tensorCore { tensorCoreFlops &+= n }
+        if tensorCore && warpLevel { warpTensorCoreFlops &+= n }
     }
 }
 
@@ -128,32 +137,35 @@ struct Work: Equatable {
     /// Effective FLOPs: work plus the idle slots of partial waves.
     var flops: Int64 = 0
     var tensorCore: Int64 = 0
+    /// The part of `tensorCore` on the warp-level `mma.sync` path.
+    var warpTensorCore: Int64 = 0
     var launches: Int64 = 0
     var kernelFemtoseconds: Int64 = 0
     var launchedBytes: Int64 = 0
     var launchedFlops: Int64 = 0
     var launchedTensorCore: Int64 = 0
+    var launchedWarpTensorCore: Int64 = 0
     var collectiveFemtoseconds: Int64 = 0
 
     // Field by field rather than through key paths as Tally does: replay adds a Work per event.
     static func - (a: Work, b: Work) -> Work {
-        Work(bytes: a.bytes &- b.bytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, launches: a.launches &- b.launches,
+        Work(bytes: a.bytes &- b.bytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, warpTensorCore: a.warpTensorCore &- b.warpTensorCore, launches: a.launches &- b.launches,
              kernelFemtoseconds: a.kernelFemtoseconds &- b.kernelFemtoseconds, launchedBytes: a.launchedBytes &- b.launchedBytes,
-             launchedFlops: a.launchedFlops &- b.launchedFlops, launchedTensorCore: a.launchedTensorCore &- b.launchedTensorCore,
+             launchedFlops: a.launchedFlops &- b.launchedFlops, launchedTensorCore: a.launchedTensorCore &- b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &- b.launchedWarpTensorCore,
              collectiveFemtoseconds: a.collectiveFemtoseconds &- b.collectiveFemtoseconds)
     }
     static func + (a: Work, b: Work) -> Work {
-        Work(bytes: a.bytes &+ b.bytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops, tensorCore: a.tensorCore &+ b.tensorCore, launches: a.launches &+ b.launches,
+        Work(bytes: a.bytes &+ b.bytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops, tensorCore: a.tensorCore &+ b.tensorCore, warpTensorCore: a.warpTensorCore &+ b.warpTensorCore, launches: a.launches &+ b.launches,
              kernelFemtoseconds: a.kernelFemtoseconds &+ b.kernelFemtoseconds, launchedBytes: a.launchedBytes &+ b.launchedBytes,
-             launchedFlops: a.launchedFlops &+ b.launchedFlops, launchedTensorCore: a.launchedTensorCore &+ b.launchedTensorCore,
+             launchedFlops: a.launchedFlops &+ b.launchedFlops, launchedTensorCore: a.launchedTensorCore &+ b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &+ b.launchedWarpTensorCore,
              collectiveFemtoseconds: a.collectiveFemtoseconds &+ b.collectiveFemtoseconds)
     }
 }
 
 extension Tally {
     var work: Work {
-        Work(bytes: readBytes &+ writeBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops, tensorCore: effectiveTensorCoreFlops, launches: launches,
+        Work(bytes: readBytes &+ writeBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops, tensorCore: effectiveTensorCoreFlops, warpTensorCore: effectiveWarpTensorCoreFlops, launches: launches,
              kernelFemtoseconds: kernelFemtoseconds, launchedBytes: launchedBytes, launchedFlops: launchedFlops,
-             launchedTensorCore: launchedTensorCoreFlops, collectiveFemtoseconds: collectiveFemtoseconds)
+             launchedTensorCore: launchedTensorCoreFlops, launchedWarpTensorCore: launchedWarpTensorCoreFlops, collectiveFemtoseconds: collectiveFemtoseconds)
     }
 }

@@ -22,10 +22,11 @@ struct TimeModel {
         memoryRate = gpu.hbmBandwidth * gpu.hbmEfficiency
     }
 
-    /// Compute time of `flops`, of which `tensorCore` run on tensor cores. On a preset with
+    /// Compute time of `flops`, of which `tensorCore` run on tensor cores (`warp` of those on the
+    /// warp-level `mma.sync` path, at its own peak where the preset gives one). On a preset with
     /// special-function units, the `special` FLOPs (exp, rsqrt, ...) are `sfuOps` operations on
     /// those units instead of CUDA-core FLOPs. The pipes take turns (their times add).
-    func compute(flops: Int64, tensorCore: Int64, special: Int64 = 0, sfuOps: Int64 = 0) -> Double {
+    func compute(flops: Int64, tensorCore: Int64, warp: Int64 = 0, special: Int64 = 0, sfuOps: Int64 = 0) -> Double {
         let rate = gpu.computeEfficiency
         var other = Double(flops - tensorCore), t = 0.0
         if let sfu = gpu.sfuRate {
@@ -33,11 +34,12 @@ struct TimeModel {
             t += Double(sfuOps) / (sfu * rate)
         }
         if gpu.matmulFlops == gpu.vectorFlops { return t + (other + Double(tensorCore)) / (gpu.vectorFlops * rate) }
-        return t + Double(tensorCore) / (gpu.matmulFlops * rate) + other / (gpu.vectorFlops * rate)
+        guard let warpRate = gpu.warpMatmulFlops, warp > 0 else { return t + Double(tensorCore) / (gpu.matmulFlops * rate) + other / (gpu.vectorFlops * rate) }
+        return t + Double(tensorCore - warp) / (gpu.matmulFlops * rate) + Double(warp) / (warpRate * rate) + other / (gpu.vectorFlops * rate)
     }
 
     /// Compute time of work, the idle slots of partial waves included.
-    func compute(_ w: Work) -> Double { compute(flops: w.flops, tensorCore: w.tensorCore, special: w.special, sfuOps: w.sfuOps) }
+    func compute(_ w: Work) -> Double { compute(flops: w.flops, tensorCore: w.tensorCore, warp: w.warpTensorCore, special: w.special, sfuOps: w.sfuOps) }
     func compute(_ t: Tally) -> Double { compute(t.work) }
 
     /// Memory time: DRAM bytes at the achievable HBM bandwidth, or the bytes through L2 at its
@@ -87,7 +89,8 @@ struct TimeModel {
         let bytes = d.bytes - d.launchedBytes
         let flops = d.flops - d.launchedFlops, tensor = d.tensorCore - d.launchedTensorCore
         guard bytes > 0 || flops > 0 else { return 0 }
-        return gpu.compose(compute: compute(flops: flops, tensorCore: tensor), memory: memory(bytes: bytes))
+        let warp = d.warpTensorCore - d.launchedWarpTensorCore
+        return gpu.compose(compute: compute(flops: flops, tensorCore: tensor, warp: warp), memory: memory(bytes: bytes))
     }
 
     /// The kernel time of a stretch `d` of a run, launch overhead aside: the sum of the launches'

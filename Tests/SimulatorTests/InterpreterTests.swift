@@ -176,6 +176,57 @@ import KernLang
         #expect(seed.time.kernel == nil && seed.time.total == seed.time.compute + seed.time.memory)
     }
 
+    /// Hopper's tensor cores reach their peak only through warpgroup MMA, whose M is 64 rows: a
+    /// shorter product, or any product of a kernel built for sm_80 (`target 80`), runs on
+    /// `mma.sync` at the preset's warp-level rate. The expected times are FLOPs over the rates
+    /// the preset states (2 m n k FLOPs a product, no other work), not today's output.
+    @Test func tensorCoreInstructionPathFollowsTileRowsAndTarget() throws {
+        func text(rows: Int, target: Int?) -> String {
+            """
+            kernel k {
+                param R = \(rows)
+                \(target.map { "target \($0)" } ?? "")
+                a = zeros(R, 256, f16)
+                b = zeros(256, 128, f16)
+                c = a @ b
+            }
+            """
+        }
+        let h100 = GPUModel.preset(named: "h100-sxm")!
+        let warp = try #require(h100.warpMatmulFlops), eff = h100.computeEfficiency
+        func expectTime(_ s: RunSummary, rows: Int, rate: Double) {
+            let flops = Double(2 * rows * 256 * 128)
+            #expect(s.flops.tensor_core == Int64(flops))
+            #expect(abs(s.time.compute - flops / (rate * eff)) <= 1e-12 * s.time.compute, "\(rows) rows at \(rate)")
+        }
+        expectTime(try runText(text(rows: 64, target: nil), gpu: "h100-sxm"), rows: 64, rate: h100.matmulFlops)
+        expectTime(try runText(text(rows: 32, target: nil), gpu: "h100-sxm"), rows: 32, rate: warp)
+        expectTime(try runText(text(rows: 128, target: 80), gpu: "h100-sxm"), rows: 128, rate: warp)
+        expectTime(try runText(text(rows: 128, target: 90), gpu: "h100-sxm"), rows: 128, rate: h100.matmulFlops)
+        // The A100 has one path: mma.sync is its full rate.
+        let a100 = GPUModel.preset(named: "a100-80gb")!
+        #expect(a100.warpMatmulFlops == nil)
+        expectTime(try runText(text(rows: 32, target: 80), gpu: "a100-80gb"), rows: 32, rate: a100.matmulFlops)
+        // A launched kernel's target is its own: the caller's products keep the full rate.
+        let launched = """
+        kernel inner {
+            target 80
+            a = zeros(128, 256, f16)
+            b = zeros(256, 128, f16)
+            c = a @ b
+        }
+        kernel outer {
+            run inner()
+            a = zeros(128, 256, f16)
+            b = zeros(256, 128, f16)
+            c = a @ b
+        }
+        """
+        let s = try runText(launched, gpu: "h100-sxm")
+        let flops = Double(2 * 128 * 256 * 128)
+        #expect(abs(s.time.compute - (flops / (warp * eff) + flops / (h100.matmulFlops * eff))) <= 1e-12 * s.time.compute)
+    }
+
     @Test func subByteDtypesCountExactly() throws {
         let s = try runText("kernel k {\n    param N = 7\n    input W[N, 3] i4\n    w = load W\n}\n", gpu: "a100-80gb")
         #expect(s.hbm.read_bytes == 11)  // 21 four-bit values round up to 11 bytes
