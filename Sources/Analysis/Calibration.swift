@@ -53,7 +53,7 @@ public struct Calibration: Sendable {
         /// The kernel time (launch overhead aside, as profilers time kernels) on `gpu`.
         public func kernelTime(on gpu: GPUModel) throws(SimulationError) -> Double {
             let s = try Runner.run(program, options: RunOptions(gpu: gpu, overrides: params))
-            return s.time.kernel ?? s.time.total - (s.time.launch_overhead ?? 0)
+            return s.time.kernel ?? s.time.total - (s.time.launch_gaps ?? 0)
         }
         /// (predicted - measured) / measured.
         public func timeError(on gpu: GPUModel) throws(SimulationError) -> Double {

@@ -23,7 +23,7 @@ public struct Inference: Sendable {
     /// What one step (or a sum of steps) costs.
     public struct Figures: Sendable, Codable, Equatable {
         /// The kernels' own time (`time.kernel`), collectives between GPUs, and the launch gaps a
-        /// step launched op by op adds (`time.launch_overhead`; none with CUDA graphs).
+        /// step launched op by op adds (`time.launch_gaps`; largely hidden by CUDA graphs).
         public var kernel = 0.0
         public var collective = 0.0
         public var launch_gaps = 0.0
@@ -41,7 +41,7 @@ public struct Inference: Sendable {
         init(_ s: RunSummary) {
             kernel = s.time.kernel ?? s.time.total
             collective = s.time.collective ?? 0
-            launch_gaps = s.time.launch_overhead ?? 0
+            launch_gaps = s.time.launch_gaps ?? 0
             compute = s.time.compute
             memory = s.time.memory
             flops = s.flops.total

@@ -32,7 +32,7 @@ public struct LaunchFigures: Sendable, Encodable, Equatable {
             let above = p.line > 1 ? source?.lineText(p.line - 1).trimmingCharacters(in: .whitespaces) ?? "" : ""
             let label = above.hasPrefix("#") && !above.hasPrefix("##") ? String(above.dropFirst()).trimmingCharacters(in: .whitespaces) : p.label
             let f = LaunchFigures(label: "\(label) (line \(p.line))", launches: n, dram_bytes: p.read_bytes + p.write_bytes,
-                                  l2_bytes: p.l2_bytes, seconds: p.time_total - (p.launch_overhead ?? 0))
+                                  l2_bytes: p.l2_bytes, seconds: p.time_total - (p.launch_gaps ?? 0))
             if n == 0 { pending.append(f); continue }
             out.append(pending.isEmpty ? f : sum(pending + [f], label: f.label))
             pending = []

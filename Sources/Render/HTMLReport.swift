@@ -63,7 +63,7 @@ public enum HTMLReport {
             ("Time", "compute \(time(s.time.compute)), memory \(time(s.time.memory)), total \(time(s.time.total))"),
         ]
         if let l2 = s.l2, let line = TerminalReport.l2Line(l2, amount: amount) { rows.insert(("L2", line), at: 3) }
-        if let w = s.time.wave_idle, let l = s.time.launch_overhead {
+        if let w = s.time.wave_idle, let l = s.time.launch_gaps {
             rows.append(("Of the time", "idle SMs in partial waves \(time(w)) (in compute), launch overhead \(time(l)) (in total)"))
         }
         rows.append(("Verdict", "<b>\(s.bound.rawValue)-bound</b>, \(String(format: "%.1f", s.intensity)) FLOP per HBM byte"))

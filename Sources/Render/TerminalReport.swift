@@ -125,7 +125,7 @@ public struct TerminalReport {
         if let w = s.time.wave_idle, let blocks = s.counts.blocks {
             lines.append("  waves: \(group(Double(blocks))) thread blocks over \(gpu.sms) SMs, each grid taking ceil(blocks / SMs) rounds (the blocks resident on an SM share it); the idle SMs of partial last rounds add \(t(w)) to compute")
         }
-        if let l = s.time.launch_overhead, let o = gpu.launchOverhead, o > 0 {
+        if let l = s.time.launch_gaps, let o = gpu.launchOverhead, o > 0 {
             let n = (l / o).rounded()
             lines.append("  launches: \(group(n)) GPU kernel\(n == 1 ? "" : "s") x \(fmtSeconds(o)) launch overhead = \(t(l)), added to the total")
         }

@@ -56,7 +56,7 @@ extension Interpreter {
             bound: Bound(compute: compute, memory: memory),
             l2_bytes: gpu.modelsL2 ? d.l2ReadBytes + d.l2WriteBytes : nil,
             launches: gpu.modelsLaunches && launches > 0 ? launches : nil,
-            launch_overhead: gpu.modelsLaunches && d.launches > 0 ? time.launches(d.launches) : nil))
+            launch_gaps: gpu.modelsLaunches && d.launches > 0 ? time.launches(d.launches) : nil))
     }
 
     func finish() throws(SimulationError) {
@@ -99,7 +99,7 @@ extension Interpreter {
             summary.collectives = .init(count: tally.collectives, sent_bytes: tally.collectiveBytes, time: time.collectives(tally.work))
         }
         if gpu.modelsLaunches {
-            summary.time.launch_overhead = launches
+            summary.time.launch_gaps = launches
             summary.time.kernel = kernel
         }
         if gpu.modelsL2 {

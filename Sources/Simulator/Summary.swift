@@ -65,7 +65,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var total: Double = 0
         public var unit = GPUModel.Units.cycles
         /// Part of `total`: the launch overhead of every GPU kernel (real presets).
-        public var launch_overhead: Double?
+        public var launch_gaps: Double?
         /// Part of `total`: the kernels' own time, each launch's compute and memory overlapped
         /// on their own and summed (real presets): what a profiler's kernel durations add up to.
         public var kernel: Double?
@@ -140,7 +140,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         /// the phase is part of a launch (the entry kernel's other statements).
         public var launches: Int64? = nil
         /// The part of `time_total` that is launch overhead (phases of `run`s).
-        public var launch_overhead: Double? = nil
+        public var launch_gaps: Double? = nil
     }
     public struct KernelBreakdown: Sendable, Codable, Equatable {
         public var launches: Int64

@@ -101,7 +101,7 @@ import TestSupport
         #expect(abs(c.time - derived) < 1e-12, "\(c.time) against \(derived)")
         #expect(s.time.collective == c.time)
         let one = try Runner.run(p, options: RunOptions(gpu: a100, overrides: step.merging(["tp": .int(1)]) { $1 }))
-        #expect(one.collectives == nil && abs(s.time.total - s.time.kernel! - s.time.launch_overhead! - c.time) < 1e-12)
+        #expect(one.collectives == nil && abs(s.time.total - s.time.kernel! - s.time.launch_gaps! - c.time) < 1e-12)
         // Each GPU reads half the layer weights and half the cache.
         #expect(abs(Double(s.hbm.read_bytes) / Double(one.hbm.read_bytes) - 0.5) < 0.01)
     }

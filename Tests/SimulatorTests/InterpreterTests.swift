@@ -89,7 +89,7 @@ import KernLang
         let text = "kernel inner {\n    input X[8, 8] f16\n    x = load X\n}\nkernel outer {\n    input X[8, 8] f16\n    for l in 0 ..< 7 {\n        run inner(X = X)\n    }\n}\n"
         let s = try Interpreter(program: try programFromText(text), options: RunOptions(gpu: GPUModel.preset(named: "a100-80gb")!)).run()
         #expect(s.counts.launches == 7)
-        #expect(s.time.launch_overhead == 7 * 3e-6)
+        #expect(s.time.launch_gaps == 7 * 3e-6)
         // Seven alike memory-bound launches: their own times add up to the run's memory time
         // (each launch's time is counted in whole femtoseconds, so exact to 7 fs).
         // Each launch also takes the preset's fill-and-drain latency.
@@ -237,7 +237,7 @@ import KernLang
         let s = try run("Kernels/flash_attention.kern", gpu: "a100-80gb", ["N": .int(8192), "d": .int(64)])
         #expect(s.time.unit == .seconds)
         // One GPU kernel: its launch overhead on top of the overlapped compute and memory time.
-        #expect(s.time.launch_overhead == 3e-6)
+        #expect(s.time.launch_gaps == 3e-6)
         let gpu = GPUModel.preset(named: "a100-80gb")!
         #expect(abs(s.time.total - (max(s.time.compute, s.time.memory) + gpu.launchLatency! + 3e-6)) < 1e-15)
         // Memory: DRAM bytes at the achievable HBM rate, or L2 traffic at the L2's, the longer.
