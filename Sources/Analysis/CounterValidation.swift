@@ -69,12 +69,19 @@ public struct CounterValidation: Sendable {
             guard let x = p[k] else { throw ImportError("its params have no '\(k)', which a '\(family)' workload needs") }
             return x
         }
-        // Backward passes have no stack kernel yet; say so rather than model a forward pass.
-        if case .dtype(let direction)? = v("direction"), direction != "forward" {
-            return .failure(ImportError("the \(direction) pass of '\(family)' has no shipped kernel yet"))
-        }
         let causal = v("causal") == .bool(true)
+        var direction = "forward"
+        if case .dtype(let x)? = v("direction") { direction = x }
         do throws(ImportError) {
+            if family == "sdpa_flash" && direction == "backward" {
+                // FlashAttention-2's backward tiles (sm_80 build, 144 KB+ of shared memory):
+                // 128 query x 128 key rows at d = 64, 64 x 128 at d = 128.
+                guard case .int(let d) = try need("d") else { throw ImportError("its 'd' is not a whole number") }
+                return .success(("stack/sdpa_flash_backward", ["N": try need("N"), "d": .int(d), "BH": try need("BH"), "Br": .int(d > 64 ? 64 : 128),
+                                                               "Bc": .int(128), "causal": .int(causal ? 1 : 0), "arch": .int(80)]))
+            }
+            // Other backward passes have no stack kernel yet; say so rather than model a forward pass.
+            if direction != "forward" { return .failure(ImportError("the \(direction) pass of '\(family)' has no shipped kernel yet")) }
             switch family {
             case "eager":
                 if causal { return .failure(ImportError("causal eager attention (its mask is a launch of its own) has no shipped kernel yet")) }

@@ -71,6 +71,7 @@ import Simulator
         let tail = #""ncu_file": "none.csv", "dram_read_bytes": 1000000, "dram_write_bytes": 0, "kernel_time_ns": 10000"#
         let file = """
         {"bwd": {"workload": "sdpa_flash", "params": {"N": 1024, "d": 64, "BH": 16, "causal": false, "direction": "backward"}, \(tail)},
+         "eager bwd": {"workload": "eager", "params": {"N": 1024, "d": 64, "BH": 16, "causal": false, "direction": "backward"}, \(tail)},
          "causal eager": {"workload": "eager", "params": {"N": 1024, "d": 64, "BH": 16, "causal": true, "direction": "forward"}, \(tail)},
          "no d": {"workload": "sdpa_flash", "params": {"N": 1024, "BH": 16}, \(tail)},
          "refused": {"workload": "decode_attention", "params": {"B": 1, "H": 32, "KVH": 5, "ctx": 128, "d": 64}, \(tail)},
@@ -81,12 +82,16 @@ import Simulator
         try file.write(toFile: path, atomically: true, encoding: .utf8)
         let v = try CounterValidation(measurementsPath: path, gpu: GPUModel.preset(named: "h100-sxm")!)
         let skipped = Dictionary(uniqueKeysWithValues: v.skipped)
-        #expect(skipped["bwd"] == "the backward pass of 'sdpa_flash' has no shipped kernel yet")
+        #expect(skipped["eager bwd"] == "the backward pass of 'eager' has no shipped kernel yet")
         #expect(skipped["causal eager"]?.contains("causal eager attention") == true)
         #expect(skipped["no d"] == "its params have no 'd', which a 'sdpa_flash' workload needs")
         // The kernel's own check refuses 32 query heads over 5 key/value heads.
         #expect(skipped["refused"]?.contains("the query heads must split evenly over the key/value heads") == true)
-        #expect(Set(v.rows.map(\.workload)) == ["causal flash", "layernorm"])
+        #expect(Set(v.rows.map(\.workload)) == ["bwd", "causal flash", "layernorm"])
+        // FlashAttention-2's backward: its own three-launch kernel, with the sm_80 build's tiles.
+        let bwd = try #require(v.rows.first { $0.workload == "bwd" })
+        #expect(bwd.kernel == "stack/sdpa_flash_backward")
+        #expect(bwd.params["Br"] == .int(128) && bwd.params["Bc"] == .int(128) && bwd.params["arch"] == .int(80))
         // The causal kernel skips the key tiles after each query tile: about half the FLOPs.
         let causal = try #require(v.rows.first { $0.workload == "causal flash" })
         #expect(causal.params["causal"] == .int(1))
