@@ -127,6 +127,11 @@ extension Checker {
             return make(.collective(op, r, gpus: n))
         case .target(let cc):
             if !topLevel { error("'target' is declared at the top of a kernel, not inside a block", s.span) }
+            if let first = targetSpan {
+                error("a kernel has one 'target'", s.span, notes: [.init("declared here first", at: first)])
+                return nil
+            }
+            targetSpan = s.span
             guard let c = scalarExpr(cc, "the compute capability the kernel is built for (80 for sm_80)") else { return nil }
             return make(.target(c))
         case .require(let cond, let message):

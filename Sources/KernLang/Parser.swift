@@ -254,6 +254,7 @@ public struct Parser {
             return Stmt(.free(names), span(from: start))
         case .keyword(.target):
             _ = advance()
+            if tok.newlineBefore || isSym(.rbrace) || atEnd { throw fail("expected the compute capability x 10 the kernel is built for after 'target' (target 80 for sm_80)", at: span(from: start)) }
             return Stmt(.target(try parseExpr()), span(from: start))
         case .keyword(.require):
             _ = advance()
