@@ -80,11 +80,17 @@ public struct CounterValidation: Sendable {
                 return .success(("stack/sdpa_flash_backward", ["N": try need("N"), "d": .int(d), "BH": try need("BH"), "Br": .int(d > 64 ? 64 : 128),
                                                                "Bc": .int(128), "causal": .int(causal ? 1 : 0), "arch": .int(80)]))
             }
+            if family == "eager" && causal {
+                return .failure(ImportError("causal eager attention (its mask is a launch of its own) has no shipped kernel yet"))
+            }
+            if family == "eager" && direction == "backward" {
+                // Autograd's six launches: two GEMMs from P V, the softmax backward, the scale's, two GEMMs from Q K^T.
+                return .success(("stack/eager_attention_backward", ["N": try need("N"), "d": try need("d"), "BH": try need("BH")]))
+            }
             // Other backward passes have no stack kernel yet; say so rather than model a forward pass.
             if direction != "forward" { return .failure(ImportError("the \(direction) pass of '\(family)' has no shipped kernel yet")) }
             switch family {
             case "eager":
-                if causal { return .failure(ImportError("causal eager attention (its mask is a launch of its own) has no shipped kernel yet")) }
                 return .success(("stack/eager_attention", ["N": try need("N"), "d": try need("d"), "BH": try need("BH")]))
             case "sdpa_flash":
                 // FlashAttention-2's tiles: 128 x 128 at d = 64, 128 x 64 at d = 128; its build targets sm_80.

@@ -450,50 +450,75 @@ func runF64(_ path: String, _ params: [String: ParamValue], _ inputs: [String: N
         #expect(abs(Double(big.hbm.total_bytes) / Double(small.hbm.total_bytes) - 2) < 0.05)
     }
 
-    /// FlashAttention-2's backward against the gradients of softmax(Q K^T scale) V written out
-    /// in Float64 here (dV = P^T dO, dS = P * (dO V^T - rowsum(dO * O)), dQ = dS K scale,
-    /// dK = dS^T Q scale), with the forward's O and log-sum-exp computed here too. N = 21 with
-    /// 8- and 4-row tiles leaves ragged last tiles; causal masks above the diagonal. LSE, D and
-    /// the dQ accumulator live in f32 tensors (as in FlashAttention-2), so agreement is to f32
-    /// rounding (a wrong term would be off by far more).
-    @Test(arguments: [0, 1])
-    mutating func flashBackwardGivesTheGradients(causal: Int) throws {
-        let (BH, N, d) = (2, 21, 8)
+    /// Softmax attention and its gradients in Float64, per head of [BH, N, d] tensors:
+    /// O = P V with P = softmax(Q K^T scale) (causal: keys up to the query), LSE the log of
+    /// each row's softmax denominator, and dV = P^T dO, dS = P * (dO V^T - rowsum(dO * O)),
+    /// dQ = dS K scale, dK = dS^T Q scale.
+    static func attentionGradients(q: [Double], k: [Double], v: [Double], dO: [Double], BH: Int, N: Int, d: Int, causal: Bool)
+        -> (o: [Double], lse: [Double], p: [Double], dQ: [Double], dK: [Double], dV: [Double]) {
         let scale = 1 / Double(d).squareRoot()
-        let q = array(BH * N * d), k = array(BH * N * d), v = array(BH * N * d), dO = array(BH * N * d)
         var o = [Double](repeating: 0, count: BH * N * d), lse = [Double](repeating: 0, count: BH * N)
+        var p = [Double](repeating: 0, count: BH * N * N)
         var dQ = o, dK = o, dV = o
         for h in 0..<BH {
             func at(_ x: [Double], _ r: Int, _ c: Int) -> Double { x[(h * N + r) * d + c] }
-            var P = [[Double]](repeating: [Double](repeating: 0, count: N), count: N)
             for i in 0..<N {
-                let keys = causal == 1 ? i + 1 : N
+                let keys = causal ? i + 1 : N
                 let s = (0..<keys).map { j in (0..<d).reduce(0.0) { $0 + at(q, i, $1) * at(k, j, $1) } * scale }
                 let m = s.max()!, z = s.reduce(0.0) { $0 + exp($1 - m) }
                 lse[h * N + i] = m + log(z)
-                for j in 0..<keys { P[i][j] = exp(s[j] - m) / z }
-                for c in 0..<d { o[(h * N + i) * d + c] = (0..<keys).reduce(0.0) { $0 + P[i][$1] * at(v, $1, c) } }
+                for j in 0..<keys { p[(h * N + i) * N + j] = exp(s[j] - m) / z }
+                for c in 0..<d { o[(h * N + i) * d + c] = (0..<keys).reduce(0.0) { $0 + p[(h * N + i) * N + $1] * at(v, $1, c) } }
             }
             for i in 0..<N {
                 let D = (0..<d).reduce(0.0) { $0 + at(dO, i, $1) * o[(h * N + i) * d + $1] }
-                for j in 0..<N where P[i][j] != 0 {
-                    let dP = (0..<d).reduce(0.0) { $0 + at(dO, i, $1) * at(v, j, $1) }
-                    let dS = P[i][j] * (dP - D)
+                for j in 0..<N where p[(h * N + i) * N + j] != 0 {
+                    let pij = p[(h * N + i) * N + j]
+                    let dS = pij * ((0..<d).reduce(0.0) { $0 + at(dO, i, $1) * at(v, j, $1) } - D)
                     for c in 0..<d {
-                        dV[(h * N + j) * d + c] += P[i][j] * at(dO, i, c)
+                        dV[(h * N + j) * d + c] += pij * at(dO, i, c)
                         dQ[(h * N + i) * d + c] += dS * at(k, j, c) * scale
                         dK[(h * N + j) * d + c] += dS * at(q, i, c) * scale
                     }
                 }
             }
         }
+        return (o, lse, p, dQ, dK, dV)
+    }
+
+    /// FlashAttention-2's backward against the Float64 gradients. N = 21 with 8- and 4-row
+    /// tiles leaves ragged last tiles; causal masks above the diagonal. LSE, D and the dQ
+    /// accumulator live in f32 tensors (as in FlashAttention-2), so agreement is to f32
+    /// rounding (a wrong term would be off by far more).
+    @Test(arguments: [0, 1])
+    mutating func flashBackwardGivesTheGradients(causal: Int) throws {
+        let (BH, N, d) = (2, 21, 8)
+        let q = array(BH * N * d), k = array(BH * N * d), v = array(BH * N * d), dO = array(BH * N * d)
+        let want = Self.attentionGradients(q: q, k: k, v: v, dO: dO, BH: BH, N: N, d: d, causal: causal == 1)
         let shape = [BH, N, d]
         let out = try runF64("Kernels/stack/sdpa_flash_backward.kern",
                              ["BH": .int(Int64(BH)), "N": .int(Int64(N)), "d": .int(Int64(d)), "Br": .int(8), "Bc": .int(4), "causal": .int(Int64(causal))],
                              ["Q": .init(shape: shape, values: q), "K": .init(shape: shape, values: k), "V": .init(shape: shape, values: v),
-                              "O": .init(shape: shape, values: o), "dO": .init(shape: shape, values: dO), "LSE": .init(shape: [BH, N, 1], values: lse)])
-        #expect(Comparison(out["dQ"]!.values, reference: dQ).relativeFrobenius < 1e-6)
-        #expect(Comparison(out["dK"]!.values, reference: dK).relativeFrobenius < 1e-6)
-        #expect(Comparison(out["dV"]!.values, reference: dV).relativeFrobenius < 1e-6)
+                              "O": .init(shape: shape, values: want.o), "dO": .init(shape: shape, values: dO), "LSE": .init(shape: [BH, N, 1], values: want.lse)])
+        #expect(Comparison(out["dQ"]!.values, reference: want.dQ).relativeFrobenius < 1e-6)
+        #expect(Comparison(out["dK"]!.values, reference: want.dK).relativeFrobenius < 1e-6)
+        #expect(Comparison(out["dV"]!.values, reference: want.dV).relativeFrobenius < 1e-6)
+    }
+
+    /// Eager attention's six backward launches against the same Float64 gradients, from the
+    /// forward's P. P, dP and dS pass through f32 tensors in HBM, so agreement is to f32
+    /// rounding.
+    @Test mutating func eagerBackwardGivesTheGradients() throws {
+        let (BH, N, d) = (2, 21, 8)
+        let q = array(BH * N * d), k = array(BH * N * d), v = array(BH * N * d), dO = array(BH * N * d)
+        let want = Self.attentionGradients(q: q, k: k, v: v, dO: dO, BH: BH, N: N, d: d, causal: false)
+        let shape = [BH, N, d]
+        let out = try runF64("Kernels/stack/eager_attention_backward.kern",
+                             ["BH": .int(Int64(BH)), "N": .int(Int64(N)), "d": .int(Int64(d)), "T": .int(8), "R": .int(4)],
+                             ["Q": .init(shape: shape, values: q), "K": .init(shape: shape, values: k), "V": .init(shape: shape, values: v),
+                              "P": .init(shape: [BH, N, N], values: want.p), "dO": .init(shape: shape, values: dO)])
+        #expect(Comparison(out["dQ"]!.values, reference: want.dQ).relativeFrobenius < 1e-6)
+        #expect(Comparison(out["dK"]!.values, reference: want.dK).relativeFrobenius < 1e-6)
+        #expect(Comparison(out["dV"]!.values, reference: want.dV).relativeFrobenius < 1e-6)
     }
 }
