@@ -22,6 +22,9 @@ public struct Roofline: Sendable, Encodable {
     /// Peak rates per time unit (datasheet peaks; the time model uses the achievable fractions).
     public var peak_matmul: Double
     public var peak_vector: Double
+    /// The tensor cores' lower roof on the warp-level `mma.sync` path, when the run used it on
+    /// a preset with two paths (docs/model.md, Compute).
+    public var peak_mma_sync: Double?
     public var bandwidth: Double
     /// L2 bandwidth, on presets whose L2 has a ceiling of its own.
     public var l2_bandwidth: Double?
@@ -36,6 +39,7 @@ public struct Roofline: Sendable, Encodable {
         time_unit = s.time.unit
         peak_matmul = g.matmulFlops
         peak_vector = g.vectorFlops
+        peak_mma_sync = (s.flops.mma_sync ?? 0) > 0 ? g.warpMatmulFlops : nil
         bandwidth = g.hbmBandwidth
         l2_bandwidth = g.l2Bandwidth
         ridge = g.matmulFlops / g.hbmBandwidth

@@ -44,6 +44,13 @@ public enum RooflineChart {
             o.append("<line class=\"ceiling compute\" x1=\"\(f(X(ridge)))\" y1=\"\(f(Y(peak)))\" x2=\"\(f(X(xMax)))\" y2=\"\(f(Y(peak)))\" stroke=\"\(color)\" stroke-width=\"2\"/>")
             o.append("<text x=\"\(f(W - right - 4))\" y=\"\(f(Y(peak) - 6))\" text-anchor=\"end\" fill=\"\(color)\">\(name): \(tick(peak)) \(unit)</text>")
         }
+        if let warp = r.peak_mma_sync {
+            // Dashed, its label under the line: the tensor-core roof's label is above its own.
+            let label = "tensor cores on mma.sync: \(tick(warp)) \(unit)", w = 6.2 * Double(label.count)
+            taken.append(CGRect(x: W - right - 4 - w, y: Y(warp) + 4, width: w, height: 13))
+            o.append("<line class=\"ceiling compute mma-sync\" x1=\"\(f(X(warp / r.bandwidth)))\" y1=\"\(f(Y(warp)))\" x2=\"\(f(X(xMax)))\" y2=\"\(f(Y(warp)))\" stroke=\"#cc0000\" stroke-width=\"1.5\" stroke-dasharray=\"6 3\"/>")
+            o.append("<text x=\"\(f(W - right - 4))\" y=\"\(f(Y(warp) + 14))\" text-anchor=\"end\" fill=\"#cc0000\">\(label)</text>")
+        }
         let ridgeTop = max(r.ridge, r.ridge_vector)
         o.append("<line class=\"ceiling memory\" x1=\"\(f(X(xMin)))\" y1=\"\(f(Y(r.bandwidth * xMin)))\" x2=\"\(f(X(ridgeTop)))\" y2=\"\(f(Y(r.bandwidth * ridgeTop)))\" stroke=\"#3d85c6\" stroke-width=\"2\"/>")
         // Memory ceilings' labels: HBM's below the start of its line (the line rises away from

@@ -32,6 +32,21 @@ import TestSupport
         #expect(rs.total.bound == .compute)
     }
 
+    /// A run whose products ran on mma.sync gets that lower roof, at the preset's rate, from
+    /// where it meets the HBM slope; a run on the full path (or on a one-path GPU) does not.
+    @Test func mmaSyncRoofOnlyWhereTheRunUsedIt() throws {
+        let (fa2, h100) = try summary("Kernels/stack/sdpa_flash.kern", gpu: "h100-sxm", ["arch": .int(80)])
+        let r = Roofline(summary: fa2, gpu: h100)
+        #expect(r.peak_mma_sync == h100.warpMatmulFlops)
+        let svg = RooflineChart.svg(r, title: "t")
+        #expect(svg.contains("class=\"ceiling compute mma-sync\"") && svg.contains("tensor cores on mma.sync: 659.33T FLOP/s"))
+        #expect(SVGStructure.parse(Data(svg.utf8)) != nil)
+        let (wgmma, _) = try summary("Kernels/stack/sdpa_flash.kern", gpu: "h100-sxm", [:])
+        #expect(Roofline(summary: wgmma, gpu: h100).peak_mma_sync == nil)
+        let (a100, ga) = try summary("Kernels/stack/sdpa_flash.kern", gpu: "a100-80gb", ["arch": .int(80)])
+        #expect(!RooflineChart.svg(Roofline(summary: a100, gpu: ga), title: "t").contains("mma-sync"))
+    }
+
     @Test func chartHasCeilingsAndPoints() throws {
         let (s, g) = try summary("Kernels/attention_2d.kern", gpu: "h100-sxm", ["N": .int(1024)])
         let svg = RooflineChart.svg(Roofline(summary: s, gpu: g), title: "t")
