@@ -30,11 +30,12 @@ extension Checker {
         return out
     }
 
-    /// True when `slot` appears in `block` only as a whole slice or view index, as `.len`, or as
+    /// Whether `slot` appears in `block` only as a whole slice or view index, as `.len`, or as
     /// a mask's or positional encoding's tile range: then an iteration's cost does not depend on
-    /// where the tile starts.
-    static func usesOnlyAsSelector(_ slot: Int, _ block: RBlock) -> Bool {
-        var ok = true
+    /// where the tile starts. An `if` condition that reads the slot otherwise is a guard, left
+    /// for the interpreter to decide with the parameters known (both branches are checked).
+    static func usesOnlyAsSelector(_ slot: Int, _ block: RBlock) -> Uniformity {
+        var ok = true, guards: [RExpr] = []
         func isSlot(_ x: RExpr) -> Bool { if case .local(let s) = x.kind { return s == slot }; return false }
         /// A slice's dimensions: an index picks one position (or the tile a bare range
         /// variable names) wherever it is; a range `a ..< b` may sit anywhere as long as its
@@ -53,6 +54,12 @@ extension Checker {
             case .stmt(let s):
                 switch s.kind {
                 case .freeTensors: ok = false
+                case .ifStmt(let c, let t, let e):
+                    IRWalk.inspect(c, visit)
+                    if !ok { ok = true; guards.append(c) }
+                    IRWalk.inspect(t, visit)
+                    if let e { IRWalk.inspect(e, visit) }
+                    return false
                 case .load(_, _, let r):
                     ok = slicesSelectOnly(r)
                     return false
@@ -85,8 +92,9 @@ extension Checker {
             return ok
         }
         IRWalk.inspect(block, visit)
-        return ok
+        return Uniformity(uniform: ok, guards: ok ? guards : [])
     }
+
 
     /// An expression's structure as text: equal texts, equal expressions.
     static func structure(_ x: RExpr) -> String {

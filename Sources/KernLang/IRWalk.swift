@@ -72,6 +72,16 @@ public enum IRWalk {
         }
     }
 
+    /// Whether `x` reads local `slot` (the variable itself or any of its members).
+    public static func reads(_ slot: Int, _ x: RExpr) -> Bool {
+        var found = false
+        inspect(x) { n in
+            if case .expr(let e) = n, case .local(let s) = e.kind, s == slot { found = true }
+            return !found
+        }
+        return found
+    }
+
     /// Whether any node of `b` satisfies `test` (stops at the first).
     public static func contains(_ b: RBlock, where test: (IRNode) -> Bool) -> Bool {
         var found = false

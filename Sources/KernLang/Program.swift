@@ -46,12 +46,22 @@ public enum RLoopDomain: Sendable {
     case range(from: RExpr, to: RExpr, step: RExpr?)
 }
 
+/// Whether a loop's full iterations cost alike: its variable only selects slices (or gives
+/// `.len`), except perhaps in `guards`, the conditions of `if`s that read it. Those are decided
+/// when the loop starts, with the parameters known: each must come out the same for every
+/// iteration (`causal == 0 || j.start < i.end` with causal = 0 is always true).
+public struct Uniformity: Sendable {
+    public var uniform: Bool
+    public var guards: [RExpr]
+    public init(uniform: Bool, guards: [RExpr] = []) { self.uniform = uniform; self.guards = guards }
+}
+
 public indirect enum RStmtKind: Sendable {
     case param(slot: Int, name: String, RExpr)
     case tensor(index: Int, role: TensorRole, name: String, shape: [RExpr], dtype: RExpr, values: [RExpr]?)
-    /// `uniform`: the loop variable only selects slices (or gives `.len`), so every full
-    /// iteration costs the same and the interpreter may fast-forward through them.
-    case loop(parallel: Bool, slot: Int, name: String, domain: RLoopDomain, body: RBlock, uniform: Bool)
+    /// `uniform`: whether every full iteration costs the same, so the interpreter may
+    /// fast-forward through them (see `Uniformity`).
+    case loop(parallel: Bool, slot: Int, name: String, domain: RLoopDomain, body: RBlock, uniform: Uniformity)
     case ifStmt(RExpr, then: RBlock, else: RBlock?)
     case load(slot: Int, name: String, RTensorRef)
     case gather(slot: Int, name: String, table: Int, tableName: String, index: RExpr)

@@ -52,6 +52,31 @@ extension Interpreter {
         if let slot { f.values[slot] = .none }
     }
 
+    /// Whether a loop's full iterations cost alike, its guards decided now (see `Uniformity`).
+    func alike(_ u: Uniformity, _ f: Frame, slot: Int) -> Bool {
+        u.uniform && u.guards.allSatisfy { loopInvariant($0, f, slot: slot) != nil }
+    }
+
+    /// The value condition `c` has in every iteration of the loop over `slot`, when what is
+    /// known now decides it (`causal == 0 || j.start < i.end` with causal = 0: true); nil when
+    /// it may vary. Evaluating reads no counters; a part that names a variable not bound yet
+    /// (an inner loop's) fails to evaluate and counts as unknown.
+    func loopInvariant(_ c: RExpr, _ f: Frame, slot: Int) -> Bool? {
+        switch c.kind {
+        case .binary(let op, let a, let b) where op == .or || op == .and:
+            let x = loopInvariant(a, f, slot: slot), y = loopInvariant(b, f, slot: slot)
+            let decisive = op == .or
+            if x == decisive || y == decisive { return decisive }
+            if let x, let y { return op == .or ? x || y : x && y }
+            return nil
+        case .unary(.not, let a):
+            return loopInvariant(a, f, slot: slot).map { !$0 }
+        default:
+            if IRWalk.reads(slot, c) { return nil }
+            return try? bool(c, f)
+        }
+    }
+
     /// What an iteration could carry into the next: bound tiles' shapes and the occupancies.
     func stateSignature(_ f: Frame) -> [Int64] {
         var sig: [Int64] = [sramCurrent, hbmCurrent]

@@ -22,6 +22,12 @@ import KernLang
         ("Kernels/flash_attention.kern", "seed-a100", ["N": .int(2000), "d": .int(64)]),
         ("Kernels/flash_attention.kern", "h100-sxm", ["N": .int(3000), "d": .int(128), "Br": .int(64), "Bc": .int(128)]),
         ("Kernels/flash_attention.kern", "seed-v100", ["N": .int(1990), "d": .int(64)]),
+        // Guards (`if causal == 0 || j.start < i.end`): decided true with causal = 0, so the
+        // loops fast-forward; with causal = 1 they vary and run in full.
+        ("Kernels/stack/sdpa_flash.kern", "h100-sxm", ["N": .int(1000), "BH": .int(3), "Br": .int(64), "Bc": .int(32), "arch": .int(80)]),
+        ("Kernels/stack/sdpa_flash.kern", "h100-sxm", ["N": .int(1000), "BH": .int(3), "Br": .int(64), "Bc": .int(32), "causal": .int(1)]),
+        ("Kernels/stack/sdpa_flash_backward.kern", "h100-sxm", ["N": .int(1000), "BH": .int(3), "Br": .int(64), "Bc": .int(32)]),
+        ("Kernels/stack/sdpa_flash_backward.kern", "a100-80gb", ["N": .int(1000), "BH": .int(3), "Br": .int(64), "Bc": .int(32), "causal": .int(1)]),
     ]
 
     @Test(arguments: 0..<cases.count)
@@ -50,7 +56,8 @@ import KernLang
     }
 
     @Test func nonUniformLoopsAreSimulatedInFull() throws {
-        // The condition reads the loop position, so the checker marks the loop non-uniform.
+        // The condition reads the loop positions: a guard of each loop, which the interpreter
+        // finds may vary (nothing known decides it), so every iteration is simulated.
         let text = """
         kernel causal {
             param N = 100
@@ -68,11 +75,32 @@ import KernLang
         let p = try programFromText(text)
         guard case .loop(_, _, _, _, let body, let uniform) = p.entryKernel.body.stmts.last!.kind,
               case .loop(_, _, _, _, _, let innerUniform) = body.stmts[0].kind else { Issue.record("expected loops"); return }
-        #expect(!uniform && !innerUniform)
+        #expect(uniform.guards.count == 1 && innerUniform.guards.count == 1)
         let (fast, slow) = try both(p, gpu: "seed-a100", [:])
         #expect(fast == slow)
         // 15 tile rows; row r loads r + 1 tiles; every row and column tile is 7 wide except the last (2).
         #expect(fast.counts.loads == Int64((1...15).reduce(0, +)))
+    }
+
+    /// The checker leaves a guard to the run; the run decides it from what is known: a
+    /// parameter that settles an `||` or `&&`, and nothing that reads the loop's own variable.
+    @Test func guardsAreDecidedWithTheParametersKnown() throws {
+        let p = try program("Kernels/stack/sdpa_flash.kern")
+        var loops: [(Int, Uniformity)] = []
+        IRWalk.inspect(p.entryKernel.body) { n in
+            if case .stmt(let s) = n, case .loop(_, let slot, _, _, _, let u) = s.kind { loops.append((slot, u)) }
+            return true
+        }
+        // h, i (grid) and j: i and j each hold the one guard `causal == 0 || j.start < i.end`.
+        #expect(loops.count == 3 && loops.allSatisfy(\.1.uniform) && loops.map(\.1.guards.count) == [0, 1, 1])
+        let (j, u) = loops[2]
+        let interp = try Interpreter(program: p, options: RunOptions(gpu: GPUModel.preset(named: "h100-sxm")!))
+        let frame = Interpreter.Frame(kernel: p.entryKernel, overrides: [:], bound: [:])
+        let causal = try #require(p.entryKernel.slotNames.firstIndex(of: "causal"))
+        frame.values[causal] = .int(0)
+        #expect(interp.loopInvariant(u.guards[0], frame, slot: j) == true)
+        frame.values[causal] = .int(1)
+        #expect(interp.loopInvariant(u.guards[0], frame, slot: j) == nil)
     }
 
     @Test func stateChangesStopFastForward() throws {
