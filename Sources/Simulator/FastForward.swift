@@ -7,9 +7,12 @@ extension Interpreter {
     /// Fast-forward: when the loop is uniform and the second iteration leaves the machine in the
     /// state it found it (the same tiles bound, the same occupancy), every later full iteration
     /// would repeat it exactly, so its counter difference is added for each skipped one. The last
-    /// full iteration still runs, so bounds checks see the largest start.
+    /// full iteration still runs, so bounds checks see the largest start. A loop with guards
+    /// (`if` conditions that read its variable) does so when what is known settles them, and
+    /// otherwise over each run of iterations that agree on them (a causal key loop: the tiles
+    /// before the diagonal, then those after it).
     /// `apart`: each iteration is a block a numeric run hands to a worker thread.
-    func iterate(count: Int64, full: Int64, uniform: Bool, slot: Int?, blocks: Bool = false, gridLevel: Bool = false, apart: Bool = false,
+    func iterate(count: Int64, full: Int64, uniform: Uniformity, slot: Int?, blocks: Bool = false, gridLevel: Bool = false, apart: Bool = false,
                  _ body: RBlock, _ f: Frame, _ loop: RStmt, value: (Int64) -> Value) throws(SimulationError) {
         var k: Int64 = 0
         if gridLevel, let slot { gridLevels.append((slot, count)) }
@@ -26,35 +29,66 @@ extension Interpreter {
             try exec(body, f)
             if apart { numerics?.endBlock() }
         }
-        if uniform && fastForward && numerics == nil && full >= 4 {
-            try one(0)
+        /// Iterations a ..< b, known alike: the first two run, and if the second left the
+        /// machine as it found it, the rest but the last are added from its difference.
+        func alike(_ a: Int64, _ b: Int64) throws(SimulationError) {
+            guard b - a >= 4 else { for i in a..<b { try one(i) }; return }
+            try one(a)
             let before = stateSignature(f), t0 = tally
             // With an event sink, record the second iteration's events to replay for the skipped ones.
             let outer = recording
             if sink != nil { recording = [] }
-            try one(1)
+            try one(a + 1)
             var recorded = recording ?? []
             recording = outer.map { $0 + recorded }
-            if stateSignature(f) == before {
-                let delta = tally - t0
-                if sink != nil {
-                    for skipped in 2..<(full - 1) { try replay(&recorded, iteration: skipped, from: t0) ; try tally.add(delta, times: 1) }
-                } else {
-                    try tally.add(delta, times: full - 3)
-                }
-                try one(full - 1)
-                k = full
+            guard stateSignature(f) == before else { for i in (a + 2)..<b { try one(i) }; return }
+            let delta = tally - t0
+            if sink != nil {
+                for skipped in (a + 2)..<(b - 1) { try replay(&recorded, iteration: skipped, from: t0); try tally.add(delta, times: 1) }
             } else {
-                k = 2
+                try tally.add(delta, times: b - a - 3)
+            }
+            try one(b - 1)
+        }
+        if uniform.uniform && fastForward && numerics == nil && full >= 4 {
+            // Guards may read only what the body does not assign (else a value left by an
+            // earlier iteration would decide them).
+            let readable = slot.map { s in uniform.guards.allSatisfy { !readsAssigned($0, body, besides: s) } } ?? true
+            if uniform.guards.isEmpty || (readable && uniform.guards.allSatisfy({ loopInvariant($0, f, slot: slot!) != nil })) {
+                try alike(0, full)
+                k = full
+            } else if readable, let slot {
+                func outcomes(_ i: Int64) -> [Bool]? {
+                    f.values[slot] = value(i)
+                    var out: [Bool] = []
+                    for g in uniform.guards { guard let v = try? bool(g, f) else { return nil }; out.append(v) }
+                    return out
+                }
+                while k < full, let run = outcomes(k) {
+                    var end = k + 1
+                    while end < full, outcomes(end) == run { end += 1 }
+                    try alike(k, end)
+                    k = end
+                }
             }
         }
         while k < count { try one(k); k += 1 }
         if let slot { f.values[slot] = .none }
     }
 
-    /// Whether a loop's full iterations cost alike, its guards decided now (see `Uniformity`).
-    func alike(_ u: Uniformity, _ f: Frame, slot: Int) -> Bool {
-        u.uniform && u.guards.allSatisfy { loopInvariant($0, f, slot: slot) != nil }
+    /// Whether condition `c` reads a local that `body` assigns, other than the loop's `slot`.
+    func readsAssigned(_ c: RExpr, _ body: RBlock, besides slot: Int) -> Bool {
+        var assigned: Set<Int> = []
+        IRWalk.inspect(body) { n in
+            if case .stmt(let s) = n {
+                switch s.kind {
+                case .assign(let x, _, _), .update(let x, _, _, _), .load(let x, _, _), .gather(let x, _, _, _, _): assigned.insert(x)
+                default: break
+                }
+            }
+            return true
+        }
+        return assigned.contains { $0 != slot && IRWalk.reads($0, c) }
     }
 
     /// The value condition `c` has in every iteration of the loop over `slot`, when what is

@@ -81,7 +81,7 @@ extension Interpreter {
                 if size <= 0 { throw fail("tile size must be positive, got \(size)", sizeE.span) }
                 if extent < 0 { throw fail("tile extent must not be negative, got \(extent)", extentE.span) }
                 let full = extent / size
-                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: alike(uniform, f, slot: slot), slot: slot, blocks: blocks,
+                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, blocks: blocks,
                             gridLevel: parallel && gpu.modelsWaves, apart: apart, body, f, s) { k in
                     let start = k * size
                     return .range(start, extent - start > size ? start + size : extent)
@@ -91,7 +91,7 @@ extension Interpreter {
                 let step = try stepE.map { e throws(SimulationError) in try int(e, f, "a loop step") } ?? 1
                 if step <= 0 { throw fail("loop step must be positive, got \(step)", stepE!.span) }
                 let count = to > from ? (to - from - 1) / step + 1 : 0
-                try iterate(count: count, full: count, uniform: alike(uniform, f, slot: slot), slot: slot, blocks: blocks,
+                try iterate(count: count, full: count, uniform: uniform, slot: slot, blocks: blocks,
                             gridLevel: parallel && gpu.modelsWaves, apart: apart, body, f, s) { k in .int(from + k * step) }
             }
             if apart {
@@ -103,7 +103,7 @@ extension Interpreter {
         case .repeatLoop(let countE, let body):
             let n = try int(countE, f, "a repeat count")
             if n < 0 { throw fail("repeat count must not be negative, got \(n)", countE.span) }
-            try iterate(count: n, full: n, uniform: true, slot: nil, body, f, s) { _ in .none }
+            try iterate(count: n, full: n, uniform: Uniformity(uniform: true), slot: nil, body, f, s) { _ in .none }
         case .load(let slot, let name, let ref):
             let (t, rows, cols, dims) = try slice(ref, f)
             let bytes = cost.bytes(elements: rows * cols, t.dtype)
