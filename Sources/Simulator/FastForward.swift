@@ -57,6 +57,10 @@ extension Interpreter {
             if uniform.guards.isEmpty || (readable && uniform.guards.allSatisfy({ loopInvariant($0, f, slot: slot!) != nil })) {
                 try alike(0, full)
                 k = full
+            } else if readable, let slot, let cuts = changePoints(uniform.guards, slot: slot, full: full, f, value: value) {
+                // Each comparison changes at most once: the runs between its change points.
+                for (a, b) in zip(cuts, cuts.dropFirst()) { try alike(a, b) }
+                k = full
             } else if readable, let slot {
                 func outcomes(_ i: Int64) -> [Bool]? {
                     f.values[slot] = value(i)
@@ -74,6 +78,60 @@ extension Interpreter {
         }
         while k < count { try one(k); k += 1 }
         if let slot { f.values[slot] = .none }
+    }
+
+    /// Where the outcomes of `guards` can change across full iterations 0 ..< `full`, with 0 and
+    /// `full` at the ends, when every part of them that reads the loop variable compares two
+    /// quantities affine in the iteration number (`j.start < i.end`): such a comparison changes
+    /// at most once, and bisection finds where. nil when some part is not of that kind or
+    /// cannot be evaluated (the caller then reads the guards at every iteration).
+    func changePoints(_ guards: [RExpr], slot: Int, full: Int64, _ f: Frame, value: (Int64) -> Value) -> [Int64]? {
+        var atoms: [RExpr] = []
+        func collect(_ c: RExpr) -> Bool {
+            switch c.kind {
+            case .binary(let op, let a, let b) where op == .or || op == .and: return collect(a) && collect(b)
+            case .unary(.not, let a): return collect(a)
+            case .binary(let op, let a, let b) where [.lt, .le, .gt, .ge].contains(op):
+                guard IRWalk.reads(slot, c) else { return true }
+                guard affine(a, slot: slot) && affine(b, slot: slot) else { return false }
+                atoms.append(c)
+                return true
+            default: return !IRWalk.reads(slot, c)
+            }
+        }
+        guard guards.allSatisfy(collect) else { return nil }
+        var cuts: Set<Int64> = [0, full]
+        for atom in atoms {
+            func at(_ i: Int64) -> Bool? { f.values[slot] = value(i); return try? bool(atom, f) }
+            guard let first = at(0), let last = at(full - 1) else { return nil }
+            guard first != last else { continue }
+            var lo: Int64 = 0, hi = full - 1   // at(lo) == first, at(hi) != first
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2
+                guard let v = at(mid) else { return nil }
+                if v == first { lo = mid } else { hi = mid }
+            }
+            cuts.insert(hi)
+        }
+        return cuts.sorted()
+    }
+
+    /// Whether scalar `e` is affine in the iteration number of the loop over `slot` across its
+    /// full iterations: the variable (a range loop's), its tile's start, end or length, and
+    /// what does not read it, combined by +, - and multiplication by what does not read it.
+    func affine(_ e: RExpr, slot: Int) -> Bool {
+        guard IRWalk.reads(slot, e) else { return true }
+        switch e.kind {
+        case .local(let s): return s == slot
+        case .rangeMember(let r, _):
+            if case .local(let s) = r.kind { return s == slot }
+            return false
+        case .unary(.neg, let a): return affine(a, slot: slot)
+        case .binary(.add, let a, let b), .binary(.sub, let a, let b): return affine(a, slot: slot) && affine(b, slot: slot)
+        case .binary(.mul, let a, let b):
+            return (!IRWalk.reads(slot, a) && affine(b, slot: slot)) || (!IRWalk.reads(slot, b) && affine(a, slot: slot))
+        default: return false
+        }
     }
 
     /// Whether condition `c` reads a local that `body` assigns, other than the loop's `slot`.

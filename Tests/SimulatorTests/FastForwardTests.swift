@@ -103,6 +103,37 @@ import KernLang
         #expect(interp.loopInvariant(u.guards[0], frame, slot: j) == nil)
     }
 
+    /// Guards the run cannot settle are skipped through in runs: by bisection when each
+    /// comparison is affine in the iteration (a causal diagonal), by reading every iteration
+    /// otherwise (`//` here: outcomes change every 8 tiles). Both equal full simulation.
+    @Test(arguments: ["j.start < i.end", "(j.start // 64) % 2 == 0 || j.start > i.start + 3 * T"])
+    func guardRunsEqualFullSimulation(_ condition: String) throws {
+        let text = """
+        kernel guarded {
+            param N = 700
+            param T = 8
+            input Q[N, N] f16
+            output O[N, 1] f32
+            parallel for i in tiles(N, 64) {
+                acc = zeros(i.len, 1, f32)
+                for j in tiles(N, T) {
+                    if \(condition) {
+                        t = load Q[i, j]
+                        acc += rowsum(t)
+                    }
+                }
+                store acc -> O[i, :]
+            }
+        }
+        """
+        let p = try programFromText(text)
+        for gpu in ["seed-a100", "h100-sxm"] {
+            let (fast, slow) = try both(p, gpu: gpu, [:])
+            #expect(fast == slow, "\(gpu)")
+            #expect(fast.counts.loads > 0)
+        }
+    }
+
     @Test func stateChangesStopFastForward() throws {
         // `acc` grows a column per iteration: the second iteration does not return to the
         // first one's state, so every iteration is simulated.
