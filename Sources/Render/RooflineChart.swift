@@ -39,18 +39,24 @@ public enum RooflineChart {
         // Ceilings: memory slope up to each compute roof.
         var taken: [CGRect] = []
         for (peak, ridge, name, color) in [(r.peak_matmul, r.ridge, "tensor cores", "#cc0000"), (r.peak_vector, r.ridge_vector, "CUDA cores", "#e69138")] where peak != r.peak_matmul || name == "tensor cores" {
-            let label = "\(name): \(tick(peak)) \(unit)", w = 6.2 * Double(label.count)
-            taken.append(CGRect(x: W - right - 4 - w, y: Y(peak) - 16, width: w, height: 13))
+            // The mma.sync roof sits too close under the tensor-core one for a label there: its
+            // line of text goes under the tensor cores' own, both above the solid roof.
+            var lines = ["\(name): \(tick(peak)) \(unit)"]
+            if name == "tensor cores", let warp = r.peak_mma_sync { lines.append("dashed: on mma.sync, \(tick(warp)) \(unit)") }
             o.append("<line class=\"ceiling compute\" x1=\"\(f(X(ridge)))\" y1=\"\(f(Y(peak)))\" x2=\"\(f(X(xMax)))\" y2=\"\(f(Y(peak)))\" stroke=\"\(color)\" stroke-width=\"2\"/>")
-            o.append("<text x=\"\(f(W - right - 4))\" y=\"\(f(Y(peak) - 6))\" text-anchor=\"end\" fill=\"\(color)\">\(name): \(tick(peak)) \(unit)</text>")
+            for (n, label) in lines.enumerated() {
+                let y = Y(peak) - 6 - 14 * Double(lines.count - 1 - n), w = 6.2 * Double(label.count)
+                taken.append(CGRect(x: W - right - 4 - w, y: y - 10, width: w, height: 13))
+                o.append("<text x=\"\(f(W - right - 4))\" y=\"\(f(y))\" text-anchor=\"end\" fill=\"\(color)\">\(esc(label))</text>")
+            }
         }
         if let warp = r.peak_mma_sync {
-            // Dashed, its label under the line: the tensor-core roof's label is above its own.
-            let label = "tensor cores on mma.sync: \(tick(warp)) \(unit)", w = 6.2 * Double(label.count)
-            taken.append(CGRect(x: W - right - 4 - w, y: Y(warp) + 4, width: w, height: 13))
             o.append("<line class=\"ceiling compute mma-sync\" x1=\"\(f(X(warp / r.bandwidth)))\" y1=\"\(f(Y(warp)))\" x2=\"\(f(X(xMax)))\" y2=\"\(f(Y(warp)))\" stroke=\"#cc0000\" stroke-width=\"1.5\" stroke-dasharray=\"6 3\"/>")
-            o.append("<text x=\"\(f(W - right - 4))\" y=\"\(f(Y(warp) + 14))\" text-anchor=\"end\" fill=\"#cc0000\">\(label)</text>")
         }
+        // The ridge's label under the lowest tensor-core roof, clear of its line.
+        let ridgeY = Y(r.peak_mma_sync ?? r.peak_matmul) + 14
+        o.append("<text x=\"\(f(X(r.ridge) + 4))\" y=\"\(f(ridgeY))\" fill=\"#666666\">ridge \(String(format: "%.3g", r.ridge))</text>")
+        taken.append(CGRect(x: X(r.ridge) + 4, y: ridgeY - 10, width: 60, height: 13))
         let ridgeTop = max(r.ridge, r.ridge_vector)
         o.append("<line class=\"ceiling memory\" x1=\"\(f(X(xMin)))\" y1=\"\(f(Y(r.bandwidth * xMin)))\" x2=\"\(f(X(ridgeTop)))\" y2=\"\(f(Y(r.bandwidth * ridgeTop)))\" stroke=\"#3d85c6\" stroke-width=\"2\"/>")
         // Memory ceilings' labels: HBM's below the start of its line (the line rises away from
@@ -66,8 +72,6 @@ public enum RooflineChart {
             o.append("<line class=\"ceiling l2\" x1=\"\(f(X(xMin)))\" y1=\"\(f(Y(l2 * xMin)))\" x2=\"\(f(X(top)))\" y2=\"\(f(Y(l2 * top)))\" stroke=\"#8e7cc3\" stroke-width=\"1.5\" stroke-dasharray=\"6 3\"/>")
             ceilingLabel("L2: \(tick(l2)) bytes per s", x: X(top) - 6, y: Y(l2 * top) - 4, anchorEnd: true, "#8e7cc3")
         }
-        o.append("<text x=\"\(f(X(r.ridge) + 4))\" y=\"\(f(Y(r.peak_matmul) + 14))\" fill=\"#666666\">ridge \(String(format: "%.3g", r.ridge))</text>")
-        taken.append(CGRect(x: X(r.ridge) + 4, y: Y(r.peak_matmul) + 4, width: 60, height: 13))
         for (i, p) in points.enumerated() where p.intensity.isFinite && p.attained > 0 {
             guard let l2 = p.l2_intensity, l2.isFinite, l2 > 0 else { continue }
             let color = i == 0 ? "#000000" : "#6aa84f"

@@ -39,7 +39,7 @@ import TestSupport
         let r = Roofline(summary: fa2, gpu: h100)
         #expect(r.peak_mma_sync == h100.warpMatmulFlops)
         let svg = RooflineChart.svg(r, title: "t")
-        #expect(svg.contains("class=\"ceiling compute mma-sync\"") && svg.contains("tensor cores on mma.sync: 659.33T FLOP/s"))
+        #expect(svg.contains("class=\"ceiling compute mma-sync\"") && svg.contains("dashed: on mma.sync, 659.33T FLOP/s"))
         #expect(SVGStructure.parse(Data(svg.utf8)) != nil)
         let (wgmma, _) = try summary("Kernels/stack/sdpa_flash.kern", gpu: "h100-sxm", [:])
         #expect(Roofline(summary: wgmma, gpu: h100).peak_mma_sync == nil)
