@@ -95,7 +95,6 @@ extension Checker {
         return Uniformity(uniform: ok, guards: ok ? guards : [])
     }
 
-
     /// An expression's structure as text: equal texts, equal expressions.
     static func structure(_ x: RExpr) -> String {
         switch x.kind {

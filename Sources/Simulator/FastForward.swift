@@ -54,7 +54,8 @@ extension Interpreter {
             // Guards may read only what the body does not assign (else a value left by an
             // earlier iteration would decide them).
             let readable = slot.map { s in uniform.guards.allSatisfy { !readsAssigned($0, body, besides: s) } } ?? true
-            if uniform.guards.isEmpty || (readable && uniform.guards.allSatisfy({ loopInvariant($0, f, slot: slot!) != nil })) {
+            let settled = readable && slot.map { s in uniform.guards.allSatisfy { loopInvariant($0, f, slot: s) != nil } } == true
+            if uniform.guards.isEmpty || settled {
                 try alike(0, full)
                 k = full
             } else if readable, let slot, let cuts = changePoints(uniform.guards, slot: slot, full: full, f, value: value) {
