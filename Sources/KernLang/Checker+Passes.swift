@@ -33,7 +33,9 @@ extension Checker {
     /// Whether `slot` appears in `block` only as a whole slice or view index, as `.len`, or as
     /// a mask's or positional encoding's tile range: then an iteration's cost does not depend on
     /// where the tile starts. An `if` condition that reads the slot otherwise is a guard, left
-    /// for the interpreter to decide with the parameters known (both branches are checked).
+    /// for the interpreter to decide with the parameters known (both branches are checked);
+    /// one that reads a local the block assigns makes the loop non-uniform (a value left by an
+    /// earlier iteration would decide it).
     static func usesOnlyAsSelector(_ slot: Int, _ block: RBlock) -> Uniformity {
         var ok = true, guards: [RExpr] = []
         func isSlot(_ x: RExpr) -> Bool { if case .local(let s) = x.kind { return s == slot }; return false }
@@ -92,6 +94,19 @@ extension Checker {
             return ok
         }
         IRWalk.inspect(block, visit)
+        if ok && !guards.isEmpty {
+            var assigned: Set<Int> = []
+            IRWalk.inspect(block) { n in
+                if case .stmt(let s) = n {
+                    switch s.kind {
+                    case .assign(let x, _, _), .update(let x, _, _, _), .load(let x, _, _), .gather(let x, _, _, _, _): assigned.insert(x)
+                    default: break
+                    }
+                }
+                return true
+            }
+            if guards.contains(where: { g in assigned.contains { IRWalk.reads($0, g) } }) { ok = false }
+        }
         return Uniformity(uniform: ok, guards: ok ? guards : [])
     }
 

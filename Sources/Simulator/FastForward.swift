@@ -51,18 +51,15 @@ extension Interpreter {
             try one(b - 1)
         }
         if uniform.uniform && fastForward && numerics == nil && full >= 4 {
-            // Guards may read only what the body does not assign (else a value left by an
-            // earlier iteration would decide them).
-            let readable = slot.map { s in uniform.guards.allSatisfy { !readsAssigned($0, body, besides: s) } } ?? true
-            let settled = readable && slot.map { s in uniform.guards.allSatisfy { loopInvariant($0, f, slot: s) != nil } } == true
+            let settled = slot.map { s in uniform.guards.allSatisfy { loopInvariant($0, f, slot: s) != nil } } == true
             if uniform.guards.isEmpty || settled {
                 try alike(0, full)
                 k = full
-            } else if readable, let slot, let cuts = changePoints(uniform.guards, slot: slot, full: full, f, value: value) {
+            } else if let slot, let cuts = changePoints(uniform.guards, slot: slot, full: full, f, value: value) {
                 // Each comparison changes at most once: the runs between its change points.
                 for (a, b) in zip(cuts, cuts.dropFirst()) { try alike(a, b) }
                 k = full
-            } else if readable, let slot {
+            } else if let slot {
                 func outcomes(_ i: Int64) -> [Bool]? {
                     f.values[slot] = value(i)
                     var out: [Bool] = []
@@ -133,21 +130,6 @@ extension Interpreter {
             return (!IRWalk.reads(slot, a) && affine(b, slot: slot)) || (!IRWalk.reads(slot, b) && affine(a, slot: slot))
         default: return false
         }
-    }
-
-    /// Whether condition `c` reads a local that `body` assigns, other than the loop's `slot`.
-    func readsAssigned(_ c: RExpr, _ body: RBlock, besides slot: Int) -> Bool {
-        var assigned: Set<Int> = []
-        IRWalk.inspect(body) { n in
-            if case .stmt(let s) = n {
-                switch s.kind {
-                case .assign(let x, _, _), .update(let x, _, _, _), .load(let x, _, _), .gather(let x, _, _, _, _): assigned.insert(x)
-                default: break
-                }
-            }
-            return true
-        }
-        return assigned.contains { $0 != slot && IRWalk.reads($0, c) }
     }
 
     /// The value condition `c` has in every iteration of the loop over `slot`, when what is

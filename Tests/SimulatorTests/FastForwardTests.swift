@@ -101,6 +101,22 @@ import KernLang
         #expect(interp.loopInvariant(u.guards[0], frame, slot: j) == true)
         frame.values[causal] = .int(1)
         #expect(interp.loopInvariant(u.guards[0], frame, slot: j) == nil)
+        // A guard that reads a local the body assigns would be decided by a stale value: the
+        // checker makes such a loop non-uniform instead.
+        let stale = try programFromText("""
+        kernel k {
+            param N = 64
+            input Q[N, N] f16
+            for j in tiles(N, 8) {
+                t = load Q[j, :]
+                if j.start < t.rows {
+                    u = load Q[j, :]
+                }
+            }
+        }
+        """)
+        guard case .loop(_, _, _, _, _, let su) = stale.entryKernel.body.stmts.last!.kind else { Issue.record("expected a loop"); return }
+        #expect(!su.uniform && su.guards.isEmpty)
     }
 
     /// Guards the run cannot settle are skipped through in runs: by bisection when each
