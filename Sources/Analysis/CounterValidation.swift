@@ -98,12 +98,18 @@ public struct CounterValidation: Sendable {
                 if case .int(let x)? = v("d") { d = x }
                 return .success(("stack/sdpa_flash", ["N": try need("N"), "d": try need("d"), "BH": try need("BH"), "Br": .int(128), "Bc": .int(d > 64 ? 64 : 128), "causal": .int(causal ? 1 : 0), "arch": .int(80)]))
             case "triton_flash":
-                return .success(("stack/sdpa_flash", ["N": try need("N"), "d": try need("d"), "BH": try need("BH"), "Br": try need("BM"), "Bc": try need("BN"), "causal": .int(causal ? 1 : 0)]))
+                // Triton's launch: num_warps 4 up to 64-row tiles, 8 above (the workloads' definition).
+                guard case .int(let bm) = try need("BM") else { throw ImportError("its 'BM' is not a whole number") }
+                return .success(("stack/sdpa_flash", ["N": try need("N"), "d": try need("d"), "BH": try need("BH"), "Br": .int(bm), "Bc": try need("BN"),
+                                                      "causal": .int(causal ? 1 : 0), "num_warps": .int(bm <= 64 ? 4 : 8)]))
             case "gemm":
                 // A GEMM as a tiled grid over output tiles, at most M rows tall (a GEMV: one row).
+                // With fewer rows than its tile's, cuBLAS computes the transpose (W^T X^T): the
+                // tile's first side then runs along N (a GEMV's 64 x 8 tile is 64 outputs wide).
                 var m: Int64 = 128
                 if case .int(let x)? = v("M") { m = x }
-                let (bm, bn) = tile ?? (128, 128)
+                var (bm, bn) = tile ?? (128, 128)
+                if m < bm { (bm, bn) = (bn, bm) }
                 return .success(("stack/matmul", ["T": try need("M"), "K": try need("K"), "N": try need("N"), "BM": .int(Swift.min(m, bm)), "BN": .int(bn)]))
             case "rmsnorm", "layernorm":
                 return .success(("stack/\(family)", ["T": try need("T"), "d": try need("D")]))

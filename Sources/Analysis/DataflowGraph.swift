@@ -184,7 +184,7 @@ public struct DataflowGraph: Sendable {
                         edges.append(Edge(from: id, to: "hbm_\(callerIndex)", kind: .store, label: t.name, totalBytes: 0))
                     }
                 }
-            case .param, .free, .freeTensors, .require, .collective, .target:
+            case .param, .free, .freeTensors, .require, .collective, .setting:
                 break
             }
         }

@@ -443,12 +443,13 @@ public struct IOComplexity {
         case .update(let slot, _, let op, let e):
             guard case .tile(let r, let c, _) = f.values[slot] else { throw fail("not a tile here", s.span) }
             var flops = Poly()
+            let tileOp: TileOp = switch op { case .add: .add; case .sub: .sub; case .mul: .mul; case .div: .div; case .max: .max; case .min: .min }
             if e.isTile {
                 let t = try tileExpr(e, &f)
                 flops = t.flops
                 if t.temp { dropTemp(t) }
+                if gpu.accumulatesInMMA(op, e, operand: t.dtype) { return (zero, zero, flops) }
             }
-            let tileOp: TileOp = switch op { case .add: .add; case .sub: .sub; case .mul: .mul; case .div: .div; case .max: .max; case .min: .min }
             return (zero, zero, flops + cost.flops(tileOp, elements: r * c))
         case .store(let e, let ref):
             let t = try tileExpr(e, &f)
@@ -465,7 +466,7 @@ public struct IOComplexity {
             return (moved, moved, t.flops + idx.flops + cost.flops(.add, elements: rows * tensor.shape[1]))
         case .free(let slots):
             for slot in slots { freeSlot(slot, &f) }
-        case .freeTensors, .require, .collective, .target:
+        case .freeTensors, .require, .collective, .setting:
             break   // a collective moves bytes between GPUs, not through HBM
         case .launch(let k, _, let params, let tensors):
             let callee = program.kernels[k]

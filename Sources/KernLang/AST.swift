@@ -105,10 +105,27 @@ public indirect enum StmtKind: Sendable {
     case collective(Collective, TensorRef, gpus: Expr)
     /// Free every tile right after its last use instead of at the end of its block.
     case autofree
-    /// `target 80`: the compute capability (x 10) the kernel is built for; on a GPU with a newer
-    /// tensor-core instruction path, its matmuls use the older one (FlashAttention-2's sm80
-    /// build runs Hopper's tensor cores through `mma.sync`, not `wgmma`).
-    case target(Expr)
+    /// `target 80` or `warps 4`: a fact about how the kernel is built (see `KernelSetting`).
+    case setting(KernelSetting, Expr)
+}
+
+/// What a kernel declares at its top about how it is built, once each.
+public enum KernelSetting: String, Sendable, Hashable, CaseIterable {
+    /// The compute capability (x 10) the kernel is built for; on a GPU with a newer tensor-core
+    /// instruction path, its matmuls use the older one (FlashAttention-2's sm80 build runs
+    /// Hopper's tensor cores through `mma.sync`, not `wgmma`).
+    case target
+    /// Warps per thread block (32 threads each): each step of a block (its start, and every
+    /// iteration of a sequential loop in it) takes its SM some issue time per warp.
+    case warps
+
+    /// What the expression after the keyword is, for messages.
+    public var meaning: String {
+        switch self {
+        case .target: "the compute capability x 10 the kernel is built for (target 80 for sm_80)"
+        case .warps: "the warps of each thread block (warps 4 for 128 threads)"
+        }
+    }
 }
 
 /// Collectives between the GPUs of a tensor-parallel group, on an HBM tensor (or slice) y:

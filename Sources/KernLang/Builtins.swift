@@ -12,6 +12,8 @@ public enum DType: String, CaseIterable, Sendable, Codable {
         }
     }
     public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 || self == .f8 }
+    /// Whether tensor cores multiply operands of this type (f32 products run on CUDA cores).
+    public var isTensorCoreInput: Bool { self == .f16 || self == .bf16 || self == .f8 || self == .i8 || self == .i4 }
 }
 
 /// Read-only facts of the chosen GPU that parameter expressions may use as `gpu.NAME`.

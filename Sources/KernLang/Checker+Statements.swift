@@ -125,15 +125,15 @@ extension Checker {
         case .collective(let op, let ref, let gpus):
             guard let r = tensorRef(ref), let n = scalarExpr(gpus, "the number of GPUs") else { return nil }
             return make(.collective(op, r, gpus: n))
-        case .target(let cc):
-            if !topLevel { error("'target' is declared at the top of a kernel, not inside a block", s.span) }
-            if let first = targetSpan {
-                error("a kernel has one 'target'", s.span, notes: [.init("declared here first", at: first)])
+        case .setting(let k, let value):
+            if !topLevel { error("'\(k.rawValue)' is declared at the top of a kernel, not inside a block", s.span) }
+            if let first = settingSpans[k] {
+                error("a kernel has one '\(k.rawValue)'", s.span, notes: [.init("declared here first", at: first)])
                 return nil
             }
-            targetSpan = s.span
-            guard let c = scalarExpr(cc, "the compute capability the kernel is built for (80 for sm_80)") else { return nil }
-            return make(.target(c))
+            settingSpans[k] = s.span
+            guard let c = scalarExpr(value, k.meaning) else { return nil }
+            return make(.setting(k, c))
         case .require(let cond, let message):
             guard let c = scalarExpr(cond, "a requirement") else { return nil }
             return make(.require(c, message: message))

@@ -35,8 +35,8 @@ public struct Checker {
     var tensorNames: [String] = []
     var blockLocals: [[Int]] = []
     var autofree = false
-    /// Where the kernel being checked declared its `target`, if it has.
-    var targetSpan: Span?
+    /// Where the kernel being checked declared its `target` and `warps`, if it has.
+    var settingSpans: [KernelSetting: Span] = [:]
     var kernelName = ""
     var launches: [(String, Span)] = []
 
@@ -130,7 +130,7 @@ public struct Checker {
     mutating func checkKernel(_ k: Kernel) -> CheckedKernel {
         scopes = [[:]]; ended = [:]; slotNames = []; tensorNames = []; blockLocals = []; launches = []; poisoned = []
         autofree = k.body.contains { if case .autofree = $0.kind { return true }; return false }
-        targetSpan = nil
+        settingSpans = [:]
         kernelName = k.name.name
         var params: [KernelParam] = []
         var tensors: [(String, TensorRole, Int)] = []

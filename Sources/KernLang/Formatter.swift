@@ -117,7 +117,7 @@ public enum Formatter {
         case .require(let c, let m): return "require \(expr(c)), \"\(m)\""
         case .launch(let k, let args): return "run \(k.name)(\(args.map { "\($0.name.name) = \(expr($0.value))" + ($0.indices.map { "[" + $0.map(expr).joined(separator: ", ") + "]" } ?? "") }.joined(separator: ", ")))"
         case .autofree: return "autofree"
-        case .target(let c): return "target \(expr(c))"
+        case .setting(let k, let c): return "\(k.rawValue) \(expr(c))"
         case .collective(let op, let r, let n): return "\(op.rawValue) \(ref(r)) across \(expr(n))"
         case .forLoop, .ifStmt, .repeatLoop: return ""
         }
@@ -196,7 +196,7 @@ public enum Formatter {
             case .require(let c, let m): out.append(pad + "require(\(sx(c)) \(m))")
             case .launch(let k, let args): out.append(pad + "run(\(k.name) \(args.map { "\($0.name.name)=\(sx($0.value))\($0.indices.map { $0.map(sx) } ?? [])" }))")
             case .autofree: out.append(pad + "autofree")
-            case .target(let c): out.append(pad + "target(\(sx(c)))")
+            case .setting(let k, let c): out.append(pad + "\(k.rawValue)(\(sx(c)))")
             case .collective(let op, let r, let n): out.append(pad + "\(op.rawValue)(\(sref(r)) \(sx(n)))")
             }
         }

@@ -43,7 +43,7 @@ public enum IRWalk {
         case .store(let x, let r): e(x); ref(r)
         case .scatter(let x, _, _, let idx): e(x); e(idx)
         case .free, .freeTensors: break
-        case .require(let c, _), .target(let c): e(c)
+        case .require(let c, _), .setting(_, let c): e(c)
         case .collective(_, let r, let n): ref(r); e(n)
         case .repeatLoop(let c, let b): e(c); inspect(b, visit)
         case .launch(_, _, let params, let tensors):

@@ -9,7 +9,7 @@ public enum TokenKind: Equatable, Sendable {
 
 public enum Keyword: String, CaseIterable, Sendable {
     case kernel, param, input, output, scratch, weight, cache, `for`, parallel, `in`, step, `if`, `else`
-    case load, store, free, require, `import`, run, `repeat`, `true`, `false`, autofree, gather, scatter, allreduce, allgather, target
+    case load, store, free, require, `import`, run, `repeat`, `true`, `false`, autofree, gather, scatter, allreduce, allgather, target, warps
 }
 
 public enum Symbol: String, CaseIterable, Sendable {

@@ -252,10 +252,11 @@ public struct Parser {
             var names: [Ident] = []
             repeat { names.append(try expectIdent("a tile name")) } while accept(.comma)
             return Stmt(.free(names), span(from: start))
-        case .keyword(.target):
+        case .keyword(.target), .keyword(.warps):
+            let setting: KernelSetting = isKw(.target) ? .target : .warps
             _ = advance()
-            if tok.newlineBefore || isSym(.rbrace) || atEnd { throw fail("expected the compute capability x 10 the kernel is built for after 'target' (target 80 for sm_80)", at: span(from: start)) }
-            return Stmt(.target(try parseExpr()), span(from: start))
+            if tok.newlineBefore || isSym(.rbrace) || atEnd { throw fail("expected \(setting.meaning) after '\(setting.rawValue)'", at: span(from: start)) }
+            return Stmt(.setting(setting, try parseExpr()), span(from: start))
         case .keyword(.require):
             _ = advance()
             let cond = try parseExpr()

@@ -77,7 +77,7 @@ public indirect enum RStmtKind: Sendable {
     /// `tensors`: callee tensor (position in its declarations), caller tensor, and the fixed leading indices of a view.
     case launch(kernel: Int, name: String, params: [(slot: Int, name: String, value: RExpr)], tensors: [(callee: Int, caller: Int, indices: [RExpr])])
     case collective(Collective, RTensorRef, gpus: RExpr)
-    case target(RExpr)
+    case setting(KernelSetting, RExpr)
 }
 
 public struct RStmt: Sendable {

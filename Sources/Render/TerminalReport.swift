@@ -125,6 +125,9 @@ public struct TerminalReport {
         if let w = s.time.wave_idle, let blocks = s.counts.blocks {
             lines.append("  waves: \(group(Double(blocks))) thread blocks over \(gpu.sms) SMs, each grid taking ceil(blocks / SMs) rounds (the blocks resident on an SM share it); the idle SMs of partial last rounds add \(t(w)) to compute")
         }
+        if let floor = s.time.block_steps, let n = s.counts.warp_steps, let step = gpu.warpStepTime, n > 0 {
+            lines.append("  block steps: \(group(Double(n))) warp-steps (each block's start and each iteration of a sequential loop in it, times its warps) x \(seed ? t(step) : String(format: "%.1f ns", step * 1e9)) / \(gpu.sms) SMs = \(t(floor)): no launch computes faster than its share of these")
+        }
         if let l = s.time.launch_gaps, let o = gpu.launchOverhead, o > 0 {
             let n = (l / o).rounded()
             lines.append("  launches: \(group(n)) GPU kernel\(n == 1 ? "" : "s") x \(fmtSeconds(o)) launch overhead = \(t(l)), added to the total")

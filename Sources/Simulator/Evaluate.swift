@@ -269,7 +269,7 @@ extension Interpreter {
             let flops = cost.matmulFlops(m: m, n: n, k: k)
             if flops == .max { throw fail("FLOP count overflowed a 64-bit counter", e.span) }
             let id = allocTile(rows: m, cols: n, dtype: A.dtype, name: name)
-            let tensorCore = A.dtype == .f16 || A.dtype == .bf16 || A.dtype == .f8 || A.dtype == .i8 || A.dtype == .i4
+            let tensorCore = A.dtype.isTensorCoreInput
             let warp = tensorCore && gpu.usesWarpLevelMMA(rows: m, builtFor: f.builtFor)
             let dt = time.compute(flops: flops, tensorCore: tensorCore ? flops : 0, warp: warp ? flops : 0)
             try tally.addMatmul(flops, tensorCore: tensorCore, warpLevel: warp)

@@ -11,8 +11,9 @@ extension Interpreter {
     /// (`if` conditions that read its variable) does so when what is known settles them, and
     /// otherwise over each run of iterations that agree on them (a causal key loop: the tiles
     /// before the diagonal, then those after it).
-    /// `apart`: each iteration is a block a numeric run hands to a worker thread.
-    func iterate(count: Int64, full: Int64, uniform: Uniformity, slot: Int?, blocks: Bool = false, gridLevel: Bool = false, apart: Bool = false,
+    /// `apart`: each iteration is a block a numeric run hands to a worker thread. `step`: each
+    /// iteration is a step of the thread block running the loop.
+    func iterate(count: Int64, full: Int64, uniform: Uniformity, slot: Int?, blocks: Bool = false, step: Bool = false, gridLevel: Bool = false, apart: Bool = false,
                  _ body: RBlock, _ f: Frame, _ loop: RStmt, value: (Int64) -> Value) throws(SimulationError) {
         var k: Int64 = 0
         if gridLevel, let slot { gridLevels.append((slot, count)) }
@@ -25,6 +26,8 @@ extension Interpreter {
             if let slot { f.values[slot] = value(k) }
             if sink != nil { try emit(.iteration, op: "loop", name: name, rows: k, cols: count, bytes: 0, flops: 0, duration: 0, loop.span) } else { countEvent() }
             if blocks { tally.blocks += 1 }
+            // A block's start and each iteration of a sequential loop in it: a step of its warps.
+            if blocks || step { tally.warpSteps &+= f.warps }
             if apart { numerics?.beginBlock() }
             try exec(body, f)
             if apart { numerics?.endBlock() }

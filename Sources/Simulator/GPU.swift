@@ -48,6 +48,10 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// Time every launch takes on top of its work: filling the SMs and draining the last
     /// stores (nil: none).
     public var launchLatency: Double? = nil
+    /// SM issue time of one warp's step of a thread block (its start, or an iteration of a
+    /// sequential loop in it: the loop's bookkeeping, barriers and waits that its tensor-core
+    /// and memory work do not hide), per time unit (nil: steps cost nothing).
+    public var warpStepTime: Double? = nil
     /// GPU-to-GPU bandwidth per GPU, both directions together, in bytes per time unit, as
     /// NVIDIA quotes NVLink (nil: the preset has no interconnect; collectives across GPUs fail).
     public var interconnectBandwidth: Double? = nil
@@ -56,6 +60,16 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// Fraction of the per-direction link rate a ring all-reduce achieves (NCCL's bus bandwidth
     /// on NVLink is about 0.75-0.85 of it).
     public static let interconnectEfficiency = 0.8
+
+    /// Warps of a thread block whose kernel declares none (128 threads, the common choice of
+    /// FlashAttention-2's forward kernel, Triton's default `num_warps` and PyTorch's elementwise kernels).
+    public static let defaultWarps: Int64 = 4
+
+    /// Issue cycles of one warp's block step on a real preset: fitted to the one measured kernel
+    /// whose time its steps set (Triton FlashAttention, 64 x 16 tiles, 4 warps: 86.5 us for
+    /// 4 blocks x 129 steps on an H100 SM, less the launch latency, is 75 cycles per warp-step
+    /// at 1.83 GHz), and checked on the others of its sweep (docs/model.md).
+    public static let warpStepCycles = 75.0
 
     /// The M of one warpgroup MMA (`wgmma.m64nNk16`): a product with fewer rows cannot use it.
     public static let warpgroupMMARows: Int64 = 64
@@ -67,6 +81,14 @@ public struct GPUModel: Sendable, Codable, Equatable {
     func usesWarpLevelMMA(rows: Int64, builtFor: Int64?) -> Bool {
         guard warpMatmulFlops != nil else { return false }
         return rows < Self.warpgroupMMARows || (builtFor ?? 90) < 90
+    }
+
+    /// Whether `acc += A @ B`, with `A` of type `operand`, is one tensor-core MMA (D = A B + C)
+    /// whose 2 m n k FLOPs already count the addition. GPUs without tensor cores of their own
+    /// (the seed's presets) charge the addition.
+    public func accumulatesInMMA(_ op: UpdateOp, _ e: RExpr, operand: DType) -> Bool {
+        guard op == .add, case .binary(.matmul, _, _) = e.kind else { return false }
+        return operand.isTensorCoreInput && matmulFlops != vectorFlops
     }
 
     /// Whether the preset models GPU kernel launches: each pays the launch overhead, and each
@@ -125,7 +147,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
                  matmulFlops: tensorTF * 1e12, vectorFlops: fp32TF * 1e12, warpMatmulFlops: warpTensorTF.map { $0 * 1e12 },
                  hbmEfficiency: 0.88, computeEfficiency: 0.80, overlap: true, flopWeights: seedWeights,
                  launchOverhead: 3e-6, waveQuantisation: true, l2Partitions: 2, l2Bandwidth: l2TBs * 1e12,
-                 sfuRate: Double(sms) * 16 * clockGHz * 1e9, launchLatency: 2.6e-6,
+                 sfuRate: Double(sms) * 16 * clockGHz * 1e9, launchLatency: 2.6e-6, warpStepTime: warpStepCycles / (clockGHz * 1e9),
                  interconnectBandwidth: nvlinkGBs * 1e9, interconnectLatency: 1e-6)
     }
 
@@ -181,6 +203,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
             var l2Bandwidth: Double?
             var sfuRate: Double?
             var launchLatency: Double?
+            var warpStepTime: Double?
             var interconnectBandwidth: Double?
             var interconnectLatency: Double?
         }
@@ -206,6 +229,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
         if let v = p.interconnectBandwidth { try positive(v, "interconnectBandwidth") }
         if let v = p.interconnectLatency, !(v >= 0 && v.isFinite) { throw SimulationError.input("\(path): 'interconnectLatency' must be a number >= 0, got \(v)") }
         if let v = p.launchLatency, !(v >= 0 && v.isFinite) { throw SimulationError.input("\(path): 'launchLatency' must be a number >= 0, got \(v)") }
+        if let v = p.warpStepTime, !(v >= 0 && v.isFinite) { throw SimulationError.input("\(path): 'warpStepTime' must be a number >= 0, got \(v)") }
         if let v = p.launchOverhead, !(v >= 0 && v.isFinite) { throw SimulationError.input("\(path): 'launchOverhead' must be a number >= 0, got \(v)") }
         if let e = p.elementBytes, e <= 0 || e > 16 { throw SimulationError.input("\(path): 'elementBytes' must be 1 to 16, got \(e)") }
         for (k, v) in [("hbmEfficiency", p.hbmEfficiency), ("computeEfficiency", p.computeEfficiency)] {
@@ -226,7 +250,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
                         vectorFlops: p.vectorFlops ?? p.matmulFlops, warpMatmulFlops: p.warpMatmulFlops, hbmEfficiency: p.hbmEfficiency ?? 1,
                         computeEfficiency: p.computeEfficiency ?? 1, overlap: p.overlap ?? (units == .seconds), flopWeights: weights,
                         launchOverhead: p.launchOverhead, waveQuantisation: p.waveQuantisation,
-                        l2Partitions: p.l2Partitions, l2Bandwidth: p.l2Bandwidth, sfuRate: p.sfuRate, launchLatency: p.launchLatency,
+                        l2Partitions: p.l2Partitions, l2Bandwidth: p.l2Bandwidth, sfuRate: p.sfuRate, launchLatency: p.launchLatency, warpStepTime: p.warpStepTime,
                         interconnectBandwidth: p.interconnectBandwidth, interconnectLatency: p.interconnectLatency)
     }
 

@@ -30,6 +30,7 @@ extension Interpreter {
         tally.idleTensorCoreFlops &+= share(tc)
         tally.idleWarpTensorCoreFlops &+= share(tally.warpTensorCoreFlops - start.warpTensorCoreFlops)
         tally.idleVectorFlops &+= share(vec)
+        tally.idleWarpSteps &+= share(tally.warpSteps - start.warpSteps)
     }
 
     func isInnermostParallel(_ s: RStmt, _ body: RBlock) -> Bool {

@@ -70,6 +70,7 @@ extension Interpreter {
             let gridStart = grid ? tally : nil
             if grid { gridBody = body; l2Grids = [:]; shareCache = [:] }
             let blocks = parallel && isInnermostParallel(s, body)
+            let blockStep = !parallel && parallelDepth > 0
             // A numeric run hands the blocks of an outermost parallel loop to worker threads.
             let apart = parallel && parallelDepth == 0 && numerics?.runsBlocksConcurrently == true && blocksRunApart(s, loopSlot: slot, body, f)
             if parallel { parallelDepth += 1 }
@@ -81,7 +82,7 @@ extension Interpreter {
                 if size <= 0 { throw fail("tile size must be positive, got \(size)", sizeE.span) }
                 if extent < 0 { throw fail("tile extent must not be negative, got \(extent)", extentE.span) }
                 let full = extent / size
-                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, blocks: blocks,
+                try iterate(count: full + (extent % size == 0 ? 0 : 1), full: full, uniform: uniform, slot: slot, blocks: blocks, step: blockStep,
                             gridLevel: parallel && gpu.modelsWaves, apart: apart, body, f, s) { k in
                     let start = k * size
                     return .range(start, extent - start > size ? start + size : extent)
@@ -91,7 +92,7 @@ extension Interpreter {
                 let step = try stepE.map { e throws(SimulationError) in try int(e, f, "a loop step") } ?? 1
                 if step <= 0 { throw fail("loop step must be positive, got \(step)", stepE!.span) }
                 let count = to > from ? (to - from - 1) / step + 1 : 0
-                try iterate(count: count, full: count, uniform: uniform, slot: slot, blocks: blocks,
+                try iterate(count: count, full: count, uniform: uniform, slot: slot, blocks: blocks, step: blockStep,
                             gridLevel: parallel && gpu.modelsWaves, apart: apart, body, f, s) { k in .int(from + k * step) }
             }
             if apart {
@@ -103,7 +104,7 @@ extension Interpreter {
         case .repeatLoop(let countE, let body):
             let n = try int(countE, f, "a repeat count")
             if n < 0 { throw fail("repeat count must not be negative, got \(n)", countE.span) }
-            try iterate(count: n, full: n, uniform: Uniformity(uniform: true), slot: nil, body, f, s) { _ in .none }
+            try iterate(count: n, full: n, uniform: Uniformity(uniform: true), slot: nil, step: parallelDepth > 0, body, f, s) { _ in .none }
         case .load(let slot, let name, let ref):
             let (t, rows, cols, dims) = try slice(ref, f)
             let bytes = cost.bytes(elements: rows * cols, t.dtype)
@@ -161,7 +162,9 @@ extension Interpreter {
                     throw fail("cannot update \(fmtTile(t)) '\(name)' with \(fmtTile(o)) using '\(op.rawValue)'", s.span,
                                notes: [.init("the right-hand side must have the same shape, or be (rows x 1) or (1 x cols)")])
                 }
-                try charge(tileOp, elements: t.rows * t.cols, name: name, rows: t.rows, cols: t.cols, s.span)
+                if !gpu.accumulatesInMMA(op, e, operand: o.dtype) {
+                    try charge(tileOp, elements: t.rows * t.cols, name: name, rows: t.rows, cols: t.cols, s.span)
+                }
                 numerics?.update(tileOp, target: target, operand: .tile(id, rows: o.rows, cols: o.cols))
                 if temp { releaseTile(id, s.span) }
             } else {
@@ -257,10 +260,15 @@ extension Interpreter {
             } else {
                 countEvent()
             }
-        case .target(let c):
+        case .setting(.target, let c):
             let cc = try int(c, f, "the compute capability a kernel is built for")
             guard cc > 0 else { throw fail("'target' takes a compute capability times 10 (80 for sm_80, 90 for sm_90), got \(cc)", c.span) }
             f.builtFor = cc
+        case .setting(.warps, let c):
+            let w = try int(c, f, "the warps of a thread block")
+            // 1024 threads is every GPU's limit per block.
+            guard w >= 1 && w <= 32 else { throw fail("'warps' takes the warps of a thread block, 1 to 32 (32 threads each, at most 1024), got \(w)", c.span) }
+            f.warps = w
         case .require(let c, let message):
             if try !bool(c, f) {
                 throw fail("requirement failed: \(message)", c.span, notes: [.init("with \(describeParams(f))")])
@@ -300,7 +308,8 @@ extension Interpreter {
             for (v, field) in [(Tally.Vector.kernelRead, \Tally.readBytes), (.kernelWrite, \.writeBytes), (.kernelFlops, \.flops),
                                (.kernelTensorCoreFlops, \.tensorCoreFlops), (.kernelIdleTensorCoreFlops, \.idleTensorCoreFlops),
                                (.kernelIdleVectorFlops, \.idleVectorFlops), (.kernelSpecialFlops, \.specialFlops), (.kernelSFUOps, \.sfuOps),
-                               (.kernelWarpTensorCoreFlops, \.warpTensorCoreFlops), (.kernelIdleWarpTensorCoreFlops, \.idleWarpTensorCoreFlops)] {
+                               (.kernelWarpTensorCoreFlops, \.warpTensorCoreFlops), (.kernelIdleWarpTensorCoreFlops, \.idleWarpTensorCoreFlops),
+                               (.kernelWarpSteps, \.effectiveWarpSteps)] {
                 tally.bump(v, k, by: tally[keyPath: field] - before[keyPath: field])
             }
             tally.bump(.kernelL2Bytes, k, by: tally.l2ReadBytes + tally.l2WriteBytes - before.l2ReadBytes - before.l2WriteBytes)
@@ -314,6 +323,7 @@ extension Interpreter {
                 tally.launchedFlops += d.effectiveFlops
                 tally.launchedTensorCoreFlops += d.effectiveTensorCoreFlops
                 tally.launchedWarpTensorCoreFlops += d.effectiveWarpTensorCoreFlops
+                tally.launchedWarpSteps += d.effectiveWarpSteps
                 openLaunch = nil
             }
             // The launch ends: its span in a trace closes here, on the clock that now counts it.

@@ -83,7 +83,8 @@ extension Interpreter {
             let rb = tally.value(.kernelRead, k), wb = tally.value(.kernelWrite, k), n = tally.value(.kernelLaunches, k)
             // Timed by the same rules as a launch: SFU work and the L2 ceiling included.
             let warp = tally.value(.kernelWarpTensorCoreFlops, k) + tally.value(.kernelIdleWarpTensorCoreFlops, k)
-            let c = time.compute(flops: fl + itc + ivec, tensorCore: tc + itc, warp: warp, special: tally.value(.kernelSpecialFlops, k), sfuOps: tally.value(.kernelSFUOps, k))
+            let c = time.compute(flops: fl + itc + ivec, tensorCore: tc + itc, warp: warp, special: tally.value(.kernelSpecialFlops, k), sfuOps: tally.value(.kernelSFUOps, k),
+                                warpSteps: tally.value(.kernelWarpSteps, k))
             let m = time.memory(bytes: rb + wb, l2Bytes: tally.value(.kernelL2Bytes, k))
             let own = gpu.modelsLaunches && isGPUKernel(k) ? Double(tally.value(.kernelFemtoseconds, k)) / 1e15 : gpu.compose(compute: c, memory: m)
             summary.kernels[kernel.name] = .init(launches: n, read_bytes: rb, write_bytes: wb, flops: fl,
@@ -111,6 +112,10 @@ extension Interpreter {
         if gpu.modelsWaves {
             summary.time.wave_idle = time.compute(flops: tally.idleTensorCoreFlops + tally.idleVectorFlops, tensorCore: tally.idleTensorCoreFlops, warp: tally.idleWarpTensorCoreFlops)
             summary.counts.blocks = tally.blocks
+        }
+        if gpu.warpStepTime != nil {
+            summary.counts.warp_steps = tally.effectiveWarpSteps
+            summary.time.block_steps = time.steps(tally.effectiveWarpSteps)
         }
         summary.bound = Bound(compute: computeTime, memory: memoryTime)
         if let e = gpu.elementBytes {

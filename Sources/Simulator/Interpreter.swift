@@ -61,6 +61,8 @@ public final class Interpreter {
         var owned: [Int] = []
         /// The compute capability (x 10) its `target` statement declares (nil: the GPU's own).
         var builtFor: Int64?
+        /// The warps of each thread block its `warps` statement declares.
+        var warps = GPUModel.defaultWarps
         init(kernel: CheckedKernel, overrides: [Int: Value], bound: [Int: Int]) {
             self.kernel = kernel
             self.values = Array(repeating: .none, count: kernel.slotNames.count)

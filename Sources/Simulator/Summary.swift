@@ -71,6 +71,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var kernel: Double?
         /// Part of `compute`: SMs idle in the last, partial wave of each grid (real presets).
         public var wave_idle: Double?
+        /// The least compute time the thread blocks' steps allow (real presets; see
+        /// `counts.warp_steps`): each launch's compute is at least its share.
+        public var block_steps: Double?
         /// Part of `total`: collectives between GPUs (`allreduce`, `allgather` across more than one).
         public var collective: Double?
     }
@@ -89,6 +92,10 @@ public struct RunSummary: Sendable, Codable, Equatable {
         public var launches: Int64 = 0
         /// Thread blocks (innermost `parallel` iterations) run, on presets that model waves.
         public var blocks: Int64?
+        /// Steps of thread blocks (each block's start and every sequential-loop iteration in
+        /// one) times the block's warps, with the idle slots of partial waves, on presets with
+        /// a per-step issue time.
+        public var warp_steps: Int64?
     }
 
     public var kernel = ""

@@ -19,6 +19,11 @@ struct Tally: Equatable {
     var overflows: Int64 = 0
     /// Innermost `parallel` iterations (thread blocks) run.
     var blocks: Int64 = 0
+    /// Steps of thread blocks (each block's start and every sequential-loop iteration inside
+    /// one), each counted once per warp of its block; and the steps the SMs could have run
+    /// while idle in partial last waves.
+    var warpSteps: Int64 = 0
+    var idleWarpSteps: Int64 = 0
     /// FLOPs the SMs could have done while idle in the last, partial wave of each grid:
     /// wave quantisation, charged as compute time.
     var idleTensorCoreFlops: Int64 = 0
@@ -40,6 +45,7 @@ struct Tally: Equatable {
     var launchedFlops: Int64 = 0
     var launchedTensorCoreFlops: Int64 = 0
     var launchedWarpTensorCoreFlops: Int64 = 0
+    var launchedWarpSteps: Int64 = 0
     /// Collectives (`allreduce`, `allgather` across more than one GPU): how many, the bytes each GPU sent
     /// over the interconnect, and their time in femtoseconds (they run between launches).
     var collectives: Int64 = 0
@@ -54,13 +60,14 @@ struct Tally: Equatable {
     enum Vector: Int, CaseIterable {
         case tensorRead, tensorWrite, kernelLaunches, kernelRead, kernelWrite, kernelFlops, kernelTensorCoreFlops
         case kernelIdleTensorCoreFlops, kernelIdleVectorFlops, kernelFemtoseconds, kernelL2Bytes, kernelSpecialFlops, kernelSFUOps
-        case kernelWarpTensorCoreFlops, kernelIdleWarpTensorCoreFlops
+        case kernelWarpTensorCoreFlops, kernelIdleWarpTensorCoreFlops, kernelWarpSteps
     }
 
     /// The FLOPs compute time is charged for: the work plus the idle slots of partial waves.
     var effectiveFlops: Int64 { flops &+ idleTensorCoreFlops &+ idleVectorFlops }
     var effectiveTensorCoreFlops: Int64 { tensorCoreFlops &+ idleTensorCoreFlops }
     var effectiveWarpTensorCoreFlops: Int64 { warpTensorCoreFlops &+ idleWarpTensorCoreFlops }
+    var effectiveWarpSteps: Int64 { warpSteps &+ idleWarpSteps }
 
     @inline(__always) mutating func bump(_ v: Vector, _ index: Int, by n: Int64) {
         while vectors[v.rawValue].count <= index { vectors[v.rawValue].append(0) }
@@ -78,6 +85,7 @@ struct Tally: Equatable {
         \.kernelFemtoseconds, \.launchedBytes, \.launchedFlops, \.launchedTensorCoreFlops, \.events,
         \.collectives, \.collectiveBytes, \.collectiveFemtoseconds,
         \.warpTensorCoreFlops, \.idleWarpTensorCoreFlops, \.launchedWarpTensorCoreFlops,
+        \.warpSteps, \.idleWarpSteps, \.launchedWarpSteps,
     ]
 
     static func - (a: Tally, b: Tally) -> Tally {
@@ -139,33 +147,36 @@ struct Work: Equatable {
     var tensorCore: Int64 = 0
     /// The part of `tensorCore` on the warp-level `mma.sync` path.
     var warpTensorCore: Int64 = 0
+    /// Thread-block steps times warps, the idle slots of partial waves included.
+    var warpSteps: Int64 = 0
     var launches: Int64 = 0
     var kernelFemtoseconds: Int64 = 0
     var launchedBytes: Int64 = 0
     var launchedFlops: Int64 = 0
     var launchedTensorCore: Int64 = 0
     var launchedWarpTensorCore: Int64 = 0
+    var launchedWarpSteps: Int64 = 0
     var collectiveFemtoseconds: Int64 = 0
 
     // Field by field rather than through key paths as Tally does: replay adds a Work per event.
     static func - (a: Work, b: Work) -> Work {
-        Work(bytes: a.bytes &- b.bytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, warpTensorCore: a.warpTensorCore &- b.warpTensorCore, launches: a.launches &- b.launches,
+        Work(bytes: a.bytes &- b.bytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, warpTensorCore: a.warpTensorCore &- b.warpTensorCore, warpSteps: a.warpSteps &- b.warpSteps, launches: a.launches &- b.launches,
              kernelFemtoseconds: a.kernelFemtoseconds &- b.kernelFemtoseconds, launchedBytes: a.launchedBytes &- b.launchedBytes,
-             launchedFlops: a.launchedFlops &- b.launchedFlops, launchedTensorCore: a.launchedTensorCore &- b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &- b.launchedWarpTensorCore,
+             launchedFlops: a.launchedFlops &- b.launchedFlops, launchedTensorCore: a.launchedTensorCore &- b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &- b.launchedWarpTensorCore, launchedWarpSteps: a.launchedWarpSteps &- b.launchedWarpSteps,
              collectiveFemtoseconds: a.collectiveFemtoseconds &- b.collectiveFemtoseconds)
     }
     static func + (a: Work, b: Work) -> Work {
-        Work(bytes: a.bytes &+ b.bytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops, tensorCore: a.tensorCore &+ b.tensorCore, warpTensorCore: a.warpTensorCore &+ b.warpTensorCore, launches: a.launches &+ b.launches,
+        Work(bytes: a.bytes &+ b.bytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops, tensorCore: a.tensorCore &+ b.tensorCore, warpTensorCore: a.warpTensorCore &+ b.warpTensorCore, warpSteps: a.warpSteps &+ b.warpSteps, launches: a.launches &+ b.launches,
              kernelFemtoseconds: a.kernelFemtoseconds &+ b.kernelFemtoseconds, launchedBytes: a.launchedBytes &+ b.launchedBytes,
-             launchedFlops: a.launchedFlops &+ b.launchedFlops, launchedTensorCore: a.launchedTensorCore &+ b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &+ b.launchedWarpTensorCore,
+             launchedFlops: a.launchedFlops &+ b.launchedFlops, launchedTensorCore: a.launchedTensorCore &+ b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &+ b.launchedWarpTensorCore, launchedWarpSteps: a.launchedWarpSteps &+ b.launchedWarpSteps,
              collectiveFemtoseconds: a.collectiveFemtoseconds &+ b.collectiveFemtoseconds)
     }
 }
 
 extension Tally {
     var work: Work {
-        Work(bytes: readBytes &+ writeBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops, tensorCore: effectiveTensorCoreFlops, warpTensorCore: effectiveWarpTensorCoreFlops, launches: launches,
+        Work(bytes: readBytes &+ writeBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops, tensorCore: effectiveTensorCoreFlops, warpTensorCore: effectiveWarpTensorCoreFlops, warpSteps: effectiveWarpSteps, launches: launches,
              kernelFemtoseconds: kernelFemtoseconds, launchedBytes: launchedBytes, launchedFlops: launchedFlops,
-             launchedTensorCore: launchedTensorCoreFlops, launchedWarpTensorCore: launchedWarpTensorCoreFlops, collectiveFemtoseconds: collectiveFemtoseconds)
+             launchedTensorCore: launchedTensorCoreFlops, launchedWarpTensorCore: launchedWarpTensorCoreFlops, launchedWarpSteps: launchedWarpSteps, collectiveFemtoseconds: collectiveFemtoseconds)
     }
 }

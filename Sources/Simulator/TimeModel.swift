@@ -25,8 +25,21 @@ struct TimeModel {
     /// Compute time of `flops`, of which `tensorCore` run on tensor cores (`warp` of those on the
     /// warp-level `mma.sync` path, at its own peak where the preset gives one). On a preset with
     /// special-function units, the `special` FLOPs (exp, rsqrt, ...) are `sfuOps` operations on
-    /// those units instead of CUDA-core FLOPs. The pipes take turns (their times add).
-    func compute(flops: Int64, tensorCore: Int64, warp: Int64 = 0, special: Int64 = 0, sfuOps: Int64 = 0) -> Double {
+    /// those units instead of CUDA-core FLOPs. The pipes take turns (their times add). On a
+    /// preset with a per-step issue time, the SMs cannot go faster than their thread blocks'
+    /// steps (`warpSteps`, each block's start and sequential-loop iterations times its warps)
+    /// allow: the compute time is at least that floor.
+    func compute(flops: Int64, tensorCore: Int64, warp: Int64 = 0, special: Int64 = 0, sfuOps: Int64 = 0, warpSteps: Int64 = 0) -> Double {
+        Swift.max(pipes(flops: flops, tensorCore: tensorCore, warp: warp, special: special, sfuOps: sfuOps), steps(warpSteps))
+    }
+
+    /// The issue time of `warpSteps` spread over the SMs.
+    func steps(_ warpSteps: Int64) -> Double {
+        guard let t = gpu.warpStepTime, warpSteps > 0 else { return 0 }
+        return Double(warpSteps) * t / Double(Swift.max(1, gpu.sms))
+    }
+
+    private func pipes(flops: Int64, tensorCore: Int64, warp: Int64, special: Int64, sfuOps: Int64) -> Double {
         let rate = gpu.computeEfficiency
         var other = Double(flops - tensorCore), t = 0.0
         if let sfu = gpu.sfuRate {
@@ -39,7 +52,7 @@ struct TimeModel {
     }
 
     /// Compute time of work, the idle slots of partial waves included.
-    func compute(_ w: Work) -> Double { compute(flops: w.flops, tensorCore: w.tensorCore, warp: w.warpTensorCore, special: w.special, sfuOps: w.sfuOps) }
+    func compute(_ w: Work) -> Double { compute(flops: w.flops, tensorCore: w.tensorCore, warp: w.warpTensorCore, special: w.special, sfuOps: w.sfuOps, warpSteps: w.warpSteps) }
     func compute(_ t: Tally) -> Double { compute(t.work) }
 
     /// Memory time: DRAM bytes at the achievable HBM bandwidth, or the bytes through L2 at its
@@ -90,7 +103,7 @@ struct TimeModel {
         let flops = d.flops - d.launchedFlops, tensor = d.tensorCore - d.launchedTensorCore
         guard bytes > 0 || flops > 0 else { return 0 }
         let warp = d.warpTensorCore - d.launchedWarpTensorCore
-        return gpu.compose(compute: compute(flops: flops, tensorCore: tensor, warp: warp), memory: memory(bytes: bytes))
+        return gpu.compose(compute: compute(flops: flops, tensorCore: tensor, warp: warp, warpSteps: d.warpSteps - d.launchedWarpSteps), memory: memory(bytes: bytes))
     }
 
     /// The kernel time of a stretch `d` of a run, launch overhead aside: the sum of the launches'

@@ -14,6 +14,7 @@ import KernLang
         var gpu = GPUModel.preset(named: "a100-80gb")!
         gpu.sms = 2
         gpu.sramBytes = perSM * 800   // one block holds two (10 x 10) f32 tiles
+        gpu.warpStepTime = nil        // FLOPs alone: blockStepsFloorComputeTime checks the steps
         let text = "kernel g {\n    parallel for b in 0 ..< \(blocks) {\n        a = zeros(10, 10, f32)\n        c = a * 2\n    }\n}\n"
         return try Interpreter(program: try programFromText(text), options: RunOptions(gpu: gpu)).run()
     }
@@ -167,7 +168,10 @@ import KernLang
         }
         """
         let s = try runText(text, gpu: "h100-sxm")
-        #expect(s.phases.count == 2 && s.phases[0].time_memory == 0 && s.phases[1].time_compute == 0)
+        // The copy's only compute is its blocks' steps: 216 blocks take 2 rounds of 132 SMs,
+        // 264 block slots of one step, 4 warps each, 75 cycles at 1.83 GHz a warp-step.
+        let steps = 264.0 * 4 * 75 / 1.83e9 / 132
+        #expect(s.phases.count == 2 && s.phases[0].time_memory == 0 && abs(s.phases[1].time_compute - steps) <= 1e-12 * steps)
         let kernel = try #require(s.time.kernel)
         let latency = GPUModel.preset(named: "h100-sxm")!.launchLatency!
         #expect(abs(kernel - (s.time.compute + s.time.memory + 2 * latency)) <= 1e-12 * kernel)
@@ -225,6 +229,58 @@ import KernLang
         let s = try runText(launched, gpu: "h100-sxm")
         let flops = Double(2 * 128 * 256 * 128)
         #expect(abs(s.time.compute - (flops / (warp * eff) + flops / (h100.matmulFlops * eff))) <= 1e-12 * s.time.compute)
+    }
+
+    /// A block steps through its loop: each step (the block's start, each iteration) costs each
+    /// of its warps 75 cycles of its SM. 300 blocks of a 40-step loop over tiny tiles on the
+    /// H100's 132 SMs: 3 rounds, so the busiest SM runs 3 x 41 steps; 8 warps double them. The
+    /// expected times are counted here from the loop nest, not read from a run.
+    @Test func blockStepsFloorComputeTime() throws {
+        func text(warps: Int?) -> String {
+            """
+            kernel k {
+                \(warps.map { "warps \($0)" } ?? "")
+                parallel for b in 0 ..< 300 {
+                    acc = zeros(16, 16, f32)
+                    for j in 0 ..< 40 {
+                        acc *= 2
+                    }
+                }
+            }
+            """
+        }
+        let h100 = GPUModel.preset(named: "h100-sxm")!
+        let cycle = 1 / 1.83e9
+        for (warps, n) in [(nil, 4.0), (4, 4.0), (8, 8.0)] {
+            let s = try runText(text(warps: warps), gpu: "h100-sxm")
+            let slots = 3.0 * 132, steps = slots * 41 * n
+            #expect(s.counts.warp_steps == Int64(steps))
+            let floor = steps * 75 * cycle / 132
+            #expect(abs(s.time.block_steps! - floor) <= 1e-12 * floor)
+            // 300 x 40 x 256 FLOPs take 0.2 us at the CUDA cores' rate: the steps set compute.
+            #expect(Double(s.flops.total) / (h100.vectorFlops * h100.computeEfficiency) < floor / 10)
+            #expect(abs(s.time.compute - floor) <= 1e-12 * floor, "\(n) warps")
+        }
+        // A warps statement must be a whole number of warps a block can have.
+        #expect(throws: (any Error).self) { try runText(text(warps: 0), gpu: "h100-sxm") }
+        #expect(throws: (any Error).self) { try runText(text(warps: 33), gpu: "h100-sxm") }
+        // The seed's presets have no step time.
+        #expect(try runText(text(warps: 8)).time.block_steps == nil)
+    }
+
+    /// `acc += A @ B` on tensor cores is one MMA: its FLOPs are the product's 2 m n k, with no
+    /// addition on top; the seed's presets charge the m n additions (the seed's model).
+    @Test func accumulatingProductsAreOneMMA() throws {
+        let text = """
+        kernel k {
+            acc = zeros(64, 32, f32)
+            a = zeros(64, 128, f16)
+            b = zeros(128, 32, f16)
+            acc += a @ b
+        }
+        """
+        #expect(try runText(text, gpu: "h100-sxm").flops.total == 2 * 64 * 128 * 32)
+        #expect(try runText(text, gpu: "seed-a100").flops.total == 2 * 64 * 128 * 32 + 64 * 32)
     }
 
     @Test func subByteDtypesCountExactly() throws {
