@@ -105,7 +105,8 @@ public struct CounterValidation: Sendable {
             case "gemm":
                 // A GEMM as a tiled grid over output tiles, at most M rows tall (a GEMV: one row).
                 // With fewer rows than its tile's, cuBLAS computes the transpose (W^T X^T): the
-                // tile's first side then runs along N (a GEMV's 64 x 8 tile is 64 outputs wide).
+                // tile's first side then runs along N (a GEMV's 64 x 8 tile is 64 outputs wide:
+                // its measured grid is N / 64 = 64 blocks, not N / 8).
                 var m: Int64 = 128
                 if case .int(let x)? = v("M") { m = x }
                 var (bm, bn) = tile ?? (128, 128)
