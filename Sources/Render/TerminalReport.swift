@@ -176,6 +176,10 @@ public func boundNotes(_ s: RunSummary) -> [String] {
     if let idle = s.time.wave_idle, idle > 0 {
         notes.append("compute time includes \(fmtTime(idle, s.time.unit)) of SMs idle in partial last waves")
     }
+    // A compute time its blocks' loop steps set, not its FLOPs, says so: more work per step helps.
+    if s.bound == .compute, let steps = s.time.block_steps, let n = s.counts.warp_steps, steps > 0, steps >= s.time.compute * (1 - 1e-9) {
+        notes.append("the compute time is its thread blocks' steps (\(group(n)) warp-steps: block starts and loop iterations), not its FLOPs: larger tiles do more per step")
+    }
     let other: Bound = s.bound == .memory ? .compute : .memory
     let differing = s.phases.filter { $0.bound == other }
     if !differing.isEmpty && differing.count < s.phases.count {

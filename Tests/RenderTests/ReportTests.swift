@@ -41,6 +41,15 @@ import TestSupport
         #expect(boundNotes(s).isEmpty)
         s.bound = .unknown
         #expect(boundNotes(s).isEmpty)
+        // Compute set by the blocks' steps rather than the FLOPs (the floor equals the compute time).
+        s.bound = .compute
+        s.phases = []
+        s.time.compute = 3e-4
+        s.time.block_steps = 3e-4
+        s.counts.warp_steps = 1_089_792
+        #expect(boundNotes(s) == ["the compute time is its thread blocks' steps (1,089,792 warp-steps: block starts and loop iterations), not its FLOPs: larger tiles do more per step"])
+        s.time.block_steps = 1e-4
+        #expect(boundNotes(s).isEmpty)
     }
 }
 
