@@ -66,13 +66,15 @@ public enum HTMLReport {
         if let w = s.time.wave_idle, let l = s.time.launch_gaps {
             rows.append(("Of the time", "idle SMs in partial waves \(time(w)) (in compute), launch overhead \(time(l)) (in total)"))
         }
-        rows.append(("Verdict", "<b>\(s.bound.rawValue)-bound</b>, \(String(format: "%.1f", s.intensity)) FLOP per HBM byte"))
+        // The terminal's notes on the verdict, but the idle waves the row above gives.
+        let notes = boundNotes(s, idleWaves: false).map { "<br>" + esc($0) }.joined()
+        rows.append(("Verdict", "<b>\(s.bound.rawValue)-bound</b>, \(String(format: "%.1f", s.intensity)) FLOP per HBM byte" + notes))
         var h = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(esc(s.kernel)) — gpusim report</title>"]
         h.append("""
         <style>
         body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
         h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
-        table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 4px 10px; border-bottom: 1px solid #eee; text-align: left; }
+        table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 4px 10px; border-bottom: 1px solid #eee; text-align: left; } th { white-space: nowrap; }
         td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; } .bad { color: #c00; }
         figure { margin: 1em 0; overflow-x: auto; } svg { max-width: 100%; height: auto; }
         #graph { border: 1px solid #ddd; overflow: hidden; cursor: grab; position: relative; }

@@ -170,10 +170,11 @@ public struct TerminalReport {
 /// What "bound" means for a run, where that needs saying: idle wave slots counted in its compute
 /// time, and phases whose verdict differs from the whole run's. Run, roofline and report say
 /// the same (`Bound` is the one definition: the larger of memory and compute time).
-public func boundNotes(_ s: RunSummary) -> [String] {
+/// `idleWaves: false` leaves out the idle wave slots (for a report that gives them apart).
+public func boundNotes(_ s: RunSummary, idleWaves: Bool = true) -> [String] {
     guard s.bound != .unknown else { return [] }
     var notes: [String] = []
-    if let idle = s.time.wave_idle, idle > 0 {
+    if idleWaves, let idle = s.time.wave_idle, idle > 0 {
         notes.append("compute time includes \(fmtTime(idle, s.time.unit)) of SMs idle in partial last waves")
     }
     // A compute time its blocks' loop steps set, not its FLOPs, says so: more work per step helps.

@@ -7,9 +7,9 @@ import TestSupport
 
 /// The HTML report's summary table: what a real preset adds to the seed's figures.
 @Suite struct ReportTests {
-    func rows(_ kernel: String, gpu: String) throws -> String {
+    func rows(_ kernel: String, gpu: String, _ params: [String: ParamValue] = [:]) throws -> String {
         let g = GPUModel.preset(named: gpu)!
-        let s = try Runner.run(try program(kernel), options: RunOptions(gpu: g))
+        let s = try Runner.run(try program(kernel), options: RunOptions(gpu: g, overrides: params))
         return HTMLReport.html(summary: s, gpu: g, roofline: "", graph: "", timeline: "")
     }
 
@@ -20,6 +20,15 @@ import TestSupport
         #expect(real.contains("launch overhead 3.00 us (in total)"))
         let seed = try rows("Kernels/stack/linear.kern", gpu: "seed-a100")
         #expect(!seed.contains("<th>L2</th>") && !seed.contains("launch overhead"))
+    }
+
+    /// The verdict carries the terminal's notes: 16 x 16 FlashAttention tiles are bound by their
+    /// blocks' steps (2,048 blocks of 129 steps), which the report says under "compute-bound".
+    @Test func verdictSaysWhatSetsTheTime() throws {
+        let html = try rows("Kernels/stack/sdpa_flash.kern", gpu: "h100-sxm", ["Br": .int(16), "Bc": .int(16)])
+        #expect(html.contains("<b>compute-bound</b>"))
+        #expect(html.contains("<br>the compute time is its thread blocks' steps"))
+        #expect(!html.contains("<br>compute time includes"))
     }
 }
 
