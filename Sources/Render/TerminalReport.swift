@@ -94,7 +94,8 @@ public struct TerminalReport {
         if gpu.matmulFlops == gpu.vectorFlops {
             lines.append("  compute = FLOPs / \(rate(cc)) FLOP/\(per); total = \(composition)")
         } else {
-            lines.append("  compute = tensor-core FLOPs / \(rate(tc)) + other FLOPs / \(rate(cc)) FLOP/\(per) (peaks x \(gpu.computeEfficiency)); total = \(composition)")
+            lines.append("  compute = tensor-core FLOPs / \(rate(tc)) + other FLOPs / \(rate(cc)) FLOP/\(per) (peaks x \(gpu.computeEfficiency))"
+                         + (gpu.warpStepTime != nil ? ", at least the blocks' steps (below)" : "") + "; total = \(composition)")
         }
         if let warp = gpu.warpMatmulFlops, let n = s.flops.mma_sync, n > 0 {
             lines.append("  tensor-core products shorter than \(GPUModel.warpgroupMMARows) rows, or in a kernel built for an older GPU (target 80), run on mma.sync at \(rate(warp * gpu.computeEfficiency)) FLOP/\(per) instead (\(group(Double(n))) FLOPs)")
