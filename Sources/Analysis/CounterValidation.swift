@@ -94,9 +94,8 @@ public struct CounterValidation: Sendable {
                 return .success(("stack/eager_attention", ["N": try need("N"), "d": try need("d"), "BH": try need("BH")]))
             case "sdpa_flash":
                 // FlashAttention-2's tiles: 128 x 128 at d = 64, 128 x 64 at d = 128; its build targets sm_80.
-                var d: Int64 = 64
-                if case .int(let x)? = v("d") { d = x }
-                return .success(("stack/sdpa_flash", ["N": try need("N"), "d": try need("d"), "BH": try need("BH"), "Br": .int(128), "Bc": .int(d > 64 ? 64 : 128), "causal": .int(causal ? 1 : 0), "arch": .int(80)]))
+                guard case .int(let d) = try need("d") else { throw ImportError("its 'd' is not a whole number") }
+                return .success(("stack/sdpa_flash", ["N": try need("N"), "d": .int(d), "BH": try need("BH"), "Br": .int(128), "Bc": .int(d > 64 ? 64 : 128), "causal": .int(causal ? 1 : 0), "arch": .int(80)]))
             case "triton_flash":
                 // Triton's launch: num_warps 4 up to 64-row tiles, 8 above (the workloads' definition).
                 guard case .int(let bm) = try need("BM") else { throw ImportError("its 'BM' is not a whole number") }
