@@ -138,7 +138,7 @@ public struct TerminalReport {
         }
         if let l2 = s.l2, let line = Self.l2Line(l2, amount: fmtBytes) {
             lines.append("  L2 (\(fmtBytes(Int64(gpu.l2EffectiveBytes))) usable, write-back, least recently used out): \(line); HBM served \(fmtBytes(s.hbm.read_bytes)) of reads and \(fmtBytes(s.hbm.write_bytes)) of writes")
-            lines.append("  Not modelled: L2 reuse across a block's own iterations, registers, bank conflicts (docs/model.md).")
+            lines.append("  Not modelled: L2 reuse across a block's own iterations, registers and occupancy (how many blocks an SM holds, the latency they hide), bank conflicts (docs/model.md).")
         } else {
             lines.append("  Not modelled: caches (every tile load is an HBM read), waves and launch overhead: the seed's model (docs/model.md).")
         }
