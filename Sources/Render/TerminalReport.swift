@@ -95,6 +95,7 @@ public struct TerminalReport {
             lines.append("  compute = FLOPs / \(rate(cc)) FLOP/\(per); total = \(composition)")
         } else {
             lines.append("  compute = tensor-core FLOPs / \(rate(tc)) + other FLOPs / \(rate(cc)) FLOP/\(per) (peaks x \(gpu.computeEfficiency))"
+                         + (gpu.l2Bandwidth != nil && gpu.modelsWaves ? " + the blocks' epilogues" : "")
                          + (gpu.warpStepTime != nil ? ", at least the blocks' steps (below)" : "") + "; total = \(composition)")
         }
         if let warp = gpu.warpMatmulFlops, let n = s.flops.mma_sync, n > 0 {
@@ -128,6 +129,9 @@ public struct TerminalReport {
         }
         if let floor = s.time.block_steps, let n = s.counts.warp_steps, let step = gpu.warpStepTime, n > 0 {
             lines.append("  block steps: \(group(Double(n))) warp-steps (each block's start and each iteration of a sequential loop in it, times its warps) x \(seed ? t(step) : String(format: "%.1f ns", step * 1e9)) / \(gpu.sms) SMs = \(t(floor)): no launch computes faster than its share of these")
+        }
+        if let e = s.time.block_epilogues, let n = s.counts.epilogue_bytes, let l2 = gpu.l2Bandwidth, n > 0 {
+            lines.append("  block epilogues: \(fmtBytes(n)) stored after the blocks' loops / \(rate(l2)) B/\(per) through L2 = \(t(e)), in compute (the math waits for them)")
         }
         if let l = s.time.launch_gaps, let o = gpu.launchOverhead, o > 0 {
             let n = (l / o).rounded()

@@ -20,12 +20,13 @@ extension Interpreter {
         defer { if gridLevel && slot != nil { gridLevels.removeLast() } }
         let name = slot.map { f.kernel.slotNames[$0] } ?? "repeat"
         loopDepth += 1
-        defer { loopDepth -= 1 }
+        if step { blockLoopDepth += 1; blockLooped = true }
+        defer { loopDepth -= 1; if step { blockLoopDepth -= 1 } }
         func one(_ k: Int64) throws(SimulationError) {
             if loopDepth == 1, let progress { progress(Double(k) / Double(max(count, 1))) }
             if let slot { f.values[slot] = value(k) }
             if sink != nil { try emit(.iteration, op: "loop", name: name, rows: k, cols: count, bytes: 0, flops: 0, duration: 0, loop.span) } else { countEvent() }
-            if blocks { tally.blocks += 1 }
+            if blocks { tally.blocks += 1; blockLooped = false }
             // A block's start and each iteration of a sequential loop in it: a step of its warps.
             if blocks || step { tally.warpSteps &+= f.warps }
             if apart { numerics?.beginBlock() }

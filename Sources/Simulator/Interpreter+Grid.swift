@@ -31,6 +31,7 @@ extension Interpreter {
         tally.idleWarpTensorCoreFlops &+= share(tally.warpTensorCoreFlops - start.warpTensorCoreFlops)
         tally.idleVectorFlops &+= share(vec)
         tally.idleWarpSteps &+= share(tally.warpSteps - start.warpSteps)
+        tally.idleEpilogueBytes &+= share(tally.epilogueBytes - start.epilogueBytes)
     }
 
     func isInnermostParallel(_ s: RStmt, _ body: RBlock) -> Bool {

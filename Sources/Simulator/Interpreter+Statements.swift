@@ -182,6 +182,8 @@ extension Interpreter {
             let bytes = cost.bytes(elements: rows * cols, t.dtype)
             let dram = writeShare(bytes, f)
             try countWrite(bytes, tensor: f.tensors[ref.tensor], dram: dram)
+            // A block's stores after its loop: the SM's math waits for them.
+            if parallelDepth > 0 && blockLooped && blockLoopDepth == 0 { tally.epilogueBytes &+= bytes }
             numerics?.store(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
             if sink != nil {
                 try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: dram), s.span, dram: dram)
@@ -309,7 +311,7 @@ extension Interpreter {
                                (.kernelTensorCoreFlops, \.tensorCoreFlops), (.kernelIdleTensorCoreFlops, \.idleTensorCoreFlops),
                                (.kernelIdleVectorFlops, \.idleVectorFlops), (.kernelSpecialFlops, \.specialFlops), (.kernelSFUOps, \.sfuOps),
                                (.kernelWarpTensorCoreFlops, \.warpTensorCoreFlops), (.kernelIdleWarpTensorCoreFlops, \.idleWarpTensorCoreFlops),
-                               (.kernelWarpSteps, \.effectiveWarpSteps)] {
+                               (.kernelWarpSteps, \.effectiveWarpSteps), (.kernelEpilogueBytes, \.effectiveEpilogueBytes)] {
                 tally.bump(v, k, by: tally[keyPath: field] - before[keyPath: field])
             }
             tally.bump(.kernelL2Bytes, k, by: tally.l2ReadBytes + tally.l2WriteBytes - before.l2ReadBytes - before.l2WriteBytes)
@@ -324,6 +326,7 @@ extension Interpreter {
                 tally.launchedTensorCoreFlops += d.effectiveTensorCoreFlops
                 tally.launchedWarpTensorCoreFlops += d.effectiveWarpTensorCoreFlops
                 tally.launchedWarpSteps += d.effectiveWarpSteps
+                tally.launchedEpilogueBytes += d.effectiveEpilogueBytes
                 openLaunch = nil
             }
             // The launch ends: its span in a trace closes here, on the clock that now counts it.

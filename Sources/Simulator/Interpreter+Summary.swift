@@ -84,7 +84,7 @@ extension Interpreter {
             // Timed by the same rules as a launch: SFU work and the L2 ceiling included.
             let warp = tally.value(.kernelWarpTensorCoreFlops, k) + tally.value(.kernelIdleWarpTensorCoreFlops, k)
             let c = time.compute(flops: fl + itc + ivec, tensorCore: tc + itc, warp: warp, special: tally.value(.kernelSpecialFlops, k), sfuOps: tally.value(.kernelSFUOps, k),
-                                warpSteps: tally.value(.kernelWarpSteps, k))
+                                warpSteps: tally.value(.kernelWarpSteps, k), epilogueBytes: tally.value(.kernelEpilogueBytes, k))
             let m = time.memory(bytes: rb + wb, l2Bytes: tally.value(.kernelL2Bytes, k))
             let own = gpu.modelsLaunches && isGPUKernel(k) ? Double(tally.value(.kernelFemtoseconds, k)) / 1e15 : gpu.compose(compute: c, memory: m)
             summary.kernels[kernel.name] = .init(launches: n, read_bytes: rb, write_bytes: wb, flops: fl,
@@ -116,6 +116,10 @@ extension Interpreter {
         if gpu.warpStepTime != nil {
             summary.counts.warp_steps = tally.effectiveWarpSteps
             summary.time.block_steps = time.steps(tally.effectiveWarpSteps)
+        }
+        if gpu.l2Bandwidth != nil && gpu.modelsWaves {
+            summary.counts.epilogue_bytes = tally.effectiveEpilogueBytes
+            summary.time.block_epilogues = time.epilogues(tally.effectiveEpilogueBytes)
         }
         summary.bound = Bound(compute: computeTime, memory: memoryTime)
         if let e = gpu.elementBytes {

@@ -97,6 +97,10 @@ public final class Interpreter {
     var loopDepth = 0
     /// `parallel` loops entered: the outermost one is a grid of thread blocks.
     var parallelDepth = 0
+    /// Sequential loops entered inside the current thread block, and whether it has run one:
+    /// a store after its loop, outside any, is the block's epilogue.
+    var blockLoopDepth = 0
+    var blockLooped = false
     /// Whether each parallel loop (by its source position) has no parallel loop inside: its
     /// iterations are the grid's thread blocks.
     var innermostParallel: [Int: Bool] = [:]

@@ -74,6 +74,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
         /// The least compute time the thread blocks' steps allow (real presets; see
         /// `counts.warp_steps`): each launch's compute is at least its share.
         public var block_steps: Double?
+        /// Part of `compute` (presets with an L2 bandwidth): blocks' epilogues, the bytes they
+        /// store after their loops (`counts.epilogue_bytes`) at the L2 bandwidth.
+        public var block_epilogues: Double?
         /// Part of `total`: collectives between GPUs (`allreduce`, `allgather` across more than one).
         public var collective: Double?
     }
@@ -96,6 +99,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
         /// one) times the block's warps, with the idle slots of partial waves, on presets with
         /// a per-step issue time.
         public var warp_steps: Int64?
+        /// Bytes thread blocks stored after their sequential loops, with the idle slots of
+        /// partial waves, on presets with an L2 bandwidth.
+        public var epilogue_bytes: Int64?
     }
 
     public var kernel = ""

@@ -24,6 +24,10 @@ struct Tally: Equatable {
     /// while idle in partial last waves.
     var warpSteps: Int64 = 0
     var idleWarpSteps: Int64 = 0
+    /// Bytes thread blocks store outside their sequential loops (their epilogues), and the
+    /// share the SMs idle in partial waves would have stored.
+    var epilogueBytes: Int64 = 0
+    var idleEpilogueBytes: Int64 = 0
     /// FLOPs the SMs could have done while idle in the last, partial wave of each grid:
     /// wave quantisation, charged as compute time.
     var idleTensorCoreFlops: Int64 = 0
@@ -46,6 +50,7 @@ struct Tally: Equatable {
     var launchedTensorCoreFlops: Int64 = 0
     var launchedWarpTensorCoreFlops: Int64 = 0
     var launchedWarpSteps: Int64 = 0
+    var launchedEpilogueBytes: Int64 = 0
     /// Collectives (`allreduce`, `allgather` across more than one GPU): how many, the bytes each GPU sent
     /// over the interconnect, and their time in femtoseconds (they run between launches).
     var collectives: Int64 = 0
@@ -60,7 +65,7 @@ struct Tally: Equatable {
     enum Vector: Int, CaseIterable {
         case tensorRead, tensorWrite, kernelLaunches, kernelRead, kernelWrite, kernelFlops, kernelTensorCoreFlops
         case kernelIdleTensorCoreFlops, kernelIdleVectorFlops, kernelFemtoseconds, kernelL2Bytes, kernelSpecialFlops, kernelSFUOps
-        case kernelWarpTensorCoreFlops, kernelIdleWarpTensorCoreFlops, kernelWarpSteps
+        case kernelWarpTensorCoreFlops, kernelIdleWarpTensorCoreFlops, kernelWarpSteps, kernelEpilogueBytes
     }
 
     /// The FLOPs compute time is charged for: the work plus the idle slots of partial waves.
@@ -68,6 +73,7 @@ struct Tally: Equatable {
     var effectiveTensorCoreFlops: Int64 { tensorCoreFlops &+ idleTensorCoreFlops }
     var effectiveWarpTensorCoreFlops: Int64 { warpTensorCoreFlops &+ idleWarpTensorCoreFlops }
     var effectiveWarpSteps: Int64 { warpSteps &+ idleWarpSteps }
+    var effectiveEpilogueBytes: Int64 { epilogueBytes &+ idleEpilogueBytes }
 
     @inline(__always) mutating func bump(_ v: Vector, _ index: Int, by n: Int64) {
         while vectors[v.rawValue].count <= index { vectors[v.rawValue].append(0) }
@@ -86,6 +92,7 @@ struct Tally: Equatable {
         \.collectives, \.collectiveBytes, \.collectiveFemtoseconds,
         \.warpTensorCoreFlops, \.idleWarpTensorCoreFlops, \.launchedWarpTensorCoreFlops,
         \.warpSteps, \.idleWarpSteps, \.launchedWarpSteps,
+        \.epilogueBytes, \.idleEpilogueBytes, \.launchedEpilogueBytes,
     ]
 
     static func - (a: Tally, b: Tally) -> Tally {
@@ -149,6 +156,8 @@ struct Work: Equatable {
     var warpTensorCore: Int64 = 0
     /// Thread-block steps times warps, the idle slots of partial waves included.
     var warpSteps: Int64 = 0
+    /// Blocks' epilogue bytes, the idle slots of partial waves included.
+    var epilogueBytes: Int64 = 0
     var launches: Int64 = 0
     var kernelFemtoseconds: Int64 = 0
     var launchedBytes: Int64 = 0
@@ -156,27 +165,28 @@ struct Work: Equatable {
     var launchedTensorCore: Int64 = 0
     var launchedWarpTensorCore: Int64 = 0
     var launchedWarpSteps: Int64 = 0
+    var launchedEpilogueBytes: Int64 = 0
     var collectiveFemtoseconds: Int64 = 0
 
     // Field by field rather than through key paths as Tally does: replay adds a Work per event.
     static func - (a: Work, b: Work) -> Work {
-        Work(bytes: a.bytes &- b.bytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, warpTensorCore: a.warpTensorCore &- b.warpTensorCore, warpSteps: a.warpSteps &- b.warpSteps, launches: a.launches &- b.launches,
+        Work(bytes: a.bytes &- b.bytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, warpTensorCore: a.warpTensorCore &- b.warpTensorCore, warpSteps: a.warpSteps &- b.warpSteps, epilogueBytes: a.epilogueBytes &- b.epilogueBytes, launches: a.launches &- b.launches,
              kernelFemtoseconds: a.kernelFemtoseconds &- b.kernelFemtoseconds, launchedBytes: a.launchedBytes &- b.launchedBytes,
-             launchedFlops: a.launchedFlops &- b.launchedFlops, launchedTensorCore: a.launchedTensorCore &- b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &- b.launchedWarpTensorCore, launchedWarpSteps: a.launchedWarpSteps &- b.launchedWarpSteps,
+             launchedFlops: a.launchedFlops &- b.launchedFlops, launchedTensorCore: a.launchedTensorCore &- b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &- b.launchedWarpTensorCore, launchedWarpSteps: a.launchedWarpSteps &- b.launchedWarpSteps, launchedEpilogueBytes: a.launchedEpilogueBytes &- b.launchedEpilogueBytes,
              collectiveFemtoseconds: a.collectiveFemtoseconds &- b.collectiveFemtoseconds)
     }
     static func + (a: Work, b: Work) -> Work {
-        Work(bytes: a.bytes &+ b.bytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops, tensorCore: a.tensorCore &+ b.tensorCore, warpTensorCore: a.warpTensorCore &+ b.warpTensorCore, warpSteps: a.warpSteps &+ b.warpSteps, launches: a.launches &+ b.launches,
+        Work(bytes: a.bytes &+ b.bytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops, tensorCore: a.tensorCore &+ b.tensorCore, warpTensorCore: a.warpTensorCore &+ b.warpTensorCore, warpSteps: a.warpSteps &+ b.warpSteps, epilogueBytes: a.epilogueBytes &+ b.epilogueBytes, launches: a.launches &+ b.launches,
              kernelFemtoseconds: a.kernelFemtoseconds &+ b.kernelFemtoseconds, launchedBytes: a.launchedBytes &+ b.launchedBytes,
-             launchedFlops: a.launchedFlops &+ b.launchedFlops, launchedTensorCore: a.launchedTensorCore &+ b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &+ b.launchedWarpTensorCore, launchedWarpSteps: a.launchedWarpSteps &+ b.launchedWarpSteps,
+             launchedFlops: a.launchedFlops &+ b.launchedFlops, launchedTensorCore: a.launchedTensorCore &+ b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &+ b.launchedWarpTensorCore, launchedWarpSteps: a.launchedWarpSteps &+ b.launchedWarpSteps, launchedEpilogueBytes: a.launchedEpilogueBytes &+ b.launchedEpilogueBytes,
              collectiveFemtoseconds: a.collectiveFemtoseconds &+ b.collectiveFemtoseconds)
     }
 }
 
 extension Tally {
     var work: Work {
-        Work(bytes: readBytes &+ writeBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops, tensorCore: effectiveTensorCoreFlops, warpTensorCore: effectiveWarpTensorCoreFlops, warpSteps: effectiveWarpSteps, launches: launches,
+        Work(bytes: readBytes &+ writeBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops, tensorCore: effectiveTensorCoreFlops, warpTensorCore: effectiveWarpTensorCoreFlops, warpSteps: effectiveWarpSteps, epilogueBytes: effectiveEpilogueBytes, launches: launches,
              kernelFemtoseconds: kernelFemtoseconds, launchedBytes: launchedBytes, launchedFlops: launchedFlops,
-             launchedTensorCore: launchedTensorCoreFlops, launchedWarpTensorCore: launchedWarpTensorCoreFlops, launchedWarpSteps: launchedWarpSteps, collectiveFemtoseconds: collectiveFemtoseconds)
+             launchedTensorCore: launchedTensorCoreFlops, launchedWarpTensorCore: launchedWarpTensorCoreFlops, launchedWarpSteps: launchedWarpSteps, launchedEpilogueBytes: launchedEpilogueBytes, collectiveFemtoseconds: collectiveFemtoseconds)
     }
 }

@@ -29,8 +29,14 @@ struct TimeModel {
     /// preset with a per-step issue time, the SMs cannot go faster than their thread blocks'
     /// steps (`warpSteps`, each block's start and sequential-loop iterations times its warps)
     /// allow: the compute time is at least that floor.
-    func compute(flops: Int64, tensorCore: Int64, warp: Int64 = 0, special: Int64 = 0, sfuOps: Int64 = 0, warpSteps: Int64 = 0) -> Double {
-        Swift.max(pipes(flops: flops, tensorCore: tensorCore, warp: warp, special: special, sfuOps: sfuOps), steps(warpSteps))
+    func compute(flops: Int64, tensorCore: Int64, warp: Int64 = 0, special: Int64 = 0, sfuOps: Int64 = 0, warpSteps: Int64 = 0, epilogueBytes: Int64 = 0) -> Double {
+        Swift.max(pipes(flops: flops, tensorCore: tensorCore, warp: warp, special: special, sfuOps: sfuOps) + epilogues(epilogueBytes), steps(warpSteps))
+    }
+
+    /// The time blocks' epilogues keep the SMs' math waiting: their bytes through L2.
+    func epilogues(_ bytes: Int64) -> Double {
+        guard let l2 = gpu.l2Bandwidth, bytes > 0 else { return 0 }
+        return Double(bytes) / l2
     }
 
     /// The issue time of `warpSteps` spread over the SMs.
@@ -52,7 +58,7 @@ struct TimeModel {
     }
 
     /// Compute time of work, the idle slots of partial waves included.
-    func compute(_ w: Work) -> Double { compute(flops: w.flops, tensorCore: w.tensorCore, warp: w.warpTensorCore, special: w.special, sfuOps: w.sfuOps, warpSteps: w.warpSteps) }
+    func compute(_ w: Work) -> Double { compute(flops: w.flops, tensorCore: w.tensorCore, warp: w.warpTensorCore, special: w.special, sfuOps: w.sfuOps, warpSteps: w.warpSteps, epilogueBytes: w.epilogueBytes) }
     func compute(_ t: Tally) -> Double { compute(t.work) }
 
     /// Memory time: DRAM bytes at the achievable HBM bandwidth, or the bytes through L2 at its
@@ -103,7 +109,7 @@ struct TimeModel {
         let flops = d.flops - d.launchedFlops, tensor = d.tensorCore - d.launchedTensorCore
         guard bytes > 0 || flops > 0 else { return 0 }
         let warp = d.warpTensorCore - d.launchedWarpTensorCore
-        return gpu.compose(compute: compute(flops: flops, tensorCore: tensor, warp: warp, warpSteps: d.warpSteps - d.launchedWarpSteps), memory: memory(bytes: bytes))
+        return gpu.compose(compute: compute(flops: flops, tensorCore: tensor, warp: warp, warpSteps: d.warpSteps - d.launchedWarpSteps, epilogueBytes: d.epilogueBytes - d.launchedEpilogueBytes), memory: memory(bytes: bytes))
     }
 
     /// The kernel time of a stretch `d` of a run, launch overhead aside: the sum of the launches'

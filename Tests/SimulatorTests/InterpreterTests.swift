@@ -268,6 +268,42 @@ import KernLang
         #expect(try runText(text(warps: 8)).time.block_steps == nil)
     }
 
+    /// A block's stores after its loop hold its SM's math: 264 blocks (2 rounds of the H100's
+    /// 132 SMs) each run an 8-step K loop of 128 x 128 x 64 products and then store a 128 x 128
+    /// f16 tile (32 KB); the compute time is the products at the tensor-core rate plus those
+    /// 264 x 32 KB at the L2 bandwidth. A block without a loop (a copy) is charged nothing.
+    /// Counted here from the loop nest and the preset's stated rates.
+    @Test func blockEpiloguesAddToCompute() throws {
+        let text = """
+        kernel k {
+            input X[128, 64] f16
+            output Y[33792, 128] f16
+            parallel for b in 0 ..< 264 {
+                acc = zeros(128, 128, f32)
+                for j in 0 ..< 8 {
+                    x = load X
+                    acc += x @ x.T
+                }
+                y = cast(acc, f16)
+                store y -> Y[b * 128 ..< b * 128 + 128, :]
+            }
+        }
+        """
+        let h100 = GPUModel.preset(named: "h100-sxm")!
+        let s = try runText(text, gpu: "h100-sxm")
+        let epilogue = 264.0 * 128 * 128 * 2
+        #expect(s.counts.epilogue_bytes == Int64(epilogue))
+        let products = 264.0 * 8 * 2 * 128 * 128 * 64
+        #expect(s.flops.tensor_core == Int64(products))
+        let casts = Double(s.flops.total) - products   // the f32 -> f16 cast, on the CUDA cores
+        let expected = products / (h100.matmulFlops * h100.computeEfficiency) + casts / (h100.vectorFlops * h100.computeEfficiency)
+            + epilogue / h100.l2Bandwidth!
+        #expect(abs(s.time.compute - expected) <= 1e-9 * expected, "\(s.time.compute) against \(expected)")
+        #expect(abs(s.time.block_epilogues! - epilogue / h100.l2Bandwidth!) <= 1e-12)
+        let copy = try runText("kernel c {\n    input X[264, 128] f16\n    output Y[264, 128] f16\n    parallel for b in 0 ..< 264 {\n        x = load X[b, :]\n        store x -> Y[b, :]\n    }\n}\n", gpu: "h100-sxm")
+        #expect(copy.counts.epilogue_bytes == 0)
+    }
+
     /// `acc += A @ B` on tensor cores is one MMA: its FLOPs are the product's 2 m n k, with no
     /// addition on top; the seed's presets charge the m n additions (the seed's model).
     @Test func accumulatingProductsAreOneMMA() throws {
