@@ -95,7 +95,7 @@ public struct TerminalReport {
             lines.append("  compute = FLOPs / \(rate(cc)) FLOP/\(per); total = \(composition)")
         } else {
             lines.append("  compute = tensor-core FLOPs / \(rate(tc)) + other FLOPs / \(rate(cc)) FLOP/\(per) (peaks x \(gpu.computeEfficiency))"
-                         + (gpu.l2Bandwidth != nil && gpu.modelsWaves ? " + the blocks' epilogues" : "")
+                         + (gpu.modelsEpilogues ? " + the blocks' epilogues" : "")
                          + (gpu.warpStepTime != nil ? ", at least the blocks' steps (below)" : "") + "; total = \(composition)")
         }
         if let warp = gpu.warpMatmulFlops, let n = s.flops.mma_sync, n > 0 {

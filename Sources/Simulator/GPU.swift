@@ -96,6 +96,9 @@ public struct GPUModel: Sendable, Codable, Equatable {
     public var modelsLaunches: Bool { launchOverhead != nil }
     /// Whether grids run in rounds over the SMs, the last leaving some idle.
     public var modelsWaves: Bool { waveQuantisation == true }
+    /// Whether what thread blocks store after their loops holds their SMs' math (waves and an
+    /// L2 bandwidth to time it by).
+    public var modelsEpilogues: Bool { modelsWaves && l2Bandwidth != nil }
     /// Whether the blocks of a wave share the tiles they load through L2 (waves and an L2).
     public var modelsL2: Bool { modelsWaves && l2Bytes > 0 }
     /// The L2 bytes data shared by all SMs can occupy.

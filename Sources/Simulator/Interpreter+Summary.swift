@@ -117,7 +117,7 @@ extension Interpreter {
             summary.counts.warp_steps = tally.effectiveWarpSteps
             summary.time.block_steps = time.steps(tally.effectiveWarpSteps)
         }
-        if gpu.l2Bandwidth != nil && gpu.modelsWaves {
+        if gpu.modelsEpilogues {
             summary.counts.epilogue_bytes = tally.effectiveEpilogueBytes
             summary.time.block_epilogues = time.epilogues(tally.effectiveEpilogueBytes)
         }

@@ -35,7 +35,7 @@ struct TimeModel {
 
     /// The time blocks' epilogues keep the SMs' math waiting: their bytes through L2.
     func epilogues(_ bytes: Int64) -> Double {
-        guard let l2 = gpu.l2Bandwidth, bytes > 0 else { return 0 }
+        guard gpu.modelsEpilogues, let l2 = gpu.l2Bandwidth, bytes > 0 else { return 0 }
         return Double(bytes) / l2
     }
 
