@@ -31,6 +31,8 @@ extension Interpreter {
             if blocks || step { tally.warpSteps &+= f.warps }
             if apart { numerics?.beginBlock() }
             try exec(body, f)
+            // A store outside this block (an outer parallel level's) is no block's epilogue.
+            if blocks { blockLooped = false }
             if apart { numerics?.endBlock() }
         }
         /// Iterations a ..< b, known alike: the first two run, and if the second left the
