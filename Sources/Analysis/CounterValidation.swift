@@ -80,8 +80,8 @@ public struct CounterValidation: Sendable {
                 return .success(("stack/sdpa_flash_backward", ["N": try need("N"), "d": .int(d), "BH": try need("BH"), "Br": .int(d > 64 ? 64 : 128),
                                                                "Bc": .int(128), "causal": .int(causal ? 1 : 0), "arch": .int(80)]))
             }
-            if family == "eager" && causal {
-                return .failure(ImportError("causal eager attention (its mask is a launch of its own) has no shipped kernel yet"))
+            if family == "eager" && causal && direction == "backward" {
+                return .failure(ImportError("the backward pass of causal eager attention (its mask's gradient is a launch of its own) has no shipped kernel yet"))
             }
             if family == "eager" && direction == "backward" {
                 // Autograd's six launches: two GEMMs from P V, the softmax backward, the scale's, two GEMMs from Q K^T.
@@ -91,7 +91,7 @@ public struct CounterValidation: Sendable {
             if direction != "forward" { return .failure(ImportError("the \(direction) pass of '\(family)' has no shipped kernel yet")) }
             switch family {
             case "eager":
-                return .success(("stack/eager_attention", ["N": try need("N"), "d": try need("d"), "BH": try need("BH")]))
+                return .success(("stack/eager_attention", ["N": try need("N"), "d": try need("d"), "BH": try need("BH"), "causal": .int(causal ? 1 : 0)]))
             case "sdpa_flash":
                 // FlashAttention-2's tiles: 128 x 128 at d = 64, 128 x 64 at d = 128; its build targets sm_80.
                 guard case .int(let d) = try need("d") else { throw ImportError("its 'd' is not a whole number") }

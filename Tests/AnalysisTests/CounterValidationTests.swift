@@ -86,11 +86,11 @@ import Simulator
         let skipped = Dictionary(uniqueKeysWithValues: v.skipped)
         #expect(skipped["causal eager bwd"]?.contains("causal eager attention") == true)
         #expect(skipped["norm bwd"] == "the backward pass of 'rmsnorm' has no shipped kernel yet")
-        #expect(skipped["causal eager"]?.contains("causal eager attention") == true)
         #expect(skipped["no d"] == "its params have no 'd', which a 'sdpa_flash' workload needs")
         // The kernel's own check refuses 32 query heads over 5 key/value heads.
         #expect(skipped["refused"]?.contains("the query heads must split evenly over the key/value heads") == true)
-        #expect(Set(v.rows.map(\.workload)) == ["bwd", "eager bwd", "causal flash", "layernorm"])
+        #expect(Set(v.rows.map(\.workload)) == ["bwd", "eager bwd", "causal eager", "causal flash", "layernorm"])
+        #expect(v.rows.first { $0.workload == "causal eager" }?.params["causal"] == .int(1))
         #expect(v.rows.first { $0.workload == "eager bwd" }?.kernel == "stack/eager_attention_backward")
         // FlashAttention-2's backward: its own three-launch kernel, with the sm_80 build's tiles.
         let bwd = try #require(v.rows.first { $0.workload == "bwd" })

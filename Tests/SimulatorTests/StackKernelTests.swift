@@ -505,6 +505,38 @@ func runF64(_ path: String, _ params: [String: ParamValue], _ inputs: [String: N
         #expect(Comparison(out["dV"]!.values, reference: want.dV).relativeFrobenius < 1e-6)
     }
 
+    /// Eager attention's forward launches (five with the causal mask's `masked_fill`) against the
+    /// Float64 softmax attention. The mask input holds PyTorch's bool mask (1 above the diagonal).
+    @Test(arguments: [0, 1])
+    mutating func eagerForwardGivesTheAttention(causal: Int) throws {
+        let (BH, N, d) = (2, 21, 8)
+        let q = array(BH * N * d), k = array(BH * N * d), v = array(BH * N * d)
+        let want = Self.attentionGradients(q: q, k: k, v: v, dO: q, BH: BH, N: N, d: d, causal: causal == 1)
+        let shape = [BH, N, d]
+        let mask = (0..<N * N).map { Double($0 % N > $0 / N ? 1 : 0) }
+        let out = try runF64("Kernels/stack/eager_attention.kern",
+                             ["BH": .int(Int64(BH)), "N": .int(Int64(N)), "d": .int(Int64(d)), "T": .int(8), "R": .int(4), "causal": .int(Int64(causal))],
+                             ["Q": .init(shape: shape, values: q), "K": .init(shape: shape, values: k), "V": .init(shape: shape, values: v),
+                              "mask": .init(shape: [N, N], values: mask)])
+        #expect(Comparison(out["O"]!.values, reference: want.o).relativeFrobenius < 1e-12)
+    }
+
+    /// The causal mask is one more launch over the scores: the SMs read S (2 bytes a score) and
+    /// each head's rows of the bool mask (1 byte a score) and write S back, one FLOP a score.
+    @Test func eagerCausalMaskIsAFifthRoundTrip() throws {
+        let (BH, N): (Int64, Int64) = (4, 512)
+        let gpu = GPUModel.preset(named: "h100-sxm")!
+        func run(_ causal: Int64) throws -> RunSummary {
+            try Runner.run(try program("Kernels/stack/eager_attention.kern"), options: RunOptions(gpu: gpu, overrides: ["BH": .int(BH), "N": .int(N), "causal": .int(causal)]))
+        }
+        let plain = try run(0), causal = try run(1)
+        let scores = BH * N * N
+        #expect(causal.phases.count == plain.phases.count + 1)
+        #expect(causal.requestedReadBytes - plain.requestedReadBytes == scores * 2 + scores * 1)
+        #expect(causal.requestedWriteBytes - plain.requestedWriteBytes == scores * 2)
+        #expect(causal.flops.total - plain.flops.total == scores)
+    }
+
     /// Eager attention's six backward launches against the same Float64 gradients, from the
     /// forward's P. P, dP and dS pass through f32 tensors in HBM, so agreement is to f32
     /// rounding.
