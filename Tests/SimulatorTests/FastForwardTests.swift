@@ -28,6 +28,8 @@ import KernLang
         ("Kernels/stack/sdpa_flash.kern", "h100-sxm", ["N": .int(1000), "BH": .int(3), "Br": .int(64), "Bc": .int(32), "causal": .int(1)]),
         ("Kernels/stack/sdpa_flash_backward.kern", "h100-sxm", ["N": .int(1000), "BH": .int(3), "Br": .int(64), "Bc": .int(32)]),
         ("Kernels/stack/sdpa_flash_backward.kern", "a100-80gb", ["N": .int(1000), "BH": .int(3), "Br": .int(64), "Bc": .int(32), "causal": .int(1)]),
+        // A small batch splits the cache (the last split ragged) and merges in a second launch.
+        ("Kernels/stack/sdpa_decode.kern", "h100-sxm", ["B": .int(1), "H": .int(8), "KVH": .int(2), "ctx": .int(1000), "d": .int(64)]),
     ]
 
     @Test(arguments: 0..<cases.count)
