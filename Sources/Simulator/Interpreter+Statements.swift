@@ -321,12 +321,7 @@ extension Interpreter {
                 let fs = TimeModel.femtoseconds(time.launch(d))
                 tally.kernelFemtoseconds += fs
                 tally.bump(.kernelFemtoseconds, k, by: fs)
-                tally.launchedBytes += d.readBytes + d.writeBytes
-                tally.launchedFlops += d.effectiveFlops
-                tally.launchedTensorCoreFlops += d.effectiveTensorCoreFlops
-                tally.launchedWarpTensorCoreFlops += d.effectiveWarpTensorCoreFlops
-                tally.launchedWarpSteps += d.effectiveWarpSteps
-                tally.launchedEpilogueBytes += d.effectiveEpilogueBytes
+                tally.launched = tally.launched + d.cost
                 openLaunch = nil
             }
             // The launch ends: its span in a trace closes here, on the clock that now counts it.

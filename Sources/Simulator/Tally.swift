@@ -45,12 +45,7 @@ struct Tally: Equatable {
     /// fast-forward stays exact), and the work those launches did (what is left is the
     /// launching kernel's own).
     var kernelFemtoseconds: Int64 = 0
-    var launchedBytes: Int64 = 0
-    var launchedFlops: Int64 = 0
-    var launchedTensorCoreFlops: Int64 = 0
-    var launchedWarpTensorCoreFlops: Int64 = 0
-    var launchedWarpSteps: Int64 = 0
-    var launchedEpilogueBytes: Int64 = 0
+    var launched = Cost()
     /// Collectives (`allreduce`, `allgather` across more than one GPU): how many, the bytes each GPU sent
     /// over the interconnect, and their time in femtoseconds (they run between launches).
     var collectives: Int64 = 0
@@ -84,16 +79,20 @@ struct Tally: Equatable {
         index < vectors[v.rawValue].count ? vectors[v.rawValue][index] : 0
     }
 
-    nonisolated(unsafe) static let fields: [WritableKeyPath<Tally, Int64>] = [
-        \.readBytes, \.writeBytes, \.flops, \.matmulFlops, \.tensorCoreFlops, \.elementwiseFlops,
-        \.specialFlops, \.loads, \.stores, \.computes, \.launches, \.overflows,
-        \.blocks, \.idleTensorCoreFlops, \.idleVectorFlops, \.l2ReadBytes, \.l2WriteBytes, \.sfuOps,
-        \.kernelFemtoseconds, \.launchedBytes, \.launchedFlops, \.launchedTensorCoreFlops, \.events,
-        \.collectives, \.collectiveBytes, \.collectiveFemtoseconds,
-        \.warpTensorCoreFlops, \.idleWarpTensorCoreFlops, \.launchedWarpTensorCoreFlops,
-        \.warpSteps, \.idleWarpSteps, \.launchedWarpSteps,
-        \.epilogueBytes, \.idleEpilogueBytes, \.launchedEpilogueBytes,
-    ]
+    nonisolated(unsafe) static let fields: [WritableKeyPath<Tally, Int64>] = {
+        let own: [WritableKeyPath<Tally, Int64>] = [
+            \.readBytes, \.writeBytes, \.flops, \.matmulFlops, \.tensorCoreFlops, \.elementwiseFlops,
+            \.specialFlops, \.loads, \.stores, \.computes, \.launches, \.overflows,
+            \.blocks, \.idleTensorCoreFlops, \.idleVectorFlops, \.l2ReadBytes, \.l2WriteBytes, \.sfuOps,
+            \.kernelFemtoseconds, \.events,
+            \.collectives, \.collectiveBytes, \.collectiveFemtoseconds,
+            \.warpTensorCoreFlops, \.idleWarpTensorCoreFlops,
+            \.warpSteps, \.idleWarpSteps,
+            \.epilogueBytes, \.idleEpilogueBytes,
+        ]
+        let launched: WritableKeyPath<Tally, Cost> = \.launched
+        return own + Cost.fields.map { launched.appending(path: $0) }
+    }()
 
     static func - (a: Tally, b: Tally) -> Tally {
         var out = Tally()
@@ -140,14 +139,15 @@ struct Tally: Equatable {
     }
 }
 
-/// The part of a tally that time derives from (all additive, so a replayed event's clock is its
-/// recorded work plus the skipped iterations' difference).
-struct Work: Equatable {
+/// What one launch's time derives from (all additive): its compute and memory counters,
+/// the idle slots of partial waves included.
+struct Cost: Equatable {
     var bytes: Int64 = 0
-    /// Bytes through L2 (reads and writes the SMs make) and special-function operations.
+    /// Bytes through L2 (reads and writes the SMs make).
     var l2Bytes: Int64 = 0
+    /// Special-function operations, and the FLOPs of special tile ops they replace on a preset
+    /// with special-function units.
     var sfuOps: Int64 = 0
-    /// FLOPs of special tile ops (what `sfuOps` replace on a preset with special-function units).
     var special: Int64 = 0
     /// Effective FLOPs: work plus the idle slots of partial waves.
     var flops: Int64 = 0
@@ -158,35 +158,46 @@ struct Work: Equatable {
     var warpSteps: Int64 = 0
     /// Blocks' epilogue bytes, the idle slots of partial waves included.
     var epilogueBytes: Int64 = 0
+
+    nonisolated(unsafe) static let fields: [WritableKeyPath<Cost, Int64>] = [\.bytes, \.l2Bytes, \.sfuOps, \.special, \.flops, \.tensorCore, \.warpTensorCore, \.warpSteps, \.epilogueBytes]
+
+    // Field by field rather than through key paths: replay adds a Work per event.
+    static func - (a: Cost, b: Cost) -> Cost {
+        Cost(bytes: a.bytes &- b.bytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops,
+             tensorCore: a.tensorCore &- b.tensorCore, warpTensorCore: a.warpTensorCore &- b.warpTensorCore, warpSteps: a.warpSteps &- b.warpSteps, epilogueBytes: a.epilogueBytes &- b.epilogueBytes)
+    }
+    static func + (a: Cost, b: Cost) -> Cost {
+        Cost(bytes: a.bytes &+ b.bytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops,
+             tensorCore: a.tensorCore &+ b.tensorCore, warpTensorCore: a.warpTensorCore &+ b.warpTensorCore, warpSteps: a.warpSteps &+ b.warpSteps, epilogueBytes: a.epilogueBytes &+ b.epilogueBytes)
+    }
+}
+
+/// The part of a tally that time derives from (all additive, so a replayed event's clock is its
+/// recorded work plus the skipped iterations' difference): all the work, the part of it that
+/// composed launches covered, and the launches' and collectives' own times.
+struct Work: Equatable {
+    var cost = Cost()
+    var launched = Cost()
     var launches: Int64 = 0
     var kernelFemtoseconds: Int64 = 0
-    var launchedBytes: Int64 = 0
-    var launchedFlops: Int64 = 0
-    var launchedTensorCore: Int64 = 0
-    var launchedWarpTensorCore: Int64 = 0
-    var launchedWarpSteps: Int64 = 0
-    var launchedEpilogueBytes: Int64 = 0
     var collectiveFemtoseconds: Int64 = 0
 
-    // Field by field rather than through key paths as Tally does: replay adds a Work per event.
     static func - (a: Work, b: Work) -> Work {
-        Work(bytes: a.bytes &- b.bytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops, tensorCore: a.tensorCore &- b.tensorCore, warpTensorCore: a.warpTensorCore &- b.warpTensorCore, warpSteps: a.warpSteps &- b.warpSteps, epilogueBytes: a.epilogueBytes &- b.epilogueBytes, launches: a.launches &- b.launches,
-             kernelFemtoseconds: a.kernelFemtoseconds &- b.kernelFemtoseconds, launchedBytes: a.launchedBytes &- b.launchedBytes,
-             launchedFlops: a.launchedFlops &- b.launchedFlops, launchedTensorCore: a.launchedTensorCore &- b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &- b.launchedWarpTensorCore, launchedWarpSteps: a.launchedWarpSteps &- b.launchedWarpSteps, launchedEpilogueBytes: a.launchedEpilogueBytes &- b.launchedEpilogueBytes,
-             collectiveFemtoseconds: a.collectiveFemtoseconds &- b.collectiveFemtoseconds)
+        Work(cost: a.cost - b.cost, launched: a.launched - b.launched, launches: a.launches &- b.launches,
+             kernelFemtoseconds: a.kernelFemtoseconds &- b.kernelFemtoseconds, collectiveFemtoseconds: a.collectiveFemtoseconds &- b.collectiveFemtoseconds)
     }
     static func + (a: Work, b: Work) -> Work {
-        Work(bytes: a.bytes &+ b.bytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops, tensorCore: a.tensorCore &+ b.tensorCore, warpTensorCore: a.warpTensorCore &+ b.warpTensorCore, warpSteps: a.warpSteps &+ b.warpSteps, epilogueBytes: a.epilogueBytes &+ b.epilogueBytes, launches: a.launches &+ b.launches,
-             kernelFemtoseconds: a.kernelFemtoseconds &+ b.kernelFemtoseconds, launchedBytes: a.launchedBytes &+ b.launchedBytes,
-             launchedFlops: a.launchedFlops &+ b.launchedFlops, launchedTensorCore: a.launchedTensorCore &+ b.launchedTensorCore, launchedWarpTensorCore: a.launchedWarpTensorCore &+ b.launchedWarpTensorCore, launchedWarpSteps: a.launchedWarpSteps &+ b.launchedWarpSteps, launchedEpilogueBytes: a.launchedEpilogueBytes &+ b.launchedEpilogueBytes,
-             collectiveFemtoseconds: a.collectiveFemtoseconds &+ b.collectiveFemtoseconds)
+        Work(cost: a.cost + b.cost, launched: a.launched + b.launched, launches: a.launches &+ b.launches,
+             kernelFemtoseconds: a.kernelFemtoseconds &+ b.kernelFemtoseconds, collectiveFemtoseconds: a.collectiveFemtoseconds &+ b.collectiveFemtoseconds)
     }
 }
 
 extension Tally {
+    var cost: Cost {
+        Cost(bytes: readBytes &+ writeBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops,
+             tensorCore: effectiveTensorCoreFlops, warpTensorCore: effectiveWarpTensorCoreFlops, warpSteps: effectiveWarpSteps, epilogueBytes: effectiveEpilogueBytes)
+    }
     var work: Work {
-        Work(bytes: readBytes &+ writeBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops, tensorCore: effectiveTensorCoreFlops, warpTensorCore: effectiveWarpTensorCoreFlops, warpSteps: effectiveWarpSteps, epilogueBytes: effectiveEpilogueBytes, launches: launches,
-             kernelFemtoseconds: kernelFemtoseconds, launchedBytes: launchedBytes, launchedFlops: launchedFlops,
-             launchedTensorCore: launchedTensorCoreFlops, launchedWarpTensorCore: launchedWarpTensorCoreFlops, launchedWarpSteps: launchedWarpSteps, launchedEpilogueBytes: launchedEpilogueBytes, collectiveFemtoseconds: collectiveFemtoseconds)
+        Work(cost: cost, launched: launched, launches: launches, kernelFemtoseconds: kernelFemtoseconds, collectiveFemtoseconds: collectiveFemtoseconds)
     }
 }

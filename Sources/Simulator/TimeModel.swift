@@ -58,8 +58,8 @@ struct TimeModel {
     }
 
     /// Compute time of work, the idle slots of partial waves included.
-    func compute(_ w: Work) -> Double { compute(flops: w.flops, tensorCore: w.tensorCore, warp: w.warpTensorCore, special: w.special, sfuOps: w.sfuOps, warpSteps: w.warpSteps, epilogueBytes: w.epilogueBytes) }
-    func compute(_ t: Tally) -> Double { compute(t.work) }
+    func compute(_ c: Cost) -> Double { compute(flops: c.flops, tensorCore: c.tensorCore, warp: c.warpTensorCore, special: c.special, sfuOps: c.sfuOps, warpSteps: c.warpSteps, epilogueBytes: c.epilogueBytes) }
+    func compute(_ t: Tally) -> Double { compute(t.cost) }
 
     /// Memory time: DRAM bytes at the achievable HBM bandwidth, or the bytes through L2 at its
     /// bandwidth when that takes longer (small tiles re-reading L2-resident data).
@@ -68,8 +68,8 @@ struct TimeModel {
         guard let l2 = gpu.l2Bandwidth, l2Bytes > 0 else { return dram }
         return Swift.max(dram, Double(l2Bytes) / l2)
     }
-    func memory(_ w: Work) -> Double { memory(bytes: w.bytes, l2Bytes: w.l2Bytes) }
-    func memory(_ t: Tally) -> Double { memory(t.work) }
+    func memory(_ c: Cost) -> Double { memory(bytes: c.bytes, l2Bytes: c.l2Bytes) }
+    func memory(_ t: Tally) -> Double { memory(t.cost) }
 
     /// A ring collective on `bytes` across `gpus` GPUs: an all-gather takes n - 1 steps, an
     /// all-reduce 2 (n - 1) (a reduce-scatter, then an all-gather), each step sending and
@@ -93,7 +93,7 @@ struct TimeModel {
     func launch(_ w: Work) -> Double { running(w) + (gpu.launchLatency ?? 0) }
     /// A launch's time so far, while it runs: its latency counts when it ends (its last stores
     /// drain), so a clock that adds it then never goes back.
-    func running(_ w: Work) -> Double { gpu.compose(compute: compute(w), memory: memory(w)) }
+    func running(_ w: Work) -> Double { gpu.compose(compute: compute(w.cost), memory: memory(w.cost)) }
     func launch(_ d: Tally) -> Double { launch(d.work) }
 
     /// A time in whole femtoseconds: how per-launch times are counted (integers keep
@@ -105,11 +105,9 @@ struct TimeModel {
 
     /// Work `d` that no composed launch covered (a launching kernel's own), composed as one.
     func uncovered(_ d: Work) -> Double {
-        let bytes = d.bytes - d.launchedBytes
-        let flops = d.flops - d.launchedFlops, tensor = d.tensorCore - d.launchedTensorCore
-        guard bytes > 0 || flops > 0 else { return 0 }
-        let warp = d.warpTensorCore - d.launchedWarpTensorCore
-        return gpu.compose(compute: compute(flops: flops, tensorCore: tensor, warp: warp, warpSteps: d.warpSteps - d.launchedWarpSteps, epilogueBytes: d.epilogueBytes - d.launchedEpilogueBytes), memory: memory(bytes: bytes))
+        let own = d.cost - d.launched
+        guard own.bytes > 0 || own.flops > 0 else { return 0 }
+        return gpu.compose(compute: compute(own), memory: memory(own))
     }
 
     /// The kernel time of a stretch `d` of a run, launch overhead aside: the sum of the launches'
