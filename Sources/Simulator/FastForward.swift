@@ -27,10 +27,13 @@ extension Interpreter {
             if let slot { f.values[slot] = value(k) }
             if sink != nil { try emit(.iteration, op: "loop", name: name, rows: k, cols: count, bytes: 0, flops: 0, duration: 0, loop.span) } else { countEvent() }
             if blocks { tally.blocks += 1; blockLooped = false }
-            // A block's start and each iteration of a sequential loop in it: a step of its warps.
-            if blocks || step { tally.warpSteps &+= f.warps }
+            let work = tally.loads &+ tally.stores &+ tally.computes
             if apart { numerics?.beginBlock() }
             try exec(body, f)
+            // A block's start and each iteration of a sequential loop in it that does work (one a
+            // guard skips whole, like a causal kernel's key tiles past the diagonal, is no step):
+            // a step of its warps.
+            if blocks || (step && tally.loads &+ tally.stores &+ tally.computes != work) { tally.warpSteps &+= f.warps }
             // A store outside this block (an outer parallel level's) is no block's epilogue.
             if blocks { blockLooped = false }
             if apart { numerics?.endBlock() }

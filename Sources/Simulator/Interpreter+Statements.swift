@@ -307,14 +307,10 @@ extension Interpreter {
             defer { gridLevels = callerLevels }
             try runKernel(frame, isEntry: false)
             tally.bump(.kernelLaunches, k, by: 1)
-            for (v, field) in [(Tally.Vector.kernelRead, \Tally.readBytes), (.kernelWrite, \.writeBytes), (.kernelFlops, \.flops),
-                               (.kernelTensorCoreFlops, \.tensorCoreFlops), (.kernelIdleTensorCoreFlops, \.idleTensorCoreFlops),
-                               (.kernelIdleVectorFlops, \.idleVectorFlops), (.kernelSpecialFlops, \.specialFlops), (.kernelSFUOps, \.sfuOps),
-                               (.kernelWarpTensorCoreFlops, \.warpTensorCoreFlops), (.kernelIdleWarpTensorCoreFlops, \.idleWarpTensorCoreFlops),
-                               (.kernelWarpSteps, \.effectiveWarpSteps), (.kernelEpilogueBytes, \.effectiveEpilogueBytes)] {
+            for (v, field) in [(Tally.Vector.kernelRead, \Tally.readBytes), (.kernelWrite, \.writeBytes), (.kernelFlops, \.flops)] {
                 tally.bump(v, k, by: tally[keyPath: field] - before[keyPath: field])
             }
-            tally.bump(.kernelL2Bytes, k, by: tally.l2ReadBytes + tally.l2WriteBytes - before.l2ReadBytes - before.l2WriteBytes)
+            tally.bumpKernel(k, by: tally.cost - before.cost)
             if let launchStart {
                 // A GPU kernel's own time: its compute and memory overlap within the launch only.
                 let d = tally - launchStart

@@ -78,14 +78,11 @@ extension Interpreter {
             summary.tensors[t.name, default: .init()].write_bytes += w
         }
         for (k, kernel) in program.kernels.enumerated() where tally.value(.kernelLaunches, k) > 0 {
-            let fl = tally.value(.kernelFlops, k), tc = tally.value(.kernelTensorCoreFlops, k)
-            let itc = tally.value(.kernelIdleTensorCoreFlops, k), ivec = tally.value(.kernelIdleVectorFlops, k)
+            let fl = tally.value(.kernelFlops, k)
             let rb = tally.value(.kernelRead, k), wb = tally.value(.kernelWrite, k), n = tally.value(.kernelLaunches, k)
-            // Timed by the same rules as a launch: SFU work and the L2 ceiling included.
-            let warp = tally.value(.kernelWarpTensorCoreFlops, k) + tally.value(.kernelIdleWarpTensorCoreFlops, k)
-            let c = time.compute(flops: fl + itc + ivec, tensorCore: tc + itc, warp: warp, special: tally.value(.kernelSpecialFlops, k), sfuOps: tally.value(.kernelSFUOps, k),
-                                warpSteps: tally.value(.kernelWarpSteps, k), epilogueBytes: tally.value(.kernelEpilogueBytes, k))
-            let m = time.memory(bytes: rb + wb, l2Bytes: tally.value(.kernelL2Bytes, k))
+            // Timed by the same rules as a launch.
+            let cost = tally.kernelCost(k)
+            let c = time.compute(cost), m = time.memory(cost)
             let own = gpu.modelsLaunches && isGPUKernel(k) ? Double(tally.value(.kernelFemtoseconds, k)) / 1e15 : gpu.compose(compute: c, memory: m)
             summary.kernels[kernel.name] = .init(launches: n, read_bytes: rb, write_bytes: wb, flops: fl,
                                                  time_total: own + time.launches(n), bound: Bound(compute: c, memory: m))

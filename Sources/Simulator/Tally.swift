@@ -54,13 +54,12 @@ struct Tally: Equatable {
     /// Trace events the run produces, counted with or without a sink (a trace's size is known
     /// before it is written).
     var events: Int64 = 0
-    /// Per-index counters, grown on demand: traffic by global tensor id, work by launched kernel.
-    var vectors: [[Int64]] = Array(repeating: [], count: Vector.allCases.count)
+    /// Per-index counters, grown on demand: traffic by global tensor id, work by launched kernel
+    /// (the named vectors, then one per field of a kernel's `Cost`).
+    var vectors: [[Int64]] = Array(repeating: [], count: Vector.allCases.count + Cost.fields.count)
 
     enum Vector: Int, CaseIterable {
-        case tensorRead, tensorWrite, kernelLaunches, kernelRead, kernelWrite, kernelFlops, kernelTensorCoreFlops
-        case kernelIdleTensorCoreFlops, kernelIdleVectorFlops, kernelFemtoseconds, kernelL2Bytes, kernelSpecialFlops, kernelSFUOps
-        case kernelWarpTensorCoreFlops, kernelIdleWarpTensorCoreFlops, kernelWarpSteps, kernelEpilogueBytes
+        case tensorRead, tensorWrite, kernelLaunches, kernelRead, kernelWrite, kernelFlops, kernelFemtoseconds
     }
 
     /// The FLOPs compute time is charged for: the work plus the idle slots of partial waves.
@@ -70,13 +69,23 @@ struct Tally: Equatable {
     var effectiveWarpSteps: Int64 { warpSteps &+ idleWarpSteps }
     var effectiveEpilogueBytes: Int64 { epilogueBytes &+ idleEpilogueBytes }
 
-    @inline(__always) mutating func bump(_ v: Vector, _ index: Int, by n: Int64) {
-        while vectors[v.rawValue].count <= index { vectors[v.rawValue].append(0) }
-        vectors[v.rawValue][index] &+= n
+    @inline(__always) mutating func bump(_ v: Vector, _ index: Int, by n: Int64) { bump(vector: v.rawValue, index, by: n) }
+    @inline(__always) private mutating func bump(vector v: Int, _ index: Int, by n: Int64) {
+        while vectors[v].count <= index { vectors[v].append(0) }
+        vectors[v][index] &+= n
     }
 
-    func value(_ v: Vector, _ index: Int) -> Int64 {
-        index < vectors[v.rawValue].count ? vectors[v.rawValue][index] : 0
+    func value(_ v: Vector, _ index: Int) -> Int64 { value(vector: v.rawValue, index) }
+    private func value(vector v: Int, _ index: Int) -> Int64 { index < vectors[v].count ? vectors[v][index] : 0 }
+
+    /// The work kernel `index` did in its launches, and adding to it.
+    func kernelCost(_ index: Int) -> Cost {
+        var c = Cost()
+        for (f, field) in Cost.fields.enumerated() { c[keyPath: field] = value(vector: Vector.allCases.count + f, index) }
+        return c
+    }
+    mutating func bumpKernel(_ index: Int, by c: Cost) {
+        for (f, field) in Cost.fields.enumerated() where c[keyPath: field] != 0 { bump(vector: Vector.allCases.count + f, index, by: c[keyPath: field]) }
     }
 
     nonisolated(unsafe) static let fields: [WritableKeyPath<Tally, Int64>] = {
@@ -97,9 +106,9 @@ struct Tally: Equatable {
     static func - (a: Tally, b: Tally) -> Tally {
         var out = Tally()
         for f in fields { out[keyPath: f] = a[keyPath: f] - b[keyPath: f] }
-        for v in Vector.allCases {
-            for i in 0..<max(a.vectors[v.rawValue].count, b.vectors[v.rawValue].count) {
-                out.bump(v, i, by: a.value(v, i) - b.value(v, i))
+        for v in a.vectors.indices {
+            for i in 0..<max(a.vectors[v].count, b.vectors[v].count) {
+                out.bump(vector: v, i, by: a.value(vector: v, i) - b.value(vector: v, i))
             }
         }
         return out
@@ -113,11 +122,11 @@ struct Tally: Equatable {
             if o1 || o2 { throw .input("a counter overflowed 64 bits (the run is too large to count exactly)") }
             self[keyPath: f] = s
         }
-        for v in Vector.allCases {
-            for (i, d) in delta.vectors[v.rawValue].enumerated() where d != 0 {
+        for v in delta.vectors.indices {
+            for (i, d) in delta.vectors[v].enumerated() where d != 0 {
                 let (p, o) = d.multipliedReportingOverflow(by: times)
                 if o { throw .input("a counter overflowed 64 bits (the run is too large to count exactly)") }
-                bump(v, i, by: p)
+                bump(vector: v, i, by: p)
             }
         }
     }

@@ -203,7 +203,14 @@ func tempDir() throws -> URL {
     /// and bytes add up to the run's (the entry's one launch overhead aside).
     @Test func gridsAreLaunches() throws {
         let (s, l) = try launches("Kernels/stack/eager_attention.kern")
-        #expect(l.map(\.label) == ["S = Q K^T (line 24)", "S * scale (line 35)", "P = softmax(S) over rows (line 43)", "O = P V (line 51)"])
+        // Each label is the comment above its grid, with the grid's line (the one after it).
+        let source = try readRelative("Kernels/stack/eager_attention.kern")
+        let lines: [String] = String(decoding: source.bytes, as: UTF8.self).components(separatedBy: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        func label(_ comment: String) -> String {
+            let index: Int = lines.firstIndex(of: "# " + comment)!
+            return "\(comment) (line \(index + 2))"
+        }
+        #expect(l.map(\.label) == ["S = Q K^T", "S * scale", "P = softmax(S) over rows", "O = P V"].map(label))
         #expect(l.reduce(0) { $0 + $1.dram_bytes! } == s.hbm.total_bytes)
         #expect(l.reduce(0) { $0 + $1.l2_bytes! } == s.l2!.bytes!)
         // The run's kernel time is the sum of its launches' own times.

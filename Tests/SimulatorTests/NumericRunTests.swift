@@ -96,7 +96,7 @@ import Numerics
 
     /// Batched grouped-query decode against a Float64 reference: query head h of sequence b
     /// attends to key/value head h / (H / KVH) of the same sequence. In one pass, and with the
-    /// cache split three ways (16, 16 and a ragged 8 keys) and the partial results merged.
+    /// cache split three ways (two 8-key tiles, two, and one) and the partial results merged.
     @Test(arguments: [1, 3])
     func batchedDecodeMatchesFloat64(splits: Int) throws {
         let (B, H, KVH, ctx, d) = (2, 4, 2, 40, 16)
@@ -115,7 +115,7 @@ import Numerics
         var numeric = NumericOptions()
         numeric.accumulate64 = true
         numeric.inputs = ["q": .init(shape: [B, H, d], values: q), "k": .init(shape: [B, KVH, ctx, d], values: k), "v": .init(shape: [B, KVH, ctx, d], values: v)]
-        let params: [String: ParamValue] = ["B": .int(Int64(B)), "H": .int(Int64(H)), "KVH": .int(Int64(KVH)), "ctx": .int(Int64(ctx)), "d": .int(Int64(d)), "dt": .dtype("f32"), "Bc": .int(16), "splits": .int(Int64(splits))]
+        let params: [String: ParamValue] = ["B": .int(Int64(B)), "H": .int(Int64(H)), "KVH": .int(Int64(KVH)), "ctx": .int(Int64(ctx)), "d": .int(Int64(d)), "dt": .dtype("f32"), "Bc": .int(8), "splits": .int(Int64(splits))]
         let r = try Runner.runNumeric(try program("Kernels/stack/sdpa_decode.kern"), options: RunOptions(gpu: GPUModel.preset(named: "seed-a100")!, overrides: params), numeric: numeric)
         let o = try #require(r.outputs["o"])
         #expect(Comparison(o.values, reference: want).relativeFrobenius < 1e-12)
