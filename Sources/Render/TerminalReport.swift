@@ -88,6 +88,7 @@ public struct TerminalReport {
         let bw = gpu.hbmBandwidth * gpu.hbmEfficiency
         let tc = gpu.matmulFlops * gpu.computeEfficiency, cc = gpu.vectorFlops * gpu.computeEfficiency
         var lines = ["Time model (\(gpu.name)): memory = HBM bytes / \(rate(bw)) B/\(per) (\(rate(gpu.hbmBandwidth)) peak x \(gpu.hbmEfficiency))"
+                     + (gpu.rowReductionEfficiency.map { " (row kernels' at x \($0))" } ?? "")
                      + (gpu.l2Bandwidth.map { ", or L2 bytes / \(rate($0)) B/\(per) when longer" } ?? "") + ";"]
         let composition = !gpu.overlap ? "compute + memory, serial (the seed's model)"
             : gpu.modelsLaunches ? "each launch's max(compute, memory), summed over launches" : "max(compute, memory), overlapped"
@@ -132,6 +133,9 @@ public struct TerminalReport {
         }
         if let e = s.time.block_epilogues, let n = s.counts.epilogue_bytes, let l2 = gpu.l2Bandwidth, n > 0 {
             lines.append("  block epilogues: \(fmtBytes(n)) stored after the blocks' loops / \(rate(l2)) B/\(per) through L2 = \(t(e)), in compute (the math waits for them)")
+        }
+        if let extra = s.time.row_reductions, let n = s.counts.row_reduction_bytes, let e = gpu.rowReductionEfficiency, n > 0 {
+            lines.append("  row kernels: \(fmtBytes(n)) of DRAM traffic in blocks that reduce the rows they loaded before they store, with no loop to load behind the reduction, stream at \(rate(gpu.hbmBandwidth * e)) B/\(per) (peak x \(e)): \(t(extra)) more memory time than streaming")
         }
         if let l = s.time.launch_gaps, let o = gpu.launchOverhead, o > 0 {
             let n = (l / o).rounded()

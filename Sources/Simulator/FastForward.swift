@@ -26,10 +26,12 @@ extension Interpreter {
             if loopDepth == 1, let progress { progress(Double(k) / Double(max(count, 1))) }
             if let slot { f.values[slot] = value(k) }
             if sink != nil { try emit(.iteration, op: "loop", name: name, rows: k, cols: count, bytes: 0, flops: 0, duration: 0, loop.span) } else { countEvent() }
-            if blocks { tally.blocks += 1; blockLooped = false }
+            if blocks { tally.blocks += 1; blockLooped = false; blockReducedRows = false; blockStartBytes = tally.readBytes &+ tally.writeBytes }
             let work = tally.loads &+ tally.stores &+ tally.computes
             if apart { numerics?.beginBlock() }
             try exec(body, f)
+            // A block that reduced the rows it loaded without a loop to pipeline its loads: a row kernel.
+            if blocks && blockReducedRows && !blockLooped { tally.rowReductionBytes &+= tally.readBytes &+ tally.writeBytes &- blockStartBytes }
             // A block's start and each iteration of a sequential loop in it that does work (one a
             // guard skips whole, like a causal kernel's key tiles past the diagonal, is no step):
             // a step of its warps.

@@ -78,6 +78,7 @@ extension Interpreter {
         let sfu = elements &* op.sfuOpsPerElement
         tally.sfuOps &+= sfu
         tally.computes += 1
+        if op.reducesRows && parallelDepth > 0 { blockReducedRows = true }
         let dt = time.compute(flops: flops, tensorCore: 0, special: op.isSpecial ? flops : 0, sfuOps: sfu)
         if sink != nil { try emit(.compute, op: op.key, name: name, rows: rows, cols: cols, bytes: 0, flops: flops, duration: dt, span) } else { countEvent() }
     }

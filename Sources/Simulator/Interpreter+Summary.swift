@@ -114,6 +114,10 @@ extension Interpreter {
             summary.counts.warp_steps = tally.effectiveWarpSteps
             summary.time.block_steps = time.steps(tally.effectiveWarpSteps)
         }
+        if gpu.rowReductionEfficiency != nil {
+            summary.counts.row_reduction_bytes = tally.rowReductionBytes
+            summary.time.row_reductions = time.memory(bytes: tally.rowReductionBytes, rowReductionBytes: tally.rowReductionBytes) - time.memory(bytes: tally.rowReductionBytes)
+        }
         if gpu.modelsEpilogues {
             summary.counts.epilogue_bytes = tally.effectiveEpilogueBytes
             summary.time.block_epilogues = time.epilogues(tally.effectiveEpilogueBytes)

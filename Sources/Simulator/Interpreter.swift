@@ -100,6 +100,9 @@ public final class Interpreter {
     /// Sequential loops entered inside the current thread block, and whether it has run one:
     /// a store after its loop, outside any, is the block's epilogue.
     var blockLoopDepth = 0
+    /// Whether the running block reduced rows, and its DRAM bytes when it started.
+    var blockReducedRows = false
+    var blockStartBytes: Int64 = 0
     var blockLooped = false
     /// Whether each parallel loop (by its source position) has no parallel loop inside: its
     /// iterations are the grid's thread blocks.

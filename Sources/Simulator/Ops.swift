@@ -44,6 +44,8 @@ public enum TileOp: Int, CaseIterable, Sendable {
     }
     /// Special-function-unit operations (weight above 1 in the seed), reported apart from plain ALU work.
     public var isSpecial: Bool { sfuOpsPerElement > 0 }
+    /// Reductions across each row of a tile: what follows them waits for the whole row.
+    public var reducesRows: Bool { self == .rowmax || self == .rowsum || self == .rowmean || self == .softmax }
     /// Operations per element on the special-function units (MUFU: ex2, rcp, rsqrt, sin, tanh):
     /// silu is an exp and a reciprocal, softmax one exp per element (its division is one
     /// reciprocal per row, then multiplies).

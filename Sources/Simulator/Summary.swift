@@ -77,6 +77,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
         /// Part of `compute` (presets with an L2 bandwidth): blocks' epilogues, the bytes they
         /// store after their loops (`counts.epilogue_bytes`) at the L2 bandwidth.
         public var block_epilogues: Double?
+        /// Part of `memory`: what row kernels' DRAM bytes (`counts.row_reduction_bytes`) take at
+        /// the preset's row-reduction efficiency beyond streaming them.
+        public var row_reductions: Double?
         /// Part of `total`: collectives between GPUs (`allreduce`, `allgather` across more than one).
         public var collective: Double?
     }
@@ -102,6 +105,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
         /// Bytes thread blocks stored after their sequential loops, with the idle slots of
         /// partial waves, on presets with an L2 bandwidth.
         public var epilogue_bytes: Int64?
+        /// DRAM bytes of thread blocks that reduced the rows they loaded without a loop to load
+        /// behind the reduction (row kernels), on presets with a row-reduction efficiency.
+        public var row_reduction_bytes: Int64?
     }
 
     public var kernel = ""

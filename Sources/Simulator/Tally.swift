@@ -28,6 +28,9 @@ struct Tally: Equatable {
     /// share the SMs idle in partial waves would have stored.
     var epilogueBytes: Int64 = 0
     var idleEpilogueBytes: Int64 = 0
+    /// DRAM bytes of thread blocks that reduce rows they loaded, with no sequential loop to
+    /// load the next data behind the reduction (row kernels: a norm, a softmax).
+    var rowReductionBytes: Int64 = 0
     /// FLOPs the SMs could have done while idle in the last, partial wave of each grid:
     /// wave quantisation, charged as compute time.
     var idleTensorCoreFlops: Int64 = 0
@@ -97,7 +100,7 @@ struct Tally: Equatable {
             \.collectives, \.collectiveBytes, \.collectiveFemtoseconds,
             \.warpTensorCoreFlops, \.idleWarpTensorCoreFlops,
             \.warpSteps, \.idleWarpSteps,
-            \.epilogueBytes, \.idleEpilogueBytes,
+            \.epilogueBytes, \.idleEpilogueBytes, \.rowReductionBytes,
         ]
         let launched: WritableKeyPath<Tally, Cost> = \.launched
         return own + Cost.fields.map { launched.appending(path: $0) }
@@ -152,6 +155,8 @@ struct Tally: Equatable {
 /// the idle slots of partial waves included.
 struct Cost: Equatable {
     var bytes: Int64 = 0
+    /// The part of `bytes` row kernels move (at the preset's row-reduction efficiency).
+    var rowReductionBytes: Int64 = 0
     /// Bytes through L2 (reads and writes the SMs make).
     var l2Bytes: Int64 = 0
     /// Special-function operations, and the FLOPs of special tile ops they replace on a preset
@@ -168,15 +173,15 @@ struct Cost: Equatable {
     /// Blocks' epilogue bytes, the idle slots of partial waves included.
     var epilogueBytes: Int64 = 0
 
-    nonisolated(unsafe) static let fields: [WritableKeyPath<Cost, Int64>] = [\.bytes, \.l2Bytes, \.sfuOps, \.special, \.flops, \.tensorCore, \.warpTensorCore, \.warpSteps, \.epilogueBytes]
+    nonisolated(unsafe) static let fields: [WritableKeyPath<Cost, Int64>] = [\.bytes, \.rowReductionBytes, \.l2Bytes, \.sfuOps, \.special, \.flops, \.tensorCore, \.warpTensorCore, \.warpSteps, \.epilogueBytes]
 
     // Field by field rather than through key paths: replay adds a Work per event.
     static func - (a: Cost, b: Cost) -> Cost {
-        Cost(bytes: a.bytes &- b.bytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops,
+        Cost(bytes: a.bytes &- b.bytes, rowReductionBytes: a.rowReductionBytes &- b.rowReductionBytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops,
              tensorCore: a.tensorCore &- b.tensorCore, warpTensorCore: a.warpTensorCore &- b.warpTensorCore, warpSteps: a.warpSteps &- b.warpSteps, epilogueBytes: a.epilogueBytes &- b.epilogueBytes)
     }
     static func + (a: Cost, b: Cost) -> Cost {
-        Cost(bytes: a.bytes &+ b.bytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops,
+        Cost(bytes: a.bytes &+ b.bytes, rowReductionBytes: a.rowReductionBytes &+ b.rowReductionBytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops,
              tensorCore: a.tensorCore &+ b.tensorCore, warpTensorCore: a.warpTensorCore &+ b.warpTensorCore, warpSteps: a.warpSteps &+ b.warpSteps, epilogueBytes: a.epilogueBytes &+ b.epilogueBytes)
     }
 }
@@ -203,7 +208,7 @@ struct Work: Equatable {
 
 extension Tally {
     var cost: Cost {
-        Cost(bytes: readBytes &+ writeBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops,
+        Cost(bytes: readBytes &+ writeBytes, rowReductionBytes: rowReductionBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops,
              tensorCore: effectiveTensorCoreFlops, warpTensorCore: effectiveWarpTensorCoreFlops, warpSteps: effectiveWarpSteps, epilogueBytes: effectiveEpilogueBytes)
     }
     var work: Work {

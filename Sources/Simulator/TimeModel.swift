@@ -14,12 +14,14 @@ public enum Bound: String, Sendable, Codable {
 /// and a replayed event are all timed by the same rules.
 struct TimeModel {
     let gpu: GPUModel
-    /// Achievable HBM bytes per time unit.
+    /// Achievable HBM bytes per time unit, streaming and in row kernels.
     let memoryRate: Double
+    let rowReductionRate: Double
 
     init(_ gpu: GPUModel) {
         self.gpu = gpu
         memoryRate = gpu.hbmBandwidth * gpu.hbmEfficiency
+        rowReductionRate = gpu.hbmBandwidth * (gpu.rowReductionEfficiency ?? gpu.hbmEfficiency)
     }
 
     /// Compute time of `flops`, of which `tensorCore` run on tensor cores (`warp` of those on the
@@ -61,14 +63,15 @@ struct TimeModel {
     func compute(_ c: Cost) -> Double { compute(flops: c.flops, tensorCore: c.tensorCore, warp: c.warpTensorCore, special: c.special, sfuOps: c.sfuOps, warpSteps: c.warpSteps, epilogueBytes: c.epilogueBytes) }
     func compute(_ t: Tally) -> Double { compute(t.cost) }
 
-    /// Memory time: DRAM bytes at the achievable HBM bandwidth, or the bytes through L2 at its
-    /// bandwidth when that takes longer (small tiles re-reading L2-resident data).
-    func memory(bytes: Int64, l2Bytes: Int64 = 0) -> Double {
-        let dram = Double(bytes) / memoryRate
+    /// Memory time: DRAM bytes at the achievable HBM bandwidth (the row kernels' share at the
+    /// lower row-reduction rate), or the bytes through L2 at its bandwidth when that takes
+    /// longer (small tiles re-reading L2-resident data).
+    func memory(bytes: Int64, l2Bytes: Int64 = 0, rowReductionBytes: Int64 = 0) -> Double {
+        let dram = Double(bytes - rowReductionBytes) / memoryRate + Double(rowReductionBytes) / rowReductionRate
         guard let l2 = gpu.l2Bandwidth, l2Bytes > 0 else { return dram }
         return Swift.max(dram, Double(l2Bytes) / l2)
     }
-    func memory(_ c: Cost) -> Double { memory(bytes: c.bytes, l2Bytes: c.l2Bytes) }
+    func memory(_ c: Cost) -> Double { memory(bytes: c.bytes, l2Bytes: c.l2Bytes, rowReductionBytes: c.rowReductionBytes) }
     func memory(_ t: Tally) -> Double { memory(t.cost) }
 
     /// A ring collective on `bytes` across `gpus` GPUs: an all-gather takes n - 1 steps, an

@@ -304,6 +304,32 @@ import KernLang
         #expect(copy.counts.epilogue_bytes == 0)
     }
 
+    /// Row kernels stream at the row-reduction fraction of the HBM peak: 512 blocks each load
+    /// a 16 x 4096 f16 tile (128 KB), take its row sums and store it scaled, so all their DRAM
+    /// traffic moves at 0.71 x 3.35 TB/s; the same rows scaled without a
+    /// reduction stream at 0.88, and so does a block that reduces inside a loop over column
+    /// tiles (it loads the next tile behind the reduction). Counted from the loop nest.
+    @Test func rowKernelsStreamAtTheRowReductionRate() throws {
+        let h100 = GPUModel.preset(named: "h100-sxm")!
+        func kernel(_ body: String) -> String {
+            "kernel k {\n    input X[8192, 4096] f16\n    output Y[8192, 4096] f16\n    parallel for i in tiles(8192, 16) {\n\(body)    }\n}\n"
+        }
+        let reduce = try runText(kernel("        x = load X[i, :]\n        x *= rowsum(x)\n        store x -> Y[i, :]\n"), gpu: "h100-sxm")
+        let scale = try runText(kernel("        x = load X[i, :]\n        x *= 2\n        store x -> Y[i, :]\n"), gpu: "h100-sxm")
+        let looped = try runText(kernel("        for c in tiles(4096, 512) {\n            x = load X[i, c]\n            x *= rowsum(x)\n            store x -> Y[i, c]\n        }\n"), gpu: "h100-sxm")
+        // Reads are the compulsory 512 x 128 KB; writes, what L2 did not still hold dirty at the end.
+        #expect(reduce.hbm.read_bytes == 512 * 16 * 4096 * 2 && reduce.hbm == scale.hbm)
+        let bytes = Double(reduce.hbm.total_bytes)
+        #expect(reduce.counts.row_reduction_bytes == reduce.hbm.total_bytes)
+        #expect(abs(reduce.time.memory - bytes / (h100.hbmBandwidth * 0.71)) <= 1e-9 * reduce.time.memory)
+        #expect(scale.counts.row_reduction_bytes == 0 && looped.counts.row_reduction_bytes == 0)
+        #expect(abs(scale.time.memory - bytes / (h100.hbmBandwidth * 0.88)) <= 1e-9 * scale.time.memory)
+        #expect(abs(reduce.time.row_reductions! - (reduce.time.memory - scale.time.memory)) <= 1e-12)
+        // The seed's presets keep one rate.
+        let seed = try runText(kernel("        x = load X[i, :]\n        x *= rowsum(x)\n        store x -> Y[i, :]\n"), gpu: "seed-a100")
+        #expect(seed.counts.row_reduction_bytes == nil)
+    }
+
     /// `acc += A @ B` on tensor cores is one MMA: its FLOPs are the product's 2 m n k, with no
     /// addition on top; the seed's presets charge the m n additions (the seed's model).
     @Test func accumulatingProductsAreOneMMA() throws {
