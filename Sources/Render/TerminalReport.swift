@@ -190,6 +190,10 @@ public func boundNotes(_ s: RunSummary, idleWaves: Bool = true) -> [String] {
     if s.bound == .compute, let steps = s.time.block_steps, let n = s.counts.warp_steps, steps > 0, steps >= s.time.compute * (1 - 1e-9) {
         notes.append("the compute time is its thread blocks' steps (\(group(n)) warp-steps: block starts and loop iterations), not its FLOPs: larger tiles do more per step")
     }
+    // Row kernels stream slower than a copy: say so where they hold most of the traffic.
+    if s.bound == .memory, let n = s.counts.row_reduction_bytes, let extra = s.time.row_reductions, extra > 0, 2 * n > s.hbm.total_bytes {
+        notes.append("most of its DRAM traffic is in row kernels, whose blocks reduce each row before they store it and stream slower than a copy (\(fmtTime(extra, s.time.unit)) of the memory time)")
+    }
     let other: Bound = s.bound == .memory ? .compute : .memory
     let differing = s.phases.filter { $0.bound == other }
     if !differing.isEmpty && differing.count < s.phases.count {

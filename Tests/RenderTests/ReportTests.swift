@@ -59,6 +59,15 @@ import TestSupport
         #expect(boundNotes(s) == ["the compute time is its thread blocks' steps (1,089,792 warp-steps: block starts and loop iterations), not its FLOPs: larger tiles do more per step"])
         s.time.block_steps = 1e-4
         #expect(boundNotes(s).isEmpty)
+        // Memory-bound with most of the DRAM bytes in row kernels (a norm): why it is slower than a copy.
+        s.bound = .memory
+        s.hbm.read_bytes = 60
+        s.hbm.write_bytes = 40
+        s.counts.row_reduction_bytes = 51
+        s.time.row_reductions = 9.86e-6
+        #expect(boundNotes(s) == ["most of its DRAM traffic is in row kernels, whose blocks reduce each row before they store it and stream slower than a copy (9.86 us of the memory time)"])
+        s.counts.row_reduction_bytes = 50   // half is not most
+        #expect(boundNotes(s).isEmpty)
     }
 }
 
