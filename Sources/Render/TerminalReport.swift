@@ -96,7 +96,7 @@ public struct TerminalReport {
             lines.append("  compute = FLOPs / \(rate(cc)) FLOP/\(per); total = \(composition)")
         } else {
             lines.append("  compute = tensor-core FLOPs / \(rate(tc)) + other FLOPs / \(rate(cc)) FLOP/\(per) (peaks x \(gpu.computeEfficiency))"
-                         + (gpu.modelsEpilogues ? " + the blocks' epilogues" : "")
+                         + (gpu.modelsEpilogues ? " + the blocks' epilogues and global accumulations" : "")
                          + (gpu.warpStepTime != nil ? ", at least the blocks' steps (below)" : "") + "; total = \(composition)")
         }
         if let warp = gpu.warpMatmulFlops, let n = s.flops.mma_sync, n > 0 {
@@ -133,6 +133,9 @@ public struct TerminalReport {
         }
         if let e = s.time.block_epilogues, let n = s.counts.epilogue_bytes, let l2 = gpu.l2Bandwidth, n > 0 {
             lines.append("  block epilogues: \(fmtBytes(n)) stored after the blocks' loops / \(rate(l2)) B/\(per) through L2 = \(t(e)), in compute (the math waits for them)")
+        }
+        if let a = s.time.global_accumulations, let n = s.counts.accumulation_bytes, let l2 = gpu.l2Bandwidth, n > 0 {
+            lines.append("  global accumulations: \(fmtBytes(n)) loaded, updated and stored back inside the blocks' loops (read-modify-writes in L2, atomics across blocks) / \(rate(l2)) B/\(per) = \(t(a)), in compute (the math waits for them)")
         }
         if let extra = s.time.row_reductions, let n = s.counts.row_reduction_bytes, let e = gpu.rowReductionEfficiency, n > 0 {
             lines.append("  row kernels: \(fmtBytes(n)) of DRAM traffic in blocks that reduce the rows they loaded before they store, with no loop to load behind the reduction, stream at \(rate(gpu.hbmBandwidth * e)) B/\(per) (peak x \(e)): \(t(extra)) more memory time than streaming")

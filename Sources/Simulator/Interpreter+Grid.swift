@@ -32,6 +32,7 @@ extension Interpreter {
         tally.idleVectorFlops &+= share(vec)
         tally.idleWarpSteps &+= share(tally.warpSteps - start.warpSteps)
         tally.idleEpilogueBytes &+= share(tally.epilogueBytes - start.epilogueBytes)
+        tally.idleAccumulationBytes &+= share(tally.accumulationBytes - start.accumulationBytes)
     }
 
     func isInnermostParallel(_ s: RStmt, _ body: RBlock) -> Bool {

@@ -109,6 +109,7 @@ extension Interpreter {
             let (t, rows, cols, dims) = try slice(ref, f)
             let bytes = cost.bytes(elements: rows * cols, t.dtype)
             let id = allocTile(rows: rows, cols: cols, dtype: t.dtype, name: name)
+            if parallelDepth > 0 && blockLoopDepth > 0 { tiles[Int(id)].loadedFrom = f.tensors[ref.tensor]; tiles[Int(id)].loadedSlice = dims }
             numerics?.load(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
             let dram = dramShare(bytes, s, ref, f)
             try countRead(bytes, tensor: f.tensors[ref.tensor], dram: dram)
@@ -182,8 +183,11 @@ extension Interpreter {
             let bytes = cost.bytes(elements: rows * cols, t.dtype)
             let dram = writeShare(bytes, f)
             try countWrite(bytes, tensor: f.tensors[ref.tensor], dram: dram)
-            // A block's stores after its loop: the SM's math waits for them.
+            // A block's stores after its loop: the SM's math waits for them. A slice loaded, updated
+            // and stored back inside the loop accumulates in global memory (across blocks: atomics),
+            // a read-modify-write in L2 the math waits for too.
             if parallelDepth > 0 && blockLooped && blockLoopDepth == 0 { tally.epilogueBytes &+= bytes }
+            if parallelDepth > 0 && blockLoopDepth > 0 && v.loadedFrom == f.tensors[ref.tensor] && v.loadedSlice == dims { tally.accumulationBytes &+= 2 &* bytes }
             numerics?.store(id, tensor: f.tensors[ref.tensor], shape: numericShape(ref.tensor, f), dims: dims)
             if sink != nil {
                 try emit(.store, op: t.name, name: v.name, rows: rows, cols: cols, bytes: bytes, flops: 0, duration: time.memory(bytes: dram), s.span, dram: dram)

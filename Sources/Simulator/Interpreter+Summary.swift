@@ -120,7 +120,9 @@ extension Interpreter {
         }
         if gpu.modelsEpilogues {
             summary.counts.epilogue_bytes = tally.effectiveEpilogueBytes
-            summary.time.block_epilogues = time.epilogues(tally.effectiveEpilogueBytes)
+            summary.time.block_epilogues = time.l2Wait(tally.effectiveEpilogueBytes)
+            summary.counts.accumulation_bytes = tally.effectiveAccumulationBytes
+            summary.time.global_accumulations = time.l2Wait(tally.effectiveAccumulationBytes)
         }
         summary.bound = Bound(compute: computeTime, memory: memoryTime)
         if let e = gpu.elementBytes {

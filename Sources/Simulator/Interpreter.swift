@@ -33,6 +33,10 @@ public final class Interpreter {
         var bytes: Int64
         var name: String
         var live: Bool
+        /// The tensor (global id, -1: none) and slice the tile was loaded from: storing it back
+        /// there from inside a block's loop is an accumulation in global memory.
+        var loadedFrom: Int = -1
+        var loadedSlice: [SliceDim] = []
     }
 
     struct Tensor {

@@ -8,7 +8,7 @@ import Numerics
 #endif
 
 /// One dimension of a resolved slice: where it starts and how many indices it covers.
-struct SliceDim: Sendable { var start: Int64; var len: Int64 }
+struct SliceDim: Sendable, Equatable { var start: Int64; var len: Int64 }
 
 /// Where a numeric run's inputs come from and where its outputs go.
 public struct NumericOptions: Sendable {

@@ -80,6 +80,10 @@ public struct RunSummary: Sendable, Codable, Equatable {
         /// Part of `memory`: what row kernels' DRAM bytes (`counts.row_reduction_bytes`) take at
         /// the preset's row-reduction efficiency beyond streaming them.
         public var row_reductions: Double?
+        /// Part of `compute` (presets with an L2 bandwidth): accumulations in global memory,
+        /// the bytes blocks load, update and store back inside their loops
+        /// (`counts.accumulation_bytes`) at the L2 bandwidth.
+        public var global_accumulations: Double?
         /// Part of `total`: collectives between GPUs (`allreduce`, `allgather` across more than one).
         public var collective: Double?
     }
@@ -108,6 +112,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
         /// DRAM bytes of thread blocks that reduced the rows they loaded without a loop to load
         /// behind the reduction (row kernels), on presets with a row-reduction efficiency.
         public var row_reduction_bytes: Int64?
+        /// Bytes of slices thread blocks loaded, updated and stored back inside their loops (the
+        /// read and the write; the idle slots of partial waves included), on presets with an L2 bandwidth.
+        public var accumulation_bytes: Int64?
     }
 
     public var kernel = ""

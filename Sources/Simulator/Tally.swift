@@ -28,6 +28,10 @@ struct Tally: Equatable {
     /// share the SMs idle in partial waves would have stored.
     var epilogueBytes: Int64 = 0
     var idleEpilogueBytes: Int64 = 0
+    /// Bytes of slices thread blocks load, update and store back inside their loops
+    /// (accumulations in global memory: the read and the write), and the idle waves' share.
+    var accumulationBytes: Int64 = 0
+    var idleAccumulationBytes: Int64 = 0
     /// DRAM bytes of thread blocks that reduce rows they loaded, with no sequential loop to
     /// load the next data behind the reduction (row kernels: a norm, a softmax).
     var rowReductionBytes: Int64 = 0
@@ -71,6 +75,7 @@ struct Tally: Equatable {
     var effectiveWarpTensorCoreFlops: Int64 { warpTensorCoreFlops &+ idleWarpTensorCoreFlops }
     var effectiveWarpSteps: Int64 { warpSteps &+ idleWarpSteps }
     var effectiveEpilogueBytes: Int64 { epilogueBytes &+ idleEpilogueBytes }
+    var effectiveAccumulationBytes: Int64 { accumulationBytes &+ idleAccumulationBytes }
 
     @inline(__always) mutating func bump(_ v: Vector, _ index: Int, by n: Int64) { bump(vector: v.rawValue, index, by: n) }
     @inline(__always) private mutating func bump(vector v: Int, _ index: Int, by n: Int64) {
@@ -100,7 +105,7 @@ struct Tally: Equatable {
             \.collectives, \.collectiveBytes, \.collectiveFemtoseconds,
             \.warpTensorCoreFlops, \.idleWarpTensorCoreFlops,
             \.warpSteps, \.idleWarpSteps,
-            \.epilogueBytes, \.idleEpilogueBytes, \.rowReductionBytes,
+            \.epilogueBytes, \.idleEpilogueBytes, \.rowReductionBytes, \.accumulationBytes, \.idleAccumulationBytes,
         ]
         let launched: WritableKeyPath<Tally, Cost> = \.launched
         return own + Cost.fields.map { launched.appending(path: $0) }
@@ -170,19 +175,20 @@ struct Cost: Equatable {
     var warpTensorCore: Int64 = 0
     /// Thread-block steps times warps, the idle slots of partial waves included.
     var warpSteps: Int64 = 0
-    /// Blocks' epilogue bytes, the idle slots of partial waves included.
+    /// Blocks' epilogue and global-accumulation bytes, the idle slots of partial waves included.
     var epilogueBytes: Int64 = 0
+    var accumulationBytes: Int64 = 0
 
-    nonisolated(unsafe) static let fields: [WritableKeyPath<Cost, Int64>] = [\.bytes, \.rowReductionBytes, \.l2Bytes, \.sfuOps, \.special, \.flops, \.tensorCore, \.warpTensorCore, \.warpSteps, \.epilogueBytes]
+    nonisolated(unsafe) static let fields: [WritableKeyPath<Cost, Int64>] = [\.bytes, \.rowReductionBytes, \.l2Bytes, \.sfuOps, \.special, \.flops, \.tensorCore, \.warpTensorCore, \.warpSteps, \.epilogueBytes, \.accumulationBytes]
 
     // Field by field rather than through key paths: replay adds a Work per event.
     static func - (a: Cost, b: Cost) -> Cost {
         Cost(bytes: a.bytes &- b.bytes, rowReductionBytes: a.rowReductionBytes &- b.rowReductionBytes, l2Bytes: a.l2Bytes &- b.l2Bytes, sfuOps: a.sfuOps &- b.sfuOps, special: a.special &- b.special, flops: a.flops &- b.flops,
-             tensorCore: a.tensorCore &- b.tensorCore, warpTensorCore: a.warpTensorCore &- b.warpTensorCore, warpSteps: a.warpSteps &- b.warpSteps, epilogueBytes: a.epilogueBytes &- b.epilogueBytes)
+             tensorCore: a.tensorCore &- b.tensorCore, warpTensorCore: a.warpTensorCore &- b.warpTensorCore, warpSteps: a.warpSteps &- b.warpSteps, epilogueBytes: a.epilogueBytes &- b.epilogueBytes, accumulationBytes: a.accumulationBytes &- b.accumulationBytes)
     }
     static func + (a: Cost, b: Cost) -> Cost {
         Cost(bytes: a.bytes &+ b.bytes, rowReductionBytes: a.rowReductionBytes &+ b.rowReductionBytes, l2Bytes: a.l2Bytes &+ b.l2Bytes, sfuOps: a.sfuOps &+ b.sfuOps, special: a.special &+ b.special, flops: a.flops &+ b.flops,
-             tensorCore: a.tensorCore &+ b.tensorCore, warpTensorCore: a.warpTensorCore &+ b.warpTensorCore, warpSteps: a.warpSteps &+ b.warpSteps, epilogueBytes: a.epilogueBytes &+ b.epilogueBytes)
+             tensorCore: a.tensorCore &+ b.tensorCore, warpTensorCore: a.warpTensorCore &+ b.warpTensorCore, warpSteps: a.warpSteps &+ b.warpSteps, epilogueBytes: a.epilogueBytes &+ b.epilogueBytes, accumulationBytes: a.accumulationBytes &+ b.accumulationBytes)
     }
 }
 
@@ -209,7 +215,7 @@ struct Work: Equatable {
 extension Tally {
     var cost: Cost {
         Cost(bytes: readBytes &+ writeBytes, rowReductionBytes: rowReductionBytes, l2Bytes: l2ReadBytes &+ l2WriteBytes, sfuOps: sfuOps, special: specialFlops, flops: effectiveFlops,
-             tensorCore: effectiveTensorCoreFlops, warpTensorCore: effectiveWarpTensorCoreFlops, warpSteps: effectiveWarpSteps, epilogueBytes: effectiveEpilogueBytes)
+             tensorCore: effectiveTensorCoreFlops, warpTensorCore: effectiveWarpTensorCoreFlops, warpSteps: effectiveWarpSteps, epilogueBytes: effectiveEpilogueBytes, accumulationBytes: effectiveAccumulationBytes)
     }
     var work: Work {
         Work(cost: cost, launched: launched, launches: launches, kernelFemtoseconds: kernelFemtoseconds, collectiveFemtoseconds: collectiveFemtoseconds)

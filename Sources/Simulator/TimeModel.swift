@@ -31,12 +31,13 @@ struct TimeModel {
     /// preset with a per-step issue time, the SMs cannot go faster than their thread blocks'
     /// steps (`warpSteps`, each block's start and sequential-loop iterations times its warps)
     /// allow: the compute time is at least that floor.
-    func compute(flops: Int64, tensorCore: Int64, warp: Int64 = 0, special: Int64 = 0, sfuOps: Int64 = 0, warpSteps: Int64 = 0, epilogueBytes: Int64 = 0) -> Double {
-        Swift.max(pipes(flops: flops, tensorCore: tensorCore, warp: warp, special: special, sfuOps: sfuOps) + epilogues(epilogueBytes), steps(warpSteps))
+    func compute(flops: Int64, tensorCore: Int64, warp: Int64 = 0, special: Int64 = 0, sfuOps: Int64 = 0, warpSteps: Int64 = 0, epilogueBytes: Int64 = 0, accumulationBytes: Int64 = 0) -> Double {
+        Swift.max(pipes(flops: flops, tensorCore: tensorCore, warp: warp, special: special, sfuOps: sfuOps) + l2Wait(epilogueBytes) + l2Wait(accumulationBytes), steps(warpSteps))
     }
 
-    /// The time blocks' epilogues keep the SMs' math waiting: their bytes through L2.
-    func epilogues(_ bytes: Int64) -> Double {
+    /// The time bytes through L2 keep the SMs' math waiting (blocks' epilogues, accumulations
+    /// in global memory): the bytes at the L2 bandwidth.
+    func l2Wait(_ bytes: Int64) -> Double {
         guard gpu.modelsEpilogues, let l2 = gpu.l2Bandwidth, bytes > 0 else { return 0 }
         return Double(bytes) / l2
     }
@@ -60,7 +61,7 @@ struct TimeModel {
     }
 
     /// Compute time of work, the idle slots of partial waves included.
-    func compute(_ c: Cost) -> Double { compute(flops: c.flops, tensorCore: c.tensorCore, warp: c.warpTensorCore, special: c.special, sfuOps: c.sfuOps, warpSteps: c.warpSteps, epilogueBytes: c.epilogueBytes) }
+    func compute(_ c: Cost) -> Double { compute(flops: c.flops, tensorCore: c.tensorCore, warp: c.warpTensorCore, special: c.special, sfuOps: c.sfuOps, warpSteps: c.warpSteps, epilogueBytes: c.epilogueBytes, accumulationBytes: c.accumulationBytes) }
     func compute(_ t: Tally) -> Double { compute(t.cost) }
 
     /// Memory time: DRAM bytes at the achievable HBM bandwidth (the row kernels' share at the
