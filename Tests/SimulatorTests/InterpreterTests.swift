@@ -293,6 +293,7 @@ import KernLang
         let s = try runText(text, gpu: "h100-sxm")
         let epilogue = 264.0 * 128 * 128 * 2
         #expect(s.counts.epilogue_bytes == Int64(epilogue))
+        #expect(s.counts.accumulation_bytes == 0)   // accumulated in SRAM, not in global memory
         let products = 264.0 * 8 * 2 * 128 * 128 * 64
         #expect(s.flops.tensor_core == Int64(products))
         let casts = Double(s.flops.total) - products   // the f32 -> f16 cast, on the CUDA cores
@@ -307,8 +308,9 @@ import KernLang
     /// A slice a block loads, updates and stores back inside its loop accumulates in global
     /// memory (FlashAttention-2's dQ, atomics across blocks): 132 blocks x 8 steps each add a
     /// 64 x 64 product into a 64 x 64 f32 slice of A, so 132 x 8 x 2 x 16 KB of read-modify-write
-    /// at the L2 bandwidth add to the compute time of the products. The same update kept in
-    /// SRAM and stored once after the loop is an epilogue of 132 x 16 KB. Counted from the loop nest.
+    /// at the L2 bandwidth add to the compute time of the products (an accumulator kept in SRAM
+    /// and stored after the loop is an epilogue instead: blockEpiloguesAddToCompute). Counted
+    /// from the loop nest.
     @Test func globalAccumulationsHoldTheMath() throws {
         let h100 = GPUModel.preset(named: "h100-sxm")!
         let rmw = try runText("""
@@ -331,21 +333,6 @@ import KernLang
         let products = 132.0 * 8 * 2 * 64 * 64 * 64
         let expected = products / (h100.matmulFlops * h100.computeEfficiency) + accumulated / h100.l2Bandwidth!
         #expect(abs(rmw.time.compute - expected) <= 1e-9 * expected, "\(rmw.time.compute) against \(expected)")
-        let kept = try runText("""
-        kernel k {
-            input X[64, 64] f16
-            output A[8448, 64] f32
-            parallel for b in 0 ..< 132 {
-                a = zeros(64, 64, f32)
-                for j in 0 ..< 8 {
-                    x = load X
-                    a += x @ x.T
-                }
-                store a -> A[b * 64 ..< b * 64 + 64, :]
-            }
-        }
-        """, gpu: "h100-sxm")
-        #expect(kept.counts.accumulation_bytes == 0 && kept.counts.epilogue_bytes == 132 * 64 * 64 * 4)
     }
 
     /// Row kernels stream at the row-reduction fraction of the HBM peak: 512 blocks each load
