@@ -79,7 +79,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
     /// RMSNorm's (T 8192, D 4096: 122 MB in 51.4 us after the launch latency) and PyTorch's
     /// warp-per-row softmax (N 1024: 4.28 GB in 1.78 ms) stream at 0.709 and 0.716 of the
     /// 3.35 TB/s peak while elementwise kernels reach 0.90; assumed alike on the other presets.
-    public static let rowReductionEfficiency = 0.71
+    public static let measuredRowReductionEfficiency = 0.71
 
     /// The M of one warpgroup MMA (`wgmma.m64nNk16`): a product with fewer rows cannot use it.
     public static let warpgroupMMARows: Int64 = 64
@@ -158,7 +158,7 @@ public struct GPUModel: Sendable, Codable, Equatable {
         GPUModel(name: name, description: desc, units: .seconds, elementBytes: nil, sramBytes: sramKB * 1024, sms: sms,
                  l2Bytes: l2MB << 20, hbmBytes: hbmGB << 30, hbmBandwidth: bandwidthGBs * 1e9,
                  matmulFlops: tensorTF * 1e12, vectorFlops: fp32TF * 1e12, warpMatmulFlops: warpTensorTF.map { $0 * 1e12 },
-                 hbmEfficiency: 0.88, computeEfficiency: 0.80, rowReductionEfficiency: rowReductionEfficiency, overlap: true, flopWeights: seedWeights,
+                 hbmEfficiency: 0.88, computeEfficiency: 0.80, rowReductionEfficiency: measuredRowReductionEfficiency, overlap: true, flopWeights: seedWeights,
                  launchOverhead: 3e-6, waveQuantisation: true, l2Partitions: 2, l2Bandwidth: l2TBs * 1e12,
                  sfuRate: Double(sms) * 16 * clockGHz * 1e9, launchLatency: 2.6e-6, warpStepTime: warpStepCycles / (clockGHz * 1e9),
                  interconnectBandwidth: nvlinkGBs * 1e9, interconnectLatency: 1e-6)
